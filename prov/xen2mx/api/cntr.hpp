@@ -1,0 +1,36 @@
+// Counters: completed operations and errors, with threshold waits.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+
+#include <rdma/fi_domain.h>
+#include <rdma/fi_eq.h>
+
+#include "domain.hpp"
+#include "fid.hpp"
+#include "wake_signal.hpp"
+
+namespace xen2mx::api {
+
+struct Counter {
+    fid_cntr handle{};
+    Domain* domain = nullptr;
+    Dependents dependents;
+    fi_wait_obj wait_obj = FI_WAIT_NONE;
+    WaitSet* wait_set = nullptr;
+    WakeSignal signal;
+
+    std::mutex lock;
+    std::condition_variable changed;
+    uint64_t value = 0;
+    uint64_t errors = 0;
+
+    void add(uint64_t amount);
+    void add_error(uint64_t amount);
+};
+
+int open_cntr(fid_domain* domain, fi_cntr_attr* attr, fid_cntr** cntr, void* context);
+
+}  // namespace xen2mx::api

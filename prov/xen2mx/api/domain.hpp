@@ -1,0 +1,42 @@
+// The domain: the parent of AVs, CQs, counters, MRs and endpoints, and the
+// owner of memory-region keys.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+
+#include <rdma/fi_domain.h>
+
+#include "fabric.hpp"
+#include "fid.hpp"
+
+namespace xen2mx::api {
+
+struct EventQueue;
+struct MemoryRegion;
+
+struct Domain {
+    fid_domain handle{};
+    Fabric* fabric = nullptr;
+    Dependents dependents;
+    uint32_t api_version = 0;
+    fi_threading threading = FI_THREAD_SAFE;
+    fi_progress control_progress = FI_PROGRESS_AUTO;
+    fi_progress data_progress = FI_PROGRESS_MANUAL;
+    fi_av_type av_type = FI_AV_UNSPEC;
+    int mr_mode = 0;
+
+    // Memory regions by key, and where FI_MR_COMPLETE events go (FI_REG_MR).
+    std::mutex mr_lock;
+    std::unordered_map<uint64_t, MemoryRegion*> regions;
+    uint64_t next_key = 1;
+    EventQueue* mr_events = nullptr;
+
+    // Whether the provider chooses memory-region keys.
+    bool provider_keys() const;
+};
+
+int open_domain(fid_fabric* fabric, fi_info* info, fid_domain** domain, void* context);
+
+}  // namespace xen2mx::api

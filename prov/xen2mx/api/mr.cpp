@@ -1,0 +1,121 @@
+#include "mr.hpp"
+
+#include <memory>
+#include <stdexcept>
+
+#include <rdma/fi_errno.h>
+#include <rdma/fi_eq.h>
+
+#include "attr.hpp"
+#include "eq.hpp"
+#include "log.hpp"
+
+namespace xen2mx::api {
+
+namespace {
+
+constexpr uint64_t kAccessBits = FI_SEND | FI_RECV | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE;
+
+int mr_close(fid* f) {
+    auto* mr = object_of<MemoryRegion>(f);
+    if (mr->dependents.busy()) return -FI_EBUSY;
+    Domain* domain = mr->domain;
+    {
+        std::lock_guard guard(domain->mr_lock);
+        domain->regions.erase(mr->handle.key);
+    }
+    domain->dependents.release();
+    std::unique_ptr<MemoryRegion> owner(mr);
+    return 0;
+}
+
+fi_ops mr_fid_ops = {
+    .size = sizeof(fi_ops),
+    .close = mr_close,
+    // Binding regions to endpoints or counters (FI_MR_ENDPOINT, FI_MR_RMA_EVENT)
+    // is not offered.
+    .bind = fid_no_bind,
+    .control = fid_no_control,
+    .ops_open = fid_no_ops_open,
+    .tostr = fid_no_tostr,
+    .ops_set = fid_no_ops_set,
+};
+
+int register_region(Domain* domain, const fi_mr_attr& attr, uint64_t flags, fid_mr** mr_handle) {
+    if (!mr_handle) return -FI_EINVAL;
+    if (flags) return -FI_EBADFLAGS;
+    if (attr.iov_count > kMrIovLimit || (attr.iov_count && !attr.mr_iov)) return -FI_EINVAL;
+    if (attr.access & ~kAccessBits) return -FI_EINVAL;
+    if (attr.auth_key_size || attr.iface != FI_HMEM_SYSTEM) return -FI_ENOSYS;
+    for (size_t i = 0; i < attr.iov_count; ++i) {
+        if (!attr.mr_iov[i].iov_base && attr.mr_iov[i].iov_len) return -FI_EINVAL;
+    }
+
+    auto mr = std::make_unique<MemoryRegion>();
+    mr->domain = domain;
+    // No access bits means every access the region can have.
+    mr->access = attr.access ? attr.access : kAccessBits;
+    mr->offset = attr.offset;
+    try {
+        mr->iov.assign(attr.mr_iov, attr.mr_iov + attr.iov_count);
+    } catch (const std::exception&) {
+        return -FI_ENOMEM;
+    }
+    mr->handle.fid.fclass = FI_CLASS_MR;
+    mr->handle.fid.context = attr.context;
+    mr->handle.fid.ops = &mr_fid_ops;
+    mr->handle.mem_desc = mr.get();
+    {
+        std::lock_guard guard(domain->mr_lock);
+        uint64_t key = attr.requested_key;
+        if (domain->provider_keys()) {
+            while (domain->regions.count(domain->next_key)) ++domain->next_key;
+            key = domain->next_key++;
+        } else if (domain->regions.count(key)) {
+            X2M_INFO(FI_LOG_MR, "memory region key %llu is in use\n", static_cast<unsigned long long>(key));
+            return -FI_ENOKEY;
+        }
+        mr->handle.key = key;
+        try {
+            domain->regions.emplace(key, mr.get());
+        } catch (const std::exception&) {
+            return -FI_ENOMEM;
+        }
+    }
+    domain->dependents.hold();
+    MemoryRegion* region = mr.release();
+    *mr_handle = &region->handle;
+    if (domain->mr_events) {
+        fi_eq_entry entry{&region->handle.fid, attr.context, 0};
+        domain->mr_events->post(FI_MR_COMPLETE, &entry, sizeof entry);
+    }
+    return 0;
+}
+
+}  // namespace
+
+int mr_regattr(fid* domain_fid, const fi_mr_attr* attr, uint64_t flags, fid_mr** mr) {
+    if (!domain_fid || domain_fid->fclass != FI_CLASS_DOMAIN || !attr) return -FI_EINVAL;
+    return register_region(object_of<Domain>(domain_fid), *attr, flags, mr);
+}
+
+int mr_regv(fid* domain_fid, const iovec* iov, size_t count, uint64_t access, uint64_t offset,
+            uint64_t requested_key, uint64_t flags, fid_mr** mr, void* context) {
+    fi_mr_attr attr{};
+    attr.mr_iov = iov;
+    attr.iov_count = count;
+    attr.access = access;
+    attr.offset = offset;
+    attr.requested_key = requested_key;
+    attr.context = context;
+    attr.iface = FI_HMEM_SYSTEM;
+    return mr_regattr(domain_fid, &attr, flags, mr);
+}
+
+int mr_reg(fid* domain_fid, const void* buf, size_t len, uint64_t access, uint64_t offset,
+           uint64_t requested_key, uint64_t flags, fid_mr** mr, void* context) {
+    const iovec iov{const_cast<void*>(buf), len};
+    return mr_regv(domain_fid, &iov, 1, access, offset, requested_key, flags, mr, context);
+}
+
+}  // namespace xen2mx::api
