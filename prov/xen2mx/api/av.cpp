@@ -13,6 +13,7 @@
 #include "enosys.hpp"
 #include "eq.hpp"
 #include "link/host_addresses.hpp"
+#include "enum_field.hpp"
 #include "log.hpp"
 #include "names.hpp"
 #include "wire/address_codec.hpp"
@@ -29,7 +30,7 @@ int finish_insert(AddressVector* av, size_t inserted, const int* errors, size_t 
                   void* context) {
     if (!(av->flags & FI_EVENT) && !(flags & FI_EVENT)) return static_cast<int>(inserted);
     for (size_t i = 0; i < count; ++i) {
-        if (errors[i]) av->events->post_error(&av->handle.fid, context, i, -errors[i], errors[i]);
+        if (errors[i]) av->events->post_error(&av->handle.fid, context, i, errors[i], errors[i]);
     }
     fi_eq_entry entry{&av->handle.fid, context, inserted};
     if (int ret = av->events->post(FI_AV_COMPLETE, &entry, sizeof entry)) return ret;
@@ -243,9 +244,10 @@ int open_av(fid_domain* domain_handle, fi_av_attr* attr, fid_av** av_handle, voi
     }
     if (attr->rx_ctx_bits) return -FI_EINVAL;  // no scalable endpoints
     auto* domain = object_of<Domain>(domain_handle);
-    fi_av_type type = attr->type != FI_AV_UNSPEC ? attr->type : domain->av_type;
+    const int asked = raw(attr->type);
+    if (asked != FI_AV_UNSPEC && asked != FI_AV_MAP && asked != FI_AV_TABLE) return -FI_EINVAL;
+    fi_av_type type = asked != FI_AV_UNSPEC ? attr->type : domain->av_type;
     if (type == FI_AV_UNSPEC) type = FI_AV_TABLE;
-    if (type != FI_AV_MAP && type != FI_AV_TABLE) return -FI_EINVAL;
     if (domain->av_type != FI_AV_UNSPEC && type != domain->av_type) {
         X2M_WARN(FI_LOG_AV, "AV type %d differs from the domain's %d\n", type, domain->av_type);
         return -FI_EINVAL;

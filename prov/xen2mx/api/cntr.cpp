@@ -6,6 +6,7 @@
 
 #include <rdma/fi_errno.h>
 
+#include "enum_field.hpp"
 #include "log.hpp"
 
 namespace xen2mx::api {
@@ -128,7 +129,7 @@ int open_cntr(fid_domain* domain_handle, fi_cntr_attr* attr, fid_cntr** cntr_han
     defaults.events = FI_CNTR_EVENTS_COMP;
     defaults.wait_obj = FI_WAIT_UNSPEC;
     if (!attr) attr = &defaults;
-    if (attr->events != FI_CNTR_EVENTS_COMP) return -FI_ENOSYS;
+    if (raw(attr->events) != FI_CNTR_EVENTS_COMP) return -FI_ENOSYS;
     if (attr->flags) return -FI_EBADFLAGS;
     if (int ret = check_wait_attr(attr->wait_obj, attr->wait_set)) return ret;
 

@@ -8,6 +8,7 @@
 
 #include <rdma/fi_errno.h>
 
+#include "enum_field.hpp"
 #include "log.hpp"
 
 namespace xen2mx::api {
@@ -256,9 +257,11 @@ int open_cq(fid_domain* domain_handle, fi_cq_attr* attr, fid_cq** cq_handle, voi
         X2M_WARN(FI_LOG_CQ, "CQ size %zu above the limit %zu\n", attr->size, kMaxCqSize);
         return -FI_EINVAL;
     }
-    const fi_cq_format format = attr->format == FI_CQ_FORMAT_UNSPEC ? FI_CQ_FORMAT_CONTEXT : attr->format;
-    if (!entry_size(format)) return -FI_EINVAL;
-    if (attr->wait_cond != FI_CQ_COND_NONE && attr->wait_cond != FI_CQ_COND_THRESHOLD) return -FI_EINVAL;
+    const int asked_format = raw(attr->format);
+    if (asked_format < FI_CQ_FORMAT_UNSPEC || asked_format > FI_CQ_FORMAT_TAGGED) return -FI_EINVAL;
+    const fi_cq_format format = asked_format == FI_CQ_FORMAT_UNSPEC ? FI_CQ_FORMAT_CONTEXT : attr->format;
+    const int cond = raw(attr->wait_cond);
+    if (cond != FI_CQ_COND_NONE && cond != FI_CQ_COND_THRESHOLD) return -FI_EINVAL;
     if (int ret = check_wait_attr(attr->wait_obj, attr->wait_set)) return ret;
 
     auto* domain = object_of<Domain>(domain_handle);

@@ -16,6 +16,7 @@
 #include "enosys.hpp"
 #include "eq.hpp"
 #include "getinfo.hpp"
+#include "enum_field.hpp"
 #include "log.hpp"
 
 namespace xen2mx::api {
@@ -296,11 +297,12 @@ fi_ops_collective ep_collective_ops = {
 int open_endpoint(fid_domain* domain_handle, fi_info* info, fid_ep** ep_handle, void* context) {
     if (!domain_handle || !info || !ep_handle || !info->ep_attr) return -FI_EINVAL;
     auto* domain = object_of<Domain>(domain_handle);
-    const fi_ep_type type = info->ep_attr->type;
-    if (type != FI_EP_RDM && type != FI_EP_DGRAM) {
-        X2M_WARN(FI_LOG_EP_CTRL, "endpoint type %d not offered (FI_EP_RDM and FI_EP_DGRAM are)\n", type);
+    const int asked = raw(info->ep_attr->type);
+    if (asked != FI_EP_RDM && asked != FI_EP_DGRAM) {
+        X2M_WARN(FI_LOG_EP_CTRL, "endpoint type %d not offered (FI_EP_RDM and FI_EP_DGRAM are)\n", asked);
         return -FI_ENOPROTOOPT;
     }
+    const fi_ep_type type = info->ep_attr->type;
     if (int ret = check_info(info, domain->api_version)) {
         X2M_WARN(FI_LOG_EP_CTRL, "fi_endpoint: the fi_info asks for what xen2mx does not offer\n");
         return ret;

@@ -14,6 +14,7 @@
 #include "cq.hpp"
 #include "domain.hpp"
 #include "eq.hpp"
+#include "enum_field.hpp"
 #include "log.hpp"
 
 namespace xen2mx::api {
@@ -76,8 +77,8 @@ fi_ops_wait wait_set_ops = {
 int open_wait_set(fid_fabric* fabric_handle, fi_wait_attr* attr, fid_wait** waitset) {
     if (!fabric_handle || !attr || !waitset) return -FI_EINVAL;
     if (attr->flags) return -FI_EBADFLAGS;
-    if (attr->wait_obj != FI_WAIT_UNSPEC && attr->wait_obj != FI_WAIT_FD) {
-        X2M_WARN(FI_LOG_FABRIC, "wait sets are FI_WAIT_FD (or FI_WAIT_UNSPEC), not %d\n", attr->wait_obj);
+    if (raw(attr->wait_obj) != FI_WAIT_UNSPEC && raw(attr->wait_obj) != FI_WAIT_FD) {
+        X2M_WARN(FI_LOG_FABRIC, "wait sets are FI_WAIT_FD (or FI_WAIT_UNSPEC), not %d\n", raw(attr->wait_obj));
         return -FI_ENOSYS;
     }
     auto set = std::make_unique<WaitSet>();
@@ -171,15 +172,16 @@ void WaitSet::remove(fid* member, int fd) {
     dependents.release();
 }
 
-int check_wait_attr(fi_wait_obj wait_obj, fid_wait* wait_set) {
-    switch (wait_obj) {
+int check_wait_attr(const fi_wait_obj& wait_obj, fid_wait* wait_set) {
+    switch (raw(wait_obj)) {
     case FI_WAIT_NONE:
     case FI_WAIT_UNSPEC:
     case FI_WAIT_FD:
     case FI_WAIT_YIELD: return 0;
     case FI_WAIT_SET: return wait_set ? 0 : -FI_EINVAL;
     default:
-        X2M_WARN(FI_LOG_CORE, "wait object %d not supported (NONE, UNSPEC, FD, SET, YIELD are)\n", wait_obj);
+        X2M_WARN(FI_LOG_CORE, "wait object %d not supported (NONE, UNSPEC, FD, SET, YIELD are)\n",
+                 raw(wait_obj));
         return -FI_ENOSYS;
     }
 }

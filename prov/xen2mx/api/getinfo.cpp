@@ -10,6 +10,7 @@
 #include <rdma/fi_errno.h>
 
 #include "attr.hpp"
+#include "enum_field.hpp"
 #include "log.hpp"
 #include "names.hpp"
 #include "wire/address_codec.hpp"
@@ -47,8 +48,8 @@ bool check_caps(const fi_info* offer, const fi_info* hints) {
 bool check_ep_attr(const fi_info* offer, const fi_ep_attr* hint) {
     const fi_ep_attr* ours = offer->ep_attr;
     const char* type = ep_type_name(ours->type);
-    if (hint->type != FI_EP_UNSPEC && hint->type != ours->type)
-        REJECT("%s: endpoint type %d not offered here\n", type, hint->type);
+    if (raw(hint->type) != FI_EP_UNSPEC && raw(hint->type) != ours->type)
+        REJECT("%s: endpoint type %d not offered here\n", type, raw(hint->type));
     if (hint->protocol != FI_PROTO_UNSPEC && hint->protocol != ours->protocol)
         REJECT("%s: protocol %u not spoken\n", type, hint->protocol);
     if (hint->protocol_version > ours->protocol_version)
@@ -81,11 +82,16 @@ bool check_mr_mode(int mode, uint32_t version) {
 bool check_domain_attr(const fi_info* offer, const fi_domain_attr* hint, uint32_t version) {
     const fi_domain_attr* ours = offer->domain_attr;
     if (hint->name && strcasecmp(hint->name, ours->name) != 0) REJECT("domain %s unknown\n", hint->name);
-    if (hint->threading > FI_THREAD_DOMAIN) REJECT("threading model %d unknown\n", hint->threading);
-    if (hint->control_progress > FI_PROGRESS_MANUAL || hint->data_progress > FI_PROGRESS_MANUAL)
+    // Checked as ints: an application may have stored anything there.
+    const auto in = [](int value, int low, int high) { return value >= low && value <= high; };
+    if (!in(raw(hint->threading), FI_THREAD_UNSPEC, FI_THREAD_ENDPOINT))
+        REJECT("threading model %d unknown\n", raw(hint->threading));
+    if (!in(raw(hint->control_progress), FI_PROGRESS_UNSPEC, FI_PROGRESS_MANUAL) ||
+        !in(raw(hint->data_progress), FI_PROGRESS_UNSPEC, FI_PROGRESS_MANUAL))
         REJECT("progress model unknown\n");
-    if (hint->resource_mgmt > FI_RM_ENABLED) REJECT("resource management %d unknown\n", hint->resource_mgmt);
-    if (hint->av_type > FI_AV_TABLE) REJECT("av_type %d unknown\n", hint->av_type);
+    if (!in(raw(hint->resource_mgmt), FI_RM_UNSPEC, FI_RM_ENABLED))
+        REJECT("resource management %d unknown\n", raw(hint->resource_mgmt));
+    if (!in(raw(hint->av_type), FI_AV_UNSPEC, FI_AV_TABLE)) REJECT("av_type %d unknown\n", raw(hint->av_type));
     if (!check_mr_mode(hint->mr_mode, version)) return false;
     if (hint->mr_key_size > ours->mr_key_size) REJECT("mr_key_size %zu too large\n", hint->mr_key_size);
     if (hint->cq_data_size > ours->cq_data_size) REJECT("cq_data_size %zu too large\n", hint->cq_data_size);

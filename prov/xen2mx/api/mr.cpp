@@ -8,6 +8,7 @@
 
 #include "attr.hpp"
 #include "eq.hpp"
+#include "enum_field.hpp"
 #include "log.hpp"
 
 namespace xen2mx::api {
@@ -46,7 +47,7 @@ int register_region(Domain* domain, const fi_mr_attr& attr, uint64_t flags, fid_
     if (flags) return -FI_EBADFLAGS;
     if (attr.iov_count > kMrIovLimit || (attr.iov_count && !attr.mr_iov)) return -FI_EINVAL;
     if (attr.access & ~kAccessBits) return -FI_EINVAL;
-    if (attr.auth_key_size || attr.iface != FI_HMEM_SYSTEM) return -FI_ENOSYS;
+    if (attr.auth_key_size || raw(attr.iface) != FI_HMEM_SYSTEM) return -FI_ENOSYS;
     for (size_t i = 0; i < attr.iov_count; ++i) {
         if (!attr.mr_iov[i].iov_base && attr.mr_iov[i].iov_len) return -FI_EINVAL;
     }
