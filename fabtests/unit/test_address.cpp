@@ -13,8 +13,8 @@ namespace {
 
 using Bytes = std::array<uint8_t, wire::kAddressLength>;
 
-engine::Address udp_address() {
-    engine::Address a;
+link::Address udp_address() {
+    link::Address a;
     a.board = 0x02000a000102ull;
     a.endpoint = 3;
     a.ipv4 = 0x0a000102;  // 10.0.1.2
@@ -34,7 +34,7 @@ TEST(AddressCodec, GoldenUdpName) {
 }
 
 TEST(AddressCodec, GoldenEthernetName) {
-    engine::Address a;
+    link::Address a;
     a.board = 0x001b21aabbccull;
     a.endpoint = 254;
     Bytes bytes{};
@@ -78,7 +78,7 @@ TEST(AddressCodec, RejectsMalformedNames) {
 
 TEST(AddressCodec, Strings) {
     EXPECT_EQ(wire::address_to_string(udp_address()), "fi_xen2mx://02:00:0a:00:01:02/3?udp=10.0.1.2:30723");
-    engine::Address eth;
+    link::Address eth;
     eth.board = 0x001b21aabbccull;
     eth.endpoint = 0;
     EXPECT_EQ(wire::address_to_string(eth), "fi_xen2mx://00:1b:21:aa:bb:cc/0");
@@ -97,9 +97,9 @@ TEST(Names, ResolveDestination) {
     api::Params params;
     params.link = "auto";
     params.udp_port_base = 30720;
-    engine::Address a;
+    link::Address a;
     ASSERT_EQ(api::resolve_name("127.0.0.1", "12", false, true, params, &a), 0);
-    EXPECT_EQ(a.board, engine::udp_board_of(0x7f000001));
+    EXPECT_EQ(a.board, link::udp_board_of(0x7f000001));
     EXPECT_EQ(a.endpoint, 12);
     EXPECT_EQ(a.udp_port, 30732);
     ASSERT_EQ(api::resolve_name("localhost", nullptr, false, false, params, &a), 0);
@@ -113,7 +113,7 @@ TEST(Names, ResolveSource) {
     api::Params params;
     params.link = "auto";
     params.udp_port_base = 30720;
-    engine::Address a;
+    link::Address a;
     ASSERT_EQ(api::resolve_name("127.0.0.1", nullptr, true, true, params, &a), 0);
     EXPECT_EQ(a.endpoint, api::kAnyEndpoint);
     params.iface = "lo";

@@ -473,10 +473,10 @@ TEST(GetinfoFabric, NullOutputPointer) {
 
 // ------------------------------------------------------------------ addresses
 
-engine::Address decode(const void* bytes, size_t length) {
+link::Address decode(const void* bytes, size_t length) {
     auto address = wire::decode_address({static_cast<const uint8_t*>(bytes), length});
     EXPECT_TRUE(address.has_value());
-    return address.value_or(engine::Address{});
+    return address.value_or(link::Address{});
 }
 
 TEST(GetinfoAddress, FormatIsProviderSpecific) {
@@ -497,7 +497,7 @@ TEST(GetinfoAddress, NodeAndServiceGiveDestination) {
     for (fi_info* i = r.info.get(); i; i = i->next) {
         EXPECT_EQ(i->src_addr, nullptr);
         ASSERT_EQ(i->dest_addrlen, wire::kAddressLength);
-        engine::Address a = decode(i->dest_addr, i->dest_addrlen);
+        link::Address a = decode(i->dest_addr, i->dest_addrlen);
         EXPECT_EQ(a.board, 0x02007f000001ull);
         EXPECT_EQ(a.endpoint, 7);
         EXPECT_EQ(a.ipv4, 0x7f000001u);
@@ -509,7 +509,7 @@ TEST(GetinfoAddress, SourceFlagGivesSource) {
     Result r = run(nullptr, current_offers(), kVersion, "127.0.0.1", "3", FI_SOURCE);
     ASSERT_EQ(r.ret, 0);
     EXPECT_EQ(r.info->dest_addr, nullptr);
-    engine::Address a = decode(r.info->src_addr, r.info->src_addrlen);
+    link::Address a = decode(r.info->src_addr, r.info->src_addrlen);
     EXPECT_EQ(a.endpoint, 3);
     EXPECT_EQ(a.udp_port, kDefaultUdpPortBase + 3);
 
@@ -521,7 +521,7 @@ TEST(GetinfoAddress, SourceFlagGivesSource) {
     // A node alone with FI_SOURCE leaves the endpoint id to be chosen.
     Result n = run(nullptr, current_offers(), kVersion, "127.0.0.1", nullptr, FI_SOURCE);
     ASSERT_EQ(n.ret, 0);
-    engine::Address any = decode(n.info->src_addr, n.info->src_addrlen);
+    link::Address any = decode(n.info->src_addr, n.info->src_addrlen);
     EXPECT_EQ(any.endpoint, 255);
     EXPECT_EQ(any.udp_port, 0);
 }
@@ -537,7 +537,7 @@ TEST(GetinfoAddress, PortBaseParameter) {
 TEST(GetinfoAddress, MacNodeNamesAnEthernetBoard) {
     Result r = run(nullptr, current_offers(), kVersion, "02:11:22:33:44:55", "1");
     ASSERT_EQ(r.ret, 0);
-    engine::Address a = decode(r.info->dest_addr, r.info->dest_addrlen);
+    link::Address a = decode(r.info->dest_addr, r.info->dest_addrlen);
     EXPECT_EQ(a.board, 0x021122334455ull);
     EXPECT_FALSE(a.has_udp());
     // Not a MAC of this host: refused as a source.
@@ -569,7 +569,7 @@ TEST(GetinfoAddress, HintAddressesMustBeOurs) {
     hints->dest_addrlen = sizeof junk;
     EXPECT_EQ(run(hints.get()).ret, -FI_ENODATA);
 
-    engine::Address a;
+    link::Address a;
     a.board = 0x02007f000001ull;
     a.endpoint = 9;
     a.ipv4 = 0x7f000001;

@@ -65,8 +65,8 @@ int insert_each(AddressVector* av, size_t count, fi_addr_t* fi_addr, uint64_t fl
             return -FI_ENOMEM;
         }
         for (size_t i = 0; i < count; ++i) {
-            std::optional<engine::Address> address = source(i);
-            if (address && address->endpoint > engine::kMaxEndpointId) address.reset();
+            std::optional<link::Address> address = source(i);
+            if (address && address->endpoint > link::kMaxEndpointId) address.reset();
             if (!address) {
                 errors[i] = FI_EINVAL;
                 if (fi_addr) fi_addr[i] = FI_ADDR_NOTAVAIL;
@@ -99,8 +99,8 @@ int av_insertsvc(fid_av* handle, const char* node, const char* service, fi_addr_
     if (!node || !service) return -FI_EINVAL;
     if (int ret = check_insert_flags(av, flags)) return ret;
     const Params params = read_params();
-    return insert_each(av, 1, fi_addr, flags, context, [&](size_t) -> std::optional<engine::Address> {
-        engine::Address address;
+    return insert_each(av, 1, fi_addr, flags, context, [&](size_t) -> std::optional<link::Address> {
+        link::Address address;
         if (resolve_name(node, service, false, false, params, &address)) return std::nullopt;
         return address;
     });
@@ -133,11 +133,11 @@ int av_insertsym(fid_av* handle, const char* node, size_t nodecnt, const char* s
     const Params params = read_params();
     const std::string base(node);
     return insert_each(av, nodecnt * svccnt, fi_addr, flags, context,
-                       [&](size_t i) -> std::optional<engine::Address> {
+                       [&](size_t i) -> std::optional<link::Address> {
                            auto name = nth_name(base, i / svccnt);
                            if (!name) return std::nullopt;
                            const std::string svc_i = std::to_string(first_service + i % svccnt);
-                           engine::Address address;
+                           link::Address address;
                            if (resolve_name(name->c_str(), svc_i.c_str(), false, false, params, &address))
                                return std::nullopt;
                            return address;
@@ -229,7 +229,7 @@ fi_ops_av av_ops = {
 
 }  // namespace
 
-std::optional<engine::Address> AddressVector::lookup(fi_addr_t addr) {
+std::optional<link::Address> AddressVector::lookup(fi_addr_t addr) {
     std::lock_guard guard(lock);
     if (addr >= entries.size()) return std::nullopt;
     return entries[addr];

@@ -9,7 +9,7 @@
 #include <rdma/fi_domain.h>
 
 #include "domain.hpp"
-#include "engine/address.hpp"
+#include "link/address.hpp"
 #include "fid.hpp"
 
 namespace xen2mx::api {
@@ -27,9 +27,9 @@ struct AddressVector {
     std::mutex lock;
     // fi_addr_t is the index; removed entries stay empty so that handles are
     // never reused for another peer.
-    std::vector<std::optional<engine::Address>> entries;
+    std::vector<std::optional<link::Address>> entries;
 
-    std::optional<engine::Address> lookup(fi_addr_t addr);
+    std::optional<link::Address> lookup(fi_addr_t addr);
 };
 
 int open_av(fid_domain* domain, fi_av_attr* attr, fid_av** av, void* context);

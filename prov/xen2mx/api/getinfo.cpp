@@ -218,7 +218,7 @@ void fit_to_hints(fi_info* info, const fi_info* offer, const fi_info* hints, uin
     }
 }
 
-int set_address(void** field, size_t* length, const engine::Address& address) {
+int set_address(void** field, size_t* length, const link::Address& address) {
     auto* bytes = static_cast<uint8_t*>(std::malloc(wire::kAddressLength));
     if (!bytes) return -FI_ENOMEM;
     wire::encode_address(address, std::span<uint8_t, wire::kAddressLength>(bytes, wire::kAddressLength));
@@ -263,7 +263,7 @@ int getinfo_with(const Offers& offers, const Params& params, uint32_t version, c
     if (!is_known_link(params.link)) return -FI_ENODATA;
 
     const bool source = flags & FI_SOURCE;
-    engine::Address resolved;
+    link::Address resolved;
     const bool have_name = node || service;
     if (have_name) {
         if (int ret = resolve_name(node, service, source, flags & FI_NUMERICHOST, params, &resolved))

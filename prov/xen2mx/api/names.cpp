@@ -15,9 +15,9 @@ int parse_service(const char* service, uint8_t* endpoint) {
     const std::string_view text(service);
     unsigned value = 0;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end != text.data() + text.size() || value > engine::kMaxEndpointId) {
+    if (error != std::errc() || end != text.data() + text.size() || value > link::kMaxEndpointId) {
         X2M_INFO(FI_LOG_CORE, "service \"%s\" is not an endpoint id (0..%u)\n", service,
-                 engine::kMaxEndpointId);
+                 link::kMaxEndpointId);
         return -FI_ENODATA;
     }
     *endpoint = static_cast<uint8_t>(value);
@@ -27,8 +27,8 @@ int parse_service(const char* service, uint8_t* endpoint) {
 }  // namespace
 
 int resolve_name(const char* node, const char* service, bool source, bool numeric_only,
-                 const Params& params, engine::Address* out) {
-    engine::Address address;
+                 const Params& params, link::Address* out) {
+    link::Address address;
     address.endpoint = source ? kAnyEndpoint : 0;
     if (service) {
         if (int ret = parse_service(service, &address.endpoint)) return ret;
@@ -65,7 +65,7 @@ int resolve_name(const char* node, const char* service, bool source, bool numeri
         address.ipv4 = 0x7f000001;  // like getaddrinfo: no node means this host
     }
 
-    address.board = engine::udp_board_of(address.ipv4);
+    address.board = link::udp_board_of(address.ipv4);
     if (address.endpoint != kAnyEndpoint)
         address.udp_port = static_cast<uint16_t>(params.udp_port_base + address.endpoint);
     *out = address;

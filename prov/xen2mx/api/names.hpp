@@ -6,7 +6,7 @@
 // of the ethernet or kmod link). service is the endpoint id, 0..254.
 #pragma once
 
-#include "engine/address.hpp"
+#include "link/address.hpp"
 #include "params.hpp"
 
 namespace xen2mx::api {
@@ -18,6 +18,6 @@ inline constexpr uint8_t kAnyEndpoint = 255;
 // is kAnyEndpoint when service is null. Returns 0 or -FI_ENODATA, with the
 // reason logged at FI_LOG_LEVEL=info.
 int resolve_name(const char* node, const char* service, bool source, bool numeric_only,
-                 const Params& params, engine::Address* out);
+                 const Params& params, link::Address* out);
 
 }  // namespace xen2mx::api

@@ -11,7 +11,7 @@ namespace {
 constexpr uint8_t kFlagUdp = 0x01;
 }
 
-void encode_address(const engine::Address& address, std::span<uint8_t, kAddressLength> out) {
+void encode_address(const link::Address& address, std::span<uint8_t, kAddressLength> out) {
     uint8_t* p = out.data();
     put_u8(p + 0, kAddressMagic);
     put_u8(p + 1, kAddressVersion);
@@ -22,13 +22,13 @@ void encode_address(const engine::Address& address, std::span<uint8_t, kAddressL
     put_be32(p + 12, address.has_udp() ? address.ipv4 : 0);
 }
 
-std::optional<engine::Address> decode_address(std::span<const uint8_t> bytes) {
+std::optional<link::Address> decode_address(std::span<const uint8_t> bytes) {
     if (bytes.size() != kAddressLength) return std::nullopt;
     const uint8_t* p = bytes.data();
     if (get_u8(p + 0) != kAddressMagic || get_u8(p + 1) != kAddressVersion) return std::nullopt;
     const uint8_t flags = get_u8(p + 3);
     if (flags & ~kFlagUdp) return std::nullopt;
-    engine::Address address;
+    link::Address address;
     address.endpoint = get_u8(p + 2);
     address.board = get_mac(p + 4);
     if (flags & kFlagUdp) {
@@ -69,7 +69,7 @@ std::optional<uint64_t> parse_mac(std::string_view text) {
     return mac;
 }
 
-std::string address_to_string(const engine::Address& address) {
+std::string address_to_string(const link::Address& address) {
     std::string text = "fi_xen2mx://" + mac_to_string(address.board) + "/" + std::to_string(address.endpoint);
     if (address.has_udp()) {
         text += "?udp=" + link::ipv4_to_string(address.ipv4) + ":" + std::to_string(address.udp_port);

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/address.hpp"
+#include "link/address.hpp"
 
 namespace xen2mx::wire {
 
@@ -25,14 +25,14 @@ inline constexpr size_t kAddressLength = 16;
 inline constexpr uint8_t kAddressMagic = 0x58;
 inline constexpr uint8_t kAddressVersion = 1;
 
-void encode_address(const engine::Address& address, std::span<uint8_t, kAddressLength> out);
+void encode_address(const link::Address& address, std::span<uint8_t, kAddressLength> out);
 
 // Rejects anything that is not exactly a name this version produces.
-std::optional<engine::Address> decode_address(std::span<const uint8_t> bytes);
+std::optional<link::Address> decode_address(std::span<const uint8_t> bytes);
 
 // "fi_xen2mx://02:00:7f:00:00:01/3" with "?udp=127.0.0.1:30723" when there is
 // a udp locator.
-std::string address_to_string(const engine::Address& address);
+std::string address_to_string(const link::Address& address);
 
 // Parses "aa:bb:cc:dd:ee:ff" into a board id.
 std::optional<uint64_t> parse_mac(std::string_view text);

@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-namespace xen2mx::engine {
+namespace xen2mx::link {
 
 // MX endpoint ids are 8 bits on the wire; 255 is reserved for raw endpoints
 // (and, in a source address not yet bound, means "any").
@@ -24,4 +24,4 @@ struct Address {
 // 02:00:a:b:c:d, so that a node name and an endpoint id are a full address.
 inline constexpr uint64_t udp_board_of(uint32_t ipv4) { return (uint64_t{0x0200} << 32) | ipv4; }
 
-}  // namespace xen2mx::engine
+}  // namespace xen2mx::link
