@@ -18,6 +18,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fabric_handles.hpp"
+
 #include <rdma/fabric.h>
 #include <rdma/fi_atomic.h>
 #include <rdma/fi_cm.h>
@@ -29,6 +31,9 @@
 #include <rdma/fi_tagged.h>
 
 namespace {
+
+using xen2mx::test::Handle;
+using xen2mx::test::InfoPtr;
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -49,11 +54,6 @@ long long elapsed_ms(Clock::time_point start) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
 
-struct InfoDeleter {
-    void operator()(fi_info* info) const { fi_freeinfo(info); }
-};
-using InfoPtr = std::unique_ptr<fi_info, InfoDeleter>;
-
 // The provider's fi_info for one endpoint type; mr_mode is what the
 // application says it copes with.
 InfoPtr query_info(fi_ep_type type, int mr_mode, int* ret) {
@@ -69,42 +69,6 @@ InfoPtr query_info(fi_ep_type type, int mr_mode, int* ret) {
     *ret = fi_getinfo(kVersion, nullptr, nullptr, 0, hints.get(), &info);
     return InfoPtr(info);
 }
-
-// Owns one libfabric object and closes it when the scope ends. Objects are
-// declared parent first, so that scope exit closes children first.
-template <typename Object>
-class Handle {
-public:
-    Handle() = default;
-    Handle(const Handle&) = delete;
-    Handle& operator=(const Handle&) = delete;
-    ~Handle() { reset(); }
-
-    Object** out() {
-        reset();
-        return &object_;
-    }
-    Object* get() const { return object_; }
-    Object* operator->() const { return object_; }
-    explicit operator bool() const { return object_ != nullptr; }
-    fid* id() const { return &object_->fid; }
-
-    // fi_close's answer; the handle lets go only when the close succeeded.
-    int close() {
-        if (!object_) return 0;
-        const int ret = fi_close(&object_->fid);
-        if (ret == 0) object_ = nullptr;
-        return ret;
-    }
-
-    void reset() {
-        if (object_) fi_close(&object_->fid);
-        object_ = nullptr;
-    }
-
-private:
-    Object* object_ = nullptr;
-};
 
 // Runs an action on another thread; joins it at scope exit whatever happens.
 class Background {
@@ -1219,7 +1183,7 @@ TEST_P(Endpoints, CountersCanStandInForCqs) {
     EXPECT_EQ(recv_cntr.close(), -FI_EBUSY);
 }
 
-TEST_P(Endpoints, DataTransfersAreNotImplementedYet) {
+TEST_P(Endpoints, DataOperationsCheckTheirArguments) {
     Handle<fid_av> av;
     Handle<fid_cq> cq;
     Handle<fid_ep> ep;
@@ -1229,19 +1193,53 @@ TEST_P(Endpoints, DataTransfersAreNotImplementedYet) {
 
     char buffer[64] = {};
     int context = 0;
-    EXPECT_EQ(fi_send(ep.get(), buffer, sizeof buffer, nullptr, peer, &context), -FI_ENOSYS);
-    EXPECT_EQ(fi_recv(ep.get(), buffer, sizeof buffer, nullptr, FI_ADDR_UNSPEC, &context), -FI_ENOSYS);
-    EXPECT_EQ(fi_senddata(ep.get(), buffer, sizeof buffer, nullptr, 5, peer, &context), -FI_ENOSYS);
-    EXPECT_EQ(fi_inject(ep.get(), buffer, sizeof buffer, peer), -FI_ENOSYS);
-    EXPECT_EQ(fi_tsend(ep.get(), buffer, sizeof buffer, nullptr, peer, 42, &context), -FI_ENOSYS);
-    EXPECT_EQ(fi_trecv(ep.get(), buffer, sizeof buffer, nullptr, FI_ADDR_UNSPEC, 42, 0, &context), -FI_ENOSYS);
-    EXPECT_EQ(fi_tinject(ep.get(), buffer, sizeof buffer, peer, 42), -FI_ENOSYS);
+    // An address the AV never handed out.
+    EXPECT_EQ(fi_send(ep.get(), buffer, sizeof buffer, nullptr, peer + 100, &context), -FI_EINVAL);
+    EXPECT_EQ(fi_tsend(ep.get(), buffer, sizeof buffer, nullptr, FI_ADDR_UNSPEC, 42, &context), -FI_EINVAL);
+    // Beyond the inject size and the largest message.
+    std::vector<char> big(info_->tx_attr->inject_size + 1);
+    EXPECT_EQ(fi_inject(ep.get(), big.data(), big.size(), peer), -FI_EMSGSIZE);
+    EXPECT_EQ(fi_tinject(ep.get(), big.data(), big.size(), peer, 1), -FI_EMSGSIZE);
+    std::vector<iovec> many(info_->tx_attr->iov_limit + 1, iovec{buffer, 1});
+    EXPECT_EQ(fi_sendv(ep.get(), many.data(), nullptr, many.size(), peer, &context), -FI_EINVAL);
+    fi_msg msg{};
+    msg.msg_iov = many.data();
+    msg.iov_count = 1;
+    msg.addr = peer;
+    EXPECT_EQ(fi_sendmsg(ep.get(), &msg, 1ULL << 40), -FI_EBADFLAGS);
+    EXPECT_EQ(fi_recvmsg(ep.get(), &msg, FI_MULTI_RECV), -FI_EBADFLAGS);
+    // RMA and atomics arrive with their own issue.
     EXPECT_EQ(fi_read(ep.get(), buffer, sizeof buffer, nullptr, peer, 0, 0, &context), -FI_ENOSYS);
     EXPECT_EQ(fi_write(ep.get(), buffer, sizeof buffer, nullptr, peer, 0, 0, &context), -FI_ENOSYS);
     EXPECT_EQ(fi_atomic(ep.get(), buffer, 1, nullptr, peer, 0, 0, FI_UINT64, FI_SUM, &context), -FI_ENOSYS);
+}
+
+TEST_P(Endpoints, GetnameGivesTheEndpointAddress) {
+    Handle<fid_ep> ep;
+    ASSERT_EQ(open_endpoint(ep), 0);
     char name[64] = {};
-    size_t name_len = sizeof name;
-    EXPECT_EQ(fi_getname(ep.id(), name, &name_len), -FI_ENOSYS);
+    size_t name_len = 4;
+    EXPECT_EQ(fi_getname(ep.id(), name, &name_len), -FI_ETOOSMALL);
+    EXPECT_EQ(name_len, 16u);
+    name_len = sizeof name;
+    ASSERT_EQ(fi_getname(ep.id(), name, &name_len), 0);
+    ASSERT_EQ(name_len, 16u);
+    EXPECT_EQ(static_cast<unsigned char>(name[0]), 0x58) << "the xen2mx name format";
+    // Two endpoints never share an address.
+    Handle<fid_ep> other;
+    ASSERT_EQ(open_endpoint(other), 0);
+    char other_name[64] = {};
+    size_t other_len = sizeof other_name;
+    ASSERT_EQ(fi_getname(other.id(), other_name, &other_len), 0);
+    EXPECT_NE(std::memcmp(name, other_name, 16), 0);
+}
+
+TEST_P(Endpoints, DataOperationsNeedAnEnabledEndpoint) {
+    Handle<fid_ep> ep;
+    ASSERT_EQ(open_endpoint(ep), 0);
+    char buffer[8] = {};
+    EXPECT_EQ(fi_send(ep.get(), buffer, sizeof buffer, nullptr, 0, nullptr), -FI_EOPBADSTATE);
+    EXPECT_EQ(fi_trecv(ep.get(), buffer, sizeof buffer, nullptr, FI_ADDR_UNSPEC, 0, 0, nullptr), -FI_EOPBADSTATE);
 }
 
 TEST_P(Endpoints, NothingToCancelAndNoOptions) {

@@ -235,6 +235,15 @@ std::optional<link::Address> AddressVector::lookup(fi_addr_t addr) {
     return entries[addr];
 }
 
+fi_addr_t AddressVector::find(const link::Address& address) {
+    std::lock_guard guard(lock);
+    for (size_t i = 0; i < entries.size(); ++i) {
+        const auto& entry = entries[i];
+        if (entry && entry->board == address.board && entry->endpoint == address.endpoint) return i;
+    }
+    return FI_ADDR_NOTAVAIL;
+}
+
 int open_av(fid_domain* domain_handle, fi_av_attr* attr, fid_av** av_handle, void* context) {
     if (!domain_handle || !attr || !av_handle) return -FI_EINVAL;
     if (attr->flags & ~uint64_t{FI_EVENT | FI_SYMMETRIC}) return -FI_EBADFLAGS;

@@ -30,6 +30,9 @@ struct AddressVector {
     std::vector<std::optional<link::Address>> entries;
 
     std::optional<link::Address> lookup(fi_addr_t addr);
+    // The handle of the entry naming the same endpoint (board and endpoint
+    // id), or FI_ADDR_NOTAVAIL.
+    fi_addr_t find(const link::Address& address);
 };
 
 int open_av(fid_domain* domain, fi_av_attr* attr, fid_av** av, void* context);

@@ -15,12 +15,14 @@ namespace {
 
 uint64_t cntr_read(fid_cntr* handle) {
     auto* cntr = object_of<Counter>(handle);
+    cntr->sources.progress();
     std::lock_guard guard(cntr->lock);
     return cntr->value;
 }
 
 uint64_t cntr_readerr(fid_cntr* handle) {
     auto* cntr = object_of<Counter>(handle);
+    cntr->sources.progress();
     std::lock_guard guard(cntr->lock);
     return cntr->errors;
 }
@@ -53,8 +55,26 @@ int cntr_seterr(fid_cntr* handle, uint64_t value) {
 int cntr_wait(fid_cntr* handle, uint64_t threshold, int timeout) {
     auto* cntr = object_of<Counter>(handle);
     const Deadline deadline(timeout);
+    uint64_t errors_before;
+    {
+        std::lock_guard guard(cntr->lock);
+        errors_before = cntr->errors;
+    }
+    if (!cntr->sources.empty()) {
+        // Manual progress: sleep on the links, waking for frames and timers.
+        for (;;) {
+            cntr->sources.progress();
+            {
+                std::lock_guard guard(cntr->lock);
+                if (cntr->value >= threshold) return 0;
+                if (cntr->errors != errors_before) return -FI_EAVAIL;
+            }
+            const int left = deadline.remaining_ms();
+            if (left == 0) return -FI_ETIMEDOUT;
+            cntr->sources.wait(cntr->signal.is_open() ? cntr->signal.fd() : -1, left);
+        }
+    }
     std::unique_lock guard(cntr->lock);
-    const uint64_t errors_before = cntr->errors;
     for (;;) {
         if (cntr->value >= threshold) return 0;
         if (cntr->errors != errors_before) return -FI_EAVAIL;

@@ -10,6 +10,7 @@
 
 #include "domain.hpp"
 #include "fid.hpp"
+#include "progress.hpp"
 #include "wake_signal.hpp"
 
 namespace xen2mx::api {
@@ -21,6 +22,7 @@ struct Counter {
     fi_wait_obj wait_obj = FI_WAIT_NONE;
     WaitSet* wait_set = nullptr;
     WakeSignal signal;
+    ProgressList sources;  // the endpoints that report here
 
     std::mutex lock;
     std::condition_variable changed;

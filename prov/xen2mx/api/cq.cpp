@@ -69,6 +69,7 @@ ssize_t read_locked(CompletionQueue* cq, void* buf, size_t count, fi_addr_t* src
 ssize_t cq_readfrom(fid_cq* handle, void* buf, size_t count, fi_addr_t* src_addr) {
     auto* cq = object_of<CompletionQueue>(handle);
     if (count && !buf) return -FI_EINVAL;
+    cq->sources.progress();
     std::lock_guard guard(cq->lock);
     return read_locked(cq, buf, count, src_addr);
 }
@@ -83,10 +84,23 @@ ssize_t cq_sreadfrom(fid_cq* handle, void* buf, size_t count, fi_addr_t* src_add
     if (cq->wait_cond == FI_CQ_COND_THRESHOLD && cond)
         threshold = std::clamp<size_t>(*static_cast<const size_t*>(cond), 1, std::max<size_t>(count, 1));
     const Deadline deadline(timeout);
-    std::unique_lock guard(cq->lock);
     const auto ready = [cq, threshold] {
         return cq->signaled || !cq->errors.empty() || cq->count >= threshold;
     };
+    if (!cq->sources.empty()) {
+        // Manual progress: sleep on the links, waking for frames and timers.
+        for (;;) {
+            cq->sources.progress();
+            {
+                std::lock_guard guard(cq->lock);
+                if (ready()) break;
+            }
+            const int left = deadline.remaining_ms();
+            if (left == 0) return -FI_EAGAIN;
+            cq->sources.wait(cq->signal.is_open() ? cq->signal.fd() : -1, left);
+        }
+    }
+    std::unique_lock guard(cq->lock);
     while (!ready()) {
         if (cq->wait_obj == FI_WAIT_YIELD) {
             guard.unlock();
@@ -246,6 +260,7 @@ void CompletionQueue::post_error(const CompletionError& error) {
 }
 
 bool CompletionQueue::has_entries() {
+    sources.progress();
     std::lock_guard guard(lock);
     return count != 0 || !errors.empty();
 }

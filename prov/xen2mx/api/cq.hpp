@@ -15,6 +15,7 @@
 #include "attr.hpp"
 #include "domain.hpp"
 #include "fid.hpp"
+#include "progress.hpp"
 #include "wake_signal.hpp"
 
 namespace xen2mx::api {
@@ -47,6 +48,7 @@ struct CompletionQueue {
     fi_cq_wait_cond wait_cond = FI_CQ_COND_NONE;
     WaitSet* wait_set = nullptr;
     WakeSignal signal;
+    ProgressList sources;  // the endpoints that report here
 
     std::mutex lock;
     std::condition_variable changed;

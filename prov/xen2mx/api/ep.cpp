@@ -1,6 +1,11 @@
 #include "ep.hpp"
 
+#include <poll.h>
+
+#include <algorithm>
+#include <cstring>
 #include <memory>
+#include <random>
 
 #include <rdma/fi_atomic.h>
 #include <rdma/fi_cm.h>
@@ -15,9 +20,14 @@
 #include "cq.hpp"
 #include "enosys.hpp"
 #include "eq.hpp"
-#include "getinfo.hpp"
 #include "enum_field.hpp"
+#include "getinfo.hpp"
+#include "link/host_addresses.hpp"
+#include "link_choice.hpp"
 #include "log.hpp"
+#include "names.hpp"
+#include "params.hpp"
+#include "wire/address_codec.hpp"
 
 namespace xen2mx::api {
 
@@ -35,6 +45,12 @@ void release(Object*& object) {
 int ep_close(fid* f) {
     auto* ep = object_of<Endpoint>(f);
     if (ep->dependents.busy()) return -FI_EBUSY;
+    // Nobody makes progress on it from now on.
+    if (ep->tx_cq) ep->tx_cq->sources.remove(ep);
+    if (ep->rx_cq && ep->rx_cq != ep->tx_cq) ep->rx_cq->sources.remove(ep);
+    for (Counter* cntr : ep->cntrs) {
+        if (cntr) cntr->sources.remove(ep);
+    }
     release(ep->av);
     release(ep->eq);
     release(ep->tx_cq);
@@ -61,6 +77,7 @@ int bind_cq(Endpoint* ep, CompletionQueue* cq, uint64_t flags) {
         ep->rx_cq = cq;
         ep->rx_selective = selective;
     }
+    cq->sources.add(ep);
     return 0;
 }
 
@@ -83,13 +100,24 @@ int bind_cntr(Endpoint* ep, Counter* cntr, uint64_t flags) {
         cntr->dependents.hold();
         ep->cntrs[s.slot] = cntr;
     }
+    cntr->sources.add(ep);
     return 0;
 }
+
+int bind_locked(Endpoint* ep, fid* bfid, uint64_t flags);
 
 int ep_bind(fid* f, fid* bfid, uint64_t flags) {
     auto* ep = object_of<Endpoint>(f);
     if (!bfid) return -FI_EINVAL;
     std::lock_guard guard(ep->lock);
+    const int ret = bind_locked(ep, bfid, flags);
+    if (ret)
+        X2M_WARN(FI_LOG_EP_CTRL, "binding an object of class %zu with flags 0x%llx: %s\n", bfid->fclass,
+                 static_cast<unsigned long long>(flags), fi_strerror(-ret));
+    return ret;
+}
+
+int bind_locked(Endpoint* ep, fid* bfid, uint64_t flags) {
     if (ep->enabled) return -FI_EOPBADSTATE;
     switch (bfid->fclass) {
     case FI_CLASS_AV: {
@@ -140,8 +168,18 @@ int ep_enable(Endpoint* ep) {
         X2M_WARN(FI_LOG_EP_CTRL, "fi_enable: no receive completion queue or counter bound\n");
         return -FI_ENOCQ;
     }
-    // The link and the engine start here with the issue "The messaging engine".
     ep->enabled = true;
+    if (ep->domain->data_progress == FI_PROGRESS_AUTO) {
+        if (int ret = ep->stop_signal.open()) return ret;
+        ep->progress_thread = std::thread([ep] {
+            const int link_fd = ep->engine->wait_fd();
+            while (!ep->stopping.load(std::memory_order_acquire)) {
+                pollfd fds[2] = {{link_fd, POLLIN, 0}, {ep->stop_signal.fd(), POLLIN, 0}};
+                ::poll(fds, 2, 1);
+                ep->progress();
+            }
+        });
+    }
     return 0;
 }
 
@@ -171,10 +209,10 @@ int ep_control(fid* f, int command, void* arg) {
     }
 }
 
-ssize_t ep_cancel(fid_t, void*) {
-    // Nothing can be posted before the messaging engine exists, so no
-    // operation with that context is pending.
-    return -FI_ENOENT;
+ssize_t ep_cancel(fid_t f, void* context) {
+    auto* ep = object_of<Endpoint>(f);
+    std::lock_guard guard(ep->lock);
+    return ep->engine->cancel(context) ? 0 : -FI_ENOENT;
 }
 
 // FI_OPT_MIN_MULTI_RECV arrives with FI_MULTI_RECV; no other option applies.
@@ -203,12 +241,38 @@ fi_ops_ep ep_ops = {
     .tx_size_left = X2M_ENOSYS(fi_ops_ep, tx_size_left),
 };
 
-// Naming comes with the issue "The messaging engine"; connection management
-// belongs to FI_EP_MSG, which is not offered.
+int ep_getname(fid_t f, void* addr, size_t* addrlen) {
+    auto* ep = object_of<Endpoint>(f);
+    if (!addrlen) return -FI_EINVAL;
+    uint8_t bytes[wire::kAddressLength];
+    {
+        std::lock_guard guard(ep->lock);
+        wire::encode_address(ep->engine->address(), bytes);
+    }
+    const size_t room = *addrlen;
+    *addrlen = sizeof bytes;
+    if (room < sizeof bytes || !addr) return -FI_ETOOSMALL;
+    std::memcpy(addr, bytes, sizeof bytes);
+    return 0;
+}
+
+int ep_setname(fid_t f, void* addr, size_t addrlen) {
+    auto* ep = object_of<Endpoint>(f);
+    if (!addr) return -FI_EINVAL;
+    auto address = wire::decode_address({static_cast<const uint8_t*>(addr), addrlen});
+    if (!address) return -FI_EINVAL;
+    std::lock_guard guard(ep->lock);
+    if (ep->enabled) return -FI_EOPBADSTATE;
+    std::unique_ptr<engine::Endpoint> engine;
+    ep->engine.reset();  // frees its endpoint id for the new one
+    return open_engine(ep, *address, &ep->engine);
+}
+
+// Connection management belongs to FI_EP_MSG, which is not offered.
 fi_ops_cm ep_cm_ops = {
     .size = sizeof(fi_ops_cm),
-    .setname = X2M_ENOSYS(fi_ops_cm, setname),
-    .getname = X2M_ENOSYS(fi_ops_cm, getname),
+    .setname = ep_setname,
+    .getname = ep_getname,
     .getpeer = X2M_ENOSYS(fi_ops_cm, getpeer),
     .connect = X2M_ENOSYS(fi_ops_cm, connect),
     .listen = X2M_ENOSYS(fi_ops_cm, listen),
@@ -216,33 +280,6 @@ fi_ops_cm ep_cm_ops = {
     .reject = X2M_ENOSYS(fi_ops_cm, reject),
     .shutdown = X2M_ENOSYS(fi_ops_cm, shutdown),
     .join = X2M_ENOSYS(fi_ops_cm, join),
-};
-
-// Messages and tagged messages come with the issue "The messaging engine".
-fi_ops_msg ep_msg_ops = {
-    .size = sizeof(fi_ops_msg),
-    .recv = X2M_ENOSYS(fi_ops_msg, recv),
-    .recvv = X2M_ENOSYS(fi_ops_msg, recvv),
-    .recvmsg = X2M_ENOSYS(fi_ops_msg, recvmsg),
-    .send = X2M_ENOSYS(fi_ops_msg, send),
-    .sendv = X2M_ENOSYS(fi_ops_msg, sendv),
-    .sendmsg = X2M_ENOSYS(fi_ops_msg, sendmsg),
-    .inject = X2M_ENOSYS(fi_ops_msg, inject),
-    .senddata = X2M_ENOSYS(fi_ops_msg, senddata),
-    .injectdata = X2M_ENOSYS(fi_ops_msg, injectdata),
-};
-
-fi_ops_tagged ep_tagged_ops = {
-    .size = sizeof(fi_ops_tagged),
-    .recv = X2M_ENOSYS(fi_ops_tagged, recv),
-    .recvv = X2M_ENOSYS(fi_ops_tagged, recvv),
-    .recvmsg = X2M_ENOSYS(fi_ops_tagged, recvmsg),
-    .send = X2M_ENOSYS(fi_ops_tagged, send),
-    .sendv = X2M_ENOSYS(fi_ops_tagged, sendv),
-    .sendmsg = X2M_ENOSYS(fi_ops_tagged, sendmsg),
-    .inject = X2M_ENOSYS(fi_ops_tagged, inject),
-    .senddata = X2M_ENOSYS(fi_ops_tagged, senddata),
-    .injectdata = X2M_ENOSYS(fi_ops_tagged, injectdata),
 };
 
 // RMA and atomics come with the issue "RMA, atomics and Open MPI".
@@ -313,19 +350,125 @@ int open_endpoint(fid_domain* domain_handle, fi_info* info, fid_ep** ep_handle, 
     ep->caps = info->caps ? info->caps : offered_caps(type);
     if (info->tx_attr) ep->tx_op_flags = info->tx_attr->op_flags;
     if (info->rx_attr) ep->rx_op_flags = info->rx_attr->op_flags;
+    ep->max_msg_size = type == FI_EP_DGRAM ? kDgramMaxMsgSize : kRdmMaxMsgSize;
+    ep->inject_size = kInjectSize;
+
+    // The link opens now, so that the endpoint has its address (fi_getname)
+    // before it is enabled; a source address in the info chooses it.
+    link::Address wanted;
+    wanted.endpoint = kAnyEndpoint;
+    if (info->src_addr) {
+        auto source = wire::decode_address({static_cast<const uint8_t*>(info->src_addr), info->src_addrlen});
+        if (!source) return -FI_EINVAL;
+        wanted = *source;
+    }
+    if (int ret = open_engine(ep.get(), wanted, &ep->engine)) return ret;
     ep->handle.fid.fclass = FI_CLASS_EP;
     ep->handle.fid.context = context;
     ep->handle.fid.ops = &ep_fid_ops;
     ep->handle.ops = &ep_ops;
     ep->handle.cm = &ep_cm_ops;
-    ep->handle.msg = &ep_msg_ops;
-    ep->handle.tagged = &ep_tagged_ops;
+    ep->handle.msg = &endpoint_msg_ops;
+    ep->handle.tagged = &endpoint_tagged_ops;
     ep->handle.rma = &ep_rma_ops;
     ep->handle.atomic = &ep_atomic_ops;
     ep->handle.collective = &ep_collective_ops;
     domain->dependents.hold();
     *ep_handle = &ep.release()->handle;
     return 0;
+}
+
+}  // namespace xen2mx::api
+
+namespace xen2mx::api {
+
+Endpoint::~Endpoint() {
+    if (progress_thread.joinable()) {
+        stopping.store(true, std::memory_order_release);
+        stop_signal.raise();
+        progress_thread.join();
+    }
+    if (engine) {
+        // Acks owed to peers go out now: their sends complete only with them.
+        std::lock_guard guard(lock);
+        engine->flush();
+    }
+}
+
+void EndpointSink::complete(const engine::Completion& completion) { ep->complete(completion); }
+
+int fabric_errno(engine::Status status) {
+    switch (status) {
+    case engine::Status::Ok: return 0;
+    case engine::Status::Truncated: return FI_ETRUNC;
+    case engine::Status::Canceled: return FI_ECANCELED;
+    case engine::Status::PeerTimeout: return FI_ETIMEDOUT;
+    case engine::Status::PeerRefused: return FI_ECONNREFUSED;
+    case engine::Status::PeerReset: return FI_ECONNRESET;
+    case engine::Status::NoResources: return FI_ENOMEM;
+    }
+    return FI_EOTHER;
+}
+
+engine::PeerId Endpoint::peer_of(fi_addr_t addr) {
+    if (addr < peers.size() && peers[addr] != engine::kNoPeer) return peers[addr];
+    if (!av || addr == FI_ADDR_UNSPEC || addr == FI_ADDR_NOTAVAIL) return engine::kNoPeer;
+    auto address = av->lookup(addr);
+    if (!address) return engine::kNoPeer;
+    const engine::PeerId peer = engine->peer_of(*address);
+    if (peers.size() <= addr) peers.resize(addr + 1, engine::kNoPeer);
+    peers[addr] = peer;
+    if (addrs.size() <= peer) addrs.resize(peer + 1, FI_ADDR_NOTAVAIL);
+    addrs[peer] = addr;
+    return peer;
+}
+
+void Endpoint::progress() {
+    std::lock_guard guard(lock);
+    if (engine) engine->progress(engine::Clock::now());
+}
+
+void Endpoint::complete(const engine::Completion& c) {
+    const int err = fabric_errno(c.status);
+    Completion entry;
+    entry.op_context = c.context;
+    entry.tag = c.tagged ? c.tag : 0;
+    if (c.is_send) {
+        entry.flags = FI_SEND | (c.tagged ? FI_TAGGED : FI_MSG);
+        if (Counter* cntr = cntrs[kSendCntr]) err ? cntr->add_error(1) : cntr->add(1);
+        if (!tx_cq) return;
+        if (!err) {
+            if (c.report) tx_cq->post(entry);
+            return;
+        }
+        CompletionError error;
+        error.entry = entry;
+        error.err = err;
+        error.prov_errno = static_cast<int>(c.status);
+        tx_cq->post_error(error);
+        return;
+    }
+
+    entry.flags = FI_RECV | (c.tagged ? FI_TAGGED : FI_MSG) | (c.has_data ? FI_REMOTE_CQ_DATA : 0);
+    entry.len = c.length;
+    entry.data = c.data;
+    if (c.peer != engine::kNoPeer) {
+        if (c.peer >= addrs.size()) addrs.resize(c.peer + 1, FI_ADDR_NOTAVAIL);
+        if (addrs[c.peer] == FI_ADDR_NOTAVAIL && av) addrs[c.peer] = av->find(engine->peer_address(c.peer));
+        entry.source = addrs[c.peer];
+    }
+    if (Counter* cntr = cntrs[kRecvCntr]) err ? cntr->add_error(1) : cntr->add(1);
+    if (!rx_cq) return;
+    if (!err) {
+        rx_cq->post(entry);
+        return;
+    }
+    CompletionError error;
+    error.entry = entry;
+    error.err = err;
+    error.prov_errno = static_cast<int>(c.status);
+    if (c.status == engine::Status::Truncated) error.olen = c.message_length - c.length;
+    rx_cq->post_error(error);
 }
 
 }  // namespace xen2mx::api

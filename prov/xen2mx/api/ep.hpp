@@ -1,14 +1,20 @@
-// Endpoints (FI_EP_RDM and FI_EP_DGRAM): bindings, enabling and the
-// operation tables.
+// Endpoints (FI_EP_RDM and FI_EP_DGRAM): bindings, enabling, the operation
+// tables, and the bridge between libfabric calls and the engine.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include <rdma/fi_endpoint.h>
 
 #include "domain.hpp"
+#include "engine/endpoint.hpp"
 #include "fid.hpp"
+#include "wake_signal.hpp"
 
 namespace xen2mx::api {
 
@@ -16,6 +22,15 @@ struct AddressVector;
 struct CompletionQueue;
 struct Counter;
 struct EventQueue;
+
+struct Endpoint;
+
+// Carries the engine's completions to the endpoint (which must stay free of
+// virtual functions: its fid is its first byte).
+struct EndpointSink final : engine::CompletionSink {
+    Endpoint* ep = nullptr;
+    void complete(const engine::Completion& completion) override;
+};
 
 struct Endpoint {
     fid_ep handle{};
@@ -25,7 +40,10 @@ struct Endpoint {
     uint64_t caps = 0;
     uint64_t tx_op_flags = 0;
     uint64_t rx_op_flags = 0;
+    size_t max_msg_size = 0;
+    size_t inject_size = 0;
 
+    // Guards the bindings and every call into the engine.
     std::mutex lock;
     bool enabled = false;
     AddressVector* av = nullptr;
@@ -37,8 +55,38 @@ struct Endpoint {
     // Counters by event: send, recv, read, write, remote read, remote write.
     enum CounterSlot { kSendCntr, kRecvCntr, kReadCntr, kWriteCntr, kRemoteReadCntr, kRemoteWriteCntr, kCntrSlots };
     Counter* cntrs[kCntrSlots] = {};
+
+    std::unique_ptr<engine::Endpoint> engine;
+    // fi_addr_t to engine peer, filled on first use, and back (FI_SOURCE).
+    std::vector<engine::PeerId> peers;
+    std::vector<fi_addr_t> addrs;
+
+    // FI_PROGRESS_AUTO: a thread that makes progress while the application does not.
+    std::thread progress_thread;
+    std::atomic<bool> stopping{false};
+    WakeSignal stop_signal;
+
+    EndpointSink sink;
+
+    ~Endpoint();
+
+    // A completion from the engine, called with `lock` held.
+    void complete(const engine::Completion& completion);
+
+    // The engine peer for an fi_addr_t, or kNoPeer when the AV has none.
+    engine::PeerId peer_of(fi_addr_t addr);
+
+    // One round of progress, taking the lock.
+    void progress();
 };
 
 int open_endpoint(fid_domain* domain, fi_info* info, fid_ep** ep, void* context);
+
+// The data-path op tables (ep_msg.cpp).
+extern fi_ops_msg endpoint_msg_ops;
+extern fi_ops_tagged endpoint_tagged_ops;
+
+// Maps an engine status to a positive fabric errno.
+int fabric_errno(engine::Status status);
 
 }  // namespace xen2mx::api

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <type_traits>
 
 #include <rdma/fabric.h>
 
@@ -13,6 +14,7 @@ namespace xen2mx::api {
 // virtual functions, so the handle's address is the object's address.
 template <typename Object, typename Handle>
 inline Object* object_of(Handle* handle) {
+    static_assert(!std::is_polymorphic_v<Object>, "a vtable would come before the fid");
     return reinterpret_cast<Object*>(handle);
 }
 

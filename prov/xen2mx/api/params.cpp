@@ -28,6 +28,12 @@ void define_params() {
     fi_param_define(&provider, "udp_port_base", FI_PARAM_INT,
                     "UDP port of endpoint id 0 on the udp link; endpoint id N uses base+N "
                     "(default: 30720)");
+    fi_param_define(&provider, "peer_timeout", FI_PARAM_INT,
+                    "Milliseconds a peer may stay silent before the operations in flight with it "
+                    "complete in error (default: 30000)");
+    fi_param_define(&provider, "key", FI_PARAM_INT,
+                    "Endpoint key: a peer connects only when it presents the same key; jobs "
+                    "that must not talk to each other use different keys (default: 1479691608)");
 }
 
 Params read_params() {
@@ -53,6 +59,18 @@ Params read_params() {
         }
     }
     params.udp_port_base = base;
+
+    int timeout = kDefaultPeerTimeoutMs;
+    if (fi_param_get_int(&provider, "peer_timeout", &timeout) == FI_SUCCESS && timeout < 1) {
+        X2M_WARN(FI_LOG_CORE, "FI_XEN2MX_PEER_TIMEOUT=%d is not positive, using %d\n", timeout,
+                 kDefaultPeerTimeoutMs);
+        timeout = kDefaultPeerTimeoutMs;
+    }
+    params.peer_timeout_ms = timeout;
+
+    int key = static_cast<int>(kDefaultKey);
+    fi_param_get_int(&provider, "key", &key);
+    params.key = static_cast<uint32_t>(key);
     return params;
 }
 

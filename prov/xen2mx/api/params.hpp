@@ -2,6 +2,7 @@
 // (so that `fi_info -e` lists them) and read when an object needs them.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace xen2mx::api {
@@ -10,7 +11,12 @@ struct Params {
     std::string link;        // FI_XEN2MX_LINK: auto, kmod, ethernet, shm, udp
     std::string iface;       // FI_XEN2MX_IFACE: network interface of the board
     int udp_port_base = 0;   // FI_XEN2MX_UDP_PORT_BASE: UDP port of endpoint id 0
+    int peer_timeout_ms = 0; // FI_XEN2MX_PEER_TIMEOUT: then operations with a silent peer fail
+    uint32_t key = 0;        // FI_XEN2MX_KEY: endpoint key a peer must present to connect
 };
+
+inline constexpr int kDefaultPeerTimeoutMs = 30000;
+inline constexpr uint32_t kDefaultKey = 0x58324d58;  // "X2MX"
 
 inline constexpr int kDefaultUdpPortBase = 30720;
 

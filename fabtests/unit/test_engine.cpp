@@ -1,0 +1,2091 @@
+// The engine end to end: endpoints talk over an in-memory network under a
+// virtual clock. Every message's bytes are checked, in every class and at the
+// edges between classes, in both wire layouts; matching, ordering,
+// truncation, cancel, refused, vanished and restarted peers, a lossy network,
+// datagram mode and malformed frames.
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "engine/endpoint.hpp"
+#include "memory_link.hpp"
+#include "wire/bytes.hpp"
+#include "wire/mxoe_codec.hpp"
+
+namespace xen2mx {
+namespace {
+
+using namespace std::chrono_literals;
+using engine::Completion;
+using engine::Config;
+using engine::Duration;
+using engine::Endpoint;
+using engine::kNoPeer;
+using engine::PeerId;
+using engine::Status;
+using engine::TimePoint;
+using testing::Faults;
+using testing::MemoryLink;
+using testing::MemoryNetwork;
+using Bytes = std::vector<uint8_t>;
+
+// ------------------------------------------------------------------ data
+
+// A byte that depends on the message and its position, so that a byte from
+// another message or another offset never passes for the right one.
+uint8_t byte_at(uint64_t seed, size_t i) {
+    uint64_t x = (seed + 1) * 0x9e3779b97f4a7c15ull ^ (i * 0xbf58476d1ce4e5b9ull);
+    x ^= x >> 31;
+    x *= 0x94d049bb133111ebull;
+    return static_cast<uint8_t>(x >> 56);
+}
+
+Bytes pattern(uint64_t seed, size_t n) {
+    Bytes b(n);
+    for (size_t i = 0; i < n; ++i) b[i] = byte_at(seed, i);
+    return b;
+}
+
+// Where p[0..n) first differs from pattern(seed), or n.
+size_t first_mismatch(const uint8_t* p, size_t n, uint64_t seed, size_t offset = 0) {
+    for (size_t i = 0; i < n; ++i)
+        if (p[i] != byte_at(seed, offset + i)) return i;
+    return n;
+}
+
+constexpr uint8_t kGuardByte = 0xee;
+constexpr size_t kGuard = 64;
+
+bool guard_intact(const Bytes& buffer, size_t from) {
+    return std::all_of(buffer.begin() + static_cast<std::ptrdiff_t>(from), buffer.end(),
+                       [](uint8_t b) { return b == kGuardByte; });
+}
+
+void* ctx(uint64_t n) { return reinterpret_cast<void*>(static_cast<uintptr_t>(n)); }
+uint64_t id_of(const Completion& c) { return reinterpret_cast<uintptr_t>(c.context); }
+
+// ------------------------------------------------------------------ harness
+
+class Node final : public engine::CompletionSink {
+public:
+    Node(MemoryNetwork& net, uint64_t mac, uint8_t id, const Config& config, size_t max_frame, uint32_t session)
+        : net_(net), mac_(mac), id_(id), config_(config), max_frame_(max_frame) {
+        start(session);
+    }
+
+    void complete(const Completion& c) override { (c.is_send ? sends : recvs).push_back(c); }
+
+    Endpoint& ep() { return *ep_; }
+    MemoryLink& link() { return *link_; }
+    link::Address address() const { return ep_->address(); }
+    const Config& config() const { return config_; }
+
+    // Another process on the same address: the old one's state is gone, and
+    // with it whatever was on the way to it.
+    void restart(uint32_t session) {
+        ep_.reset();
+        sends.clear();
+        recvs.clear();
+        start(session);
+    }
+
+    const Completion* send_done(uint64_t context) const { return find(sends, context); }
+    const Completion* recv_done(uint64_t context) const { return find(recvs, context); }
+    static const Completion* find(const std::vector<Completion>& list, uint64_t context) {
+        for (const Completion& c : list)
+            if (id_of(c) == context) return &c;
+        return nullptr;
+    }
+
+    std::vector<Completion> sends;
+    std::vector<Completion> recvs;
+
+private:
+    void start(uint32_t session) {
+        auto link = net_.attach(mac_, id_, max_frame_);
+        if (!link) throw std::runtime_error("address in use");
+        link_ = link.get();
+        ep_ = std::make_unique<Endpoint>(config_, std::move(link), *this, session);
+    }
+
+    MemoryNetwork& net_;
+    uint64_t mac_;
+    uint8_t id_;
+    Config config_;
+    size_t max_frame_;
+    MemoryLink* link_ = nullptr;
+    std::unique_ptr<Endpoint> ep_;
+};
+
+constexpr Duration kStep = 100us;
+// While no frame is on its way, the clock jumps to the next timer, but no
+// further than this, so that a timer the engine forgot to announce still runs.
+constexpr Duration kMaxJump = 50ms;
+
+class World {
+public:
+    explicit World(uint32_t seed = 1) : net(seed) {}
+
+    Node& add(uint64_t mac, uint8_t id, const Config& config, size_t max_frame = 9000) {
+        const uint32_t session = 0x51000000u + static_cast<uint32_t>(nodes.size()) * 0x10101u;
+        nodes.push_back(std::make_unique<Node>(net, mac, id, config, max_frame, session));
+        return *nodes.back();
+    }
+
+    void round() {
+        for (auto& node : nodes) node->ep().progress(now);
+        TimePoint next = now + kStep;
+        if (net.idle()) {
+            TimePoint timer = TimePoint::max();
+            for (auto& node : nodes) timer = std::min(timer, node->ep().next_timer());
+            next = std::clamp(timer, now + kStep, now + kMaxJump);
+        }
+        now = next;
+    }
+
+    // False when the virtual deadline passes first: a test fails, it does
+    // not hang.
+    template <typename Done>
+    bool run_until(Done done, Duration limit = 60s) {
+        const TimePoint deadline = now + limit;
+        while (!done()) {
+            if (now >= deadline) return false;
+            round();
+        }
+        return true;
+    }
+
+    void run_for(Duration duration) {
+        const TimePoint end = now + duration;
+        while (now < end) round();
+    }
+
+    MemoryNetwork net;
+    TimePoint now = TimePoint{} + 1000s;
+    std::vector<std::unique_ptr<Node>> nodes;
+};
+
+struct SendOpts {
+    uint64_t tag = 0;
+    bool tagged = true;
+    std::optional<uint64_t> data;
+    bool sync = false;
+    bool copy = false;
+    bool report = true;
+};
+
+int post_send(World& w, Node& from, PeerId to, std::span<const iovec> iov, uint64_t context, const SendOpts& o = {}) {
+    engine::SendArgs a;
+    a.peer = to;
+    a.iov = iov;
+    a.tag = o.tag;
+    a.tagged = o.tagged;
+    a.has_data = o.data.has_value();
+    a.data = o.data.value_or(0);
+    a.context = ctx(context);
+    a.report = o.report;
+    a.copy = o.copy;
+    a.sync = o.sync;
+    return from.ep().send(a, w.now);
+}
+
+int post_send(World& w, Node& from, PeerId to, const Bytes& payload, uint64_t context, const SendOpts& o = {}) {
+    iovec v{const_cast<uint8_t*>(payload.data()), payload.size()};
+    return post_send(w, from, to, payload.empty() ? std::span<const iovec>{} : std::span<const iovec>{&v, 1},
+                     context, o);
+}
+
+struct RecvOpts {
+    uint64_t tag = 0;
+    uint64_t ignore = 0;
+    bool tagged = true;
+    PeerId from = kNoPeer;
+};
+
+int post_recv(World& w, Node& at, std::span<const iovec> iov, uint64_t context, const RecvOpts& o = {}) {
+    engine::RecvArgs a;
+    a.iov = iov;
+    a.tag = o.tag;
+    a.ignore = o.ignore;
+    a.tagged = o.tagged;
+    a.from = o.from;
+    a.context = ctx(context);
+    return at.ep().recv(a, w.now);
+}
+
+int post_recv(World& w, Node& at, uint8_t* buffer, size_t capacity, uint64_t context, const RecvOpts& o = {}) {
+    iovec v{buffer, capacity};
+    return post_recv(w, at, std::span<const iovec>{&v, 1}, context, o);
+}
+
+struct Variant {
+    const char* name;
+    wire::WireMode mode;
+    wire::WireLimits limits;
+    size_t max_frame;
+};
+
+const Variant kVariants[] = {
+    {"OpenMx9000", wire::WireMode::OpenMx, *wire::WireLimits::open_mx(9000), 9000},
+    {"OpenMx1500", wire::WireMode::OpenMx, *wire::WireLimits::open_mx(1500), 1500},
+    {"MxCompat", wire::WireMode::MxCompat, wire::WireLimits::mx_compat(), 9000},
+};
+
+Config config_for(const Variant& v) {
+    Config c;
+    c.mode = v.mode;
+    c.limits = v.limits;
+    return c;
+}
+
+size_t effective_rndv(const Config& c) {
+    return std::min<size_t>(c.rndv_threshold, c.limits.medium_msg_max());
+}
+
+constexpr uint64_t kMacA = 0x020000000a01ull;
+constexpr uint64_t kMacB = 0x020000000b02ull;
+constexpr uint64_t kMacC = 0x020000000c03ull;
+
+// Two endpoints that know each other's address.
+struct Pair {
+    explicit Pair(const Config& config, size_t max_frame = 9000, uint32_t seed = 1)
+        : w(seed), a(w.add(kMacA, 1, config, max_frame)), b(w.add(kMacB, 2, config, max_frame)) {
+        ab = a.ep().peer_of(b.address());
+        ba = b.ep().peer_of(a.address());
+    }
+    World w;
+    Node& a;
+    Node& b;
+    PeerId ab;
+    PeerId ba;
+};
+
+uint64_t data_frames(const engine::Counters& c) { return c.frames_sent - c.acks_sent; }
+
+// One message from a to b, its bytes and both completions checked. With
+// `unexpected` the receive is posted only once the message (or its
+// rendezvous) waits at b.
+void transfer(Pair& p, size_t size, uint64_t id, bool with_data, bool unexpected, bool check_frames) {
+    SCOPED_TRACE("message " + std::to_string(id) + ", " + std::to_string(size) + " bytes" +
+                 (with_data ? ", with CQ data" : "") + (unexpected ? ", unexpected" : ", expected"));
+    const Config& config = p.a.config();
+    const size_t wire_length = size + (with_data ? 8 : 0);
+    const bool large = wire_length > effective_rndv(config);
+    const Bytes payload = pattern(id, size);
+    Bytes buffer(size + kGuard, kGuardByte);
+    const uint64_t data = 0x0123456789abcdefull ^ id;
+    SendOpts so;
+    so.tag = id * 0x10001;
+    if (with_data) so.data = data;
+    RecvOpts ro;
+    ro.tag = so.tag;
+
+    const uint64_t frames_before = data_frames(p.a.ep().counters());
+    if (!unexpected) {
+        ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), size, id, ro), 0);
+    }
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, id, so), 0);
+    if (unexpected) {
+        p.w.run_for(30ms);
+        EXPECT_EQ(p.b.recv_done(id), nullptr);
+        if (large) {
+            EXPECT_EQ(p.a.send_done(id), nullptr) << "a large send completes once pulled";
+        }
+        else EXPECT_NE(p.a.send_done(id), nullptr) << "an eager send completes once acked";
+        ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), size, id, ro), 0);
+    }
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(id) && p.b.recv_done(id); }, 30s));
+
+    const Completion& s = *p.a.send_done(id);
+    EXPECT_EQ(s.status, Status::Ok) << engine::status_text(s.status);
+    EXPECT_TRUE(s.is_send);
+    EXPECT_EQ(s.length, size);
+    EXPECT_EQ(s.tag, so.tag);
+    const Completion& r = *p.b.recv_done(id);
+    EXPECT_EQ(r.status, Status::Ok) << engine::status_text(r.status);
+    EXPECT_FALSE(r.is_send);
+    EXPECT_TRUE(r.tagged);
+    EXPECT_EQ(r.length, size);
+    EXPECT_EQ(r.message_length, size);
+    EXPECT_EQ(r.tag, so.tag);
+    EXPECT_EQ(r.peer, p.ba);
+    EXPECT_EQ(r.has_data, with_data);
+    if (with_data) {
+        EXPECT_EQ(r.data, data);
+    }
+    EXPECT_EQ(first_mismatch(buffer.data(), size, id), size) << "payload differs";
+    EXPECT_TRUE(guard_intact(buffer, size)) << "wrote past the receive buffer";
+
+    if (check_frames) {
+        // Which class the engine chose shows in the frames it sent.
+        const auto& limits = config.limits;
+        uint64_t expected;
+        if (wire_length <= wire::kSmallMax) expected = 1;
+        else if (!large) expected = (wire_length + limits.medium_frag_max - 1) / limits.medium_frag_max;
+        else expected = 1 + (wire_length + limits.pull_reply_max - 1) / limits.pull_reply_max;
+        EXPECT_EQ(data_frames(p.a.ep().counters()) - frames_before, expected) << "frames of the message";
+    }
+}
+
+std::vector<size_t> boundary_sizes(const Config& c) {
+    const auto& l = c.limits;
+    const size_t rndv = effective_rndv(c);
+    std::vector<size_t> sizes = {0, 1, 7, 8, 9, 24, 25, 31, 32, 33, 120, 121, 127, 128, 129};
+    for (size_t edge : {size_t{l.medium_frag_max}, 2 * size_t{l.medium_frag_max}, rndv - 8, rndv,
+                        size_t{l.pull_reply_max}, size_t{l.pull_block_max()}, 4 * size_t{l.pull_block_max()},
+                        5 * size_t{l.pull_block_max()}}) {
+        sizes.push_back(edge - 1);
+        sizes.push_back(edge);
+        sizes.push_back(edge + 1);
+    }
+    sizes.push_back((size_t{3} << 20) + 5);
+    std::sort(sizes.begin(), sizes.end());
+    sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+    return sizes;
+}
+
+// ------------------------------------------------------------------ message classes
+
+class Classes : public ::testing::TestWithParam<Variant> {};
+
+TEST_P(Classes, EveryBoundaryExpectedAndUnexpected) {
+    Pair p(config_for(GetParam()), GetParam().max_frame);
+    uint64_t id = 1;
+    // The first message connects; from then on each message's frames are
+    // exactly those of its class.
+    transfer(p, 1, id++, false, false, false);
+    for (bool unexpected : {false, true}) {
+        for (bool with_data : {false, true}) {
+            for (size_t size : boundary_sizes(p.a.config())) {
+                transfer(p, size, id++, with_data, unexpected, true);
+                if (HasFatalFailure()) return;
+            }
+        }
+    }
+    EXPECT_EQ(p.a.ep().counters().resends, 0u);
+    EXPECT_EQ(p.b.ep().counters().resends, 0u);
+    EXPECT_EQ(p.w.net.stats().oversize, 0u);
+}
+
+TEST_P(Classes, SyncSendCompletesOnlyOncePulled) {
+    Pair p(config_for(GetParam()), GetParam().max_frame);
+    for (size_t size : {size_t{0}, size_t{5}, size_t{300}}) {
+        const uint64_t id = 10 + size;
+        const Bytes payload = pattern(id, size);
+        Bytes buffer(size + kGuard, kGuardByte);
+        SendOpts so;
+        so.sync = true;
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, id, so), 0);
+        p.w.run_for(50ms);
+        EXPECT_EQ(p.a.send_done(id), nullptr) << "completed before the receiver took it";
+        ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), size, id), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(id) && p.b.recv_done(id); }));
+        EXPECT_EQ(p.a.send_done(id)->status, Status::Ok);
+        EXPECT_EQ(p.b.recv_done(id)->length, size);
+        EXPECT_EQ(first_mismatch(buffer.data(), size, id), size);
+        EXPECT_TRUE(guard_intact(buffer, size));
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Engine, Classes, ::testing::ValuesIn(kVariants),
+                         [](const ::testing::TestParamInfo<Variant>& info) { return std::string(info.param.name); });
+
+// ------------------------------------------------------------------ gather lists
+
+// Cuts [0, size) of p at the given offsets (clamped and sorted; equal ones
+// make empty entries).
+std::vector<iovec> pieces(const uint8_t* p, size_t size, std::vector<size_t> cuts) {
+    for (size_t& c : cuts) c = std::min(c, size);
+    std::sort(cuts.begin(), cuts.end());
+    cuts.push_back(size);
+    std::vector<iovec> iov;
+    size_t from = 0;
+    for (size_t c : cuts) {
+        iov.push_back(iovec{const_cast<uint8_t*>(p) + from, c - from});
+        from = c;
+    }
+    return iov;
+}
+
+TEST(Engine, IovecSendAndReceive) {
+    for (const Variant& v : kVariants) {
+        SCOPED_TRACE(v.name);
+        Pair p(config_for(v), v.max_frame);
+        uint64_t id = 100;
+        for (size_t size : {size_t{20}, size_t{100}, size_t{5000}, size_t{30000}, size_t{300001}}) {
+            for (bool with_data : {false, true}) {
+                ++id;
+                SCOPED_TRACE(size);
+                // Uneven pieces, an empty one among them, on both sides.
+                const Bytes payload = pattern(id, size);
+                std::vector<iovec> send_iov = pieces(payload.data(), size, {7, 7, 8, size / 3, size / 2 + 1, size - 1});
+                Bytes buffer(size + kGuard, kGuardByte);
+                std::vector<iovec> recv_iov = pieces(buffer.data(), size, {13, 13, size / 4, size / 4 + 1});
+                SendOpts so;
+                if (with_data) so.data = id;
+                ASSERT_EQ(post_recv(p.w, p.b, recv_iov, id), 0);
+                ASSERT_EQ(post_send(p.w, p.a, p.ab, send_iov, id, so), 0);
+                ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(id) && p.b.recv_done(id); }));
+                EXPECT_EQ(p.b.recv_done(id)->status, Status::Ok);
+                EXPECT_EQ(p.b.recv_done(id)->length, size);
+                EXPECT_EQ(first_mismatch(buffer.data(), size, id), size);
+                EXPECT_TRUE(guard_intact(buffer, size));
+            }
+        }
+        // Too many entries is the caller's mistake.
+        std::vector<iovec> many(engine::kMaxIov + 1, iovec{nullptr, 0});
+        EXPECT_EQ(post_send(p.w, p.a, p.ab, many, 1), -EINVAL);
+        EXPECT_EQ(post_recv(p.w, p.b, many, 1), -EINVAL);
+    }
+}
+
+TEST(Engine, CopiedSendLeavesTheCallerBufferFree) {
+    Pair p(config_for(kVariants[0]));
+    for (size_t size : {size_t{30}, size_t{3000}, size_t{100000}}) {
+        const uint64_t id = size;
+        Bytes payload = pattern(id, size);
+        Bytes buffer(size + kGuard, kGuardByte);
+        SendOpts so;
+        so.copy = true;
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, id, so), 0);
+        std::fill(payload.begin(), payload.end(), 0);
+        ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), size, id), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(id) && p.b.recv_done(id); }));
+        EXPECT_EQ(first_mismatch(buffer.data(), size, id), size);
+    }
+}
+
+// ------------------------------------------------------------------ matching
+
+TEST(Engine, TagMatchingWithIgnoreMasks) {
+    Pair p(config_for(kVariants[0]));
+    std::array<Bytes, 10> buffers;
+    for (auto& b : buffers) b.assign(256, kGuardByte);
+    auto recv = [&](uint64_t id, uint64_t tag, uint64_t ignore) {
+        RecvOpts ro;
+        ro.tag = tag;
+        ro.ignore = ignore;
+        ASSERT_EQ(post_recv(p.w, p.b, buffers[id].data(), 200, id, ro), 0);
+    };
+    std::deque<Bytes> keep;  // send buffers live until the sends complete
+    auto send = [&](uint64_t id, uint64_t tag, size_t size = 50) {
+        SendOpts so;
+        so.tag = tag;
+        keep.push_back(pattern(100 + id, size));
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, keep.back(), 100 + id, so), 0);
+    };
+    auto got = [&](uint64_t recv_id) -> uint64_t {
+        const Completion* c = p.b.recv_done(recv_id);
+        return c ? c->tag : ~uint64_t{0};
+    };
+    recv(1, 0x1200, 0x00ff);
+    recv(2, 0x5, 0);
+    recv(3, 0, ~uint64_t{0});
+    send(1, 0x5);
+    send(2, 0x12ab);
+    send(3, 0x9999);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recvs.size() == 3; }));
+    EXPECT_EQ(got(2), 0x5u);
+    EXPECT_EQ(got(1), 0x12abu);
+    EXPECT_EQ(got(3), 0x9999u);
+    EXPECT_EQ(first_mismatch(buffers[1].data(), 50, 102), 50u);
+
+    // Bits under the mask may be anything on either side.
+    send(4, 0x12ff00001234ull);
+    p.w.run_for(20ms);
+    recv(4, 0x12ff00000000ull | 0xff, 0xffff);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(4); }));
+    EXPECT_EQ(got(4), 0x12ff00001234ull);
+
+    // A posted receive that does not match leaves the message unexpected.
+    recv(5, 0x7777, 0);
+    send(5, 0x7776);
+    p.w.run_for(20ms);
+    EXPECT_EQ(p.b.recv_done(5), nullptr);
+    EXPECT_TRUE(p.b.ep().cancel(ctx(5)));
+    recv(6, 0x7776, 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(6); }));
+    EXPECT_EQ(got(6), 0x7776u);
+    EXPECT_EQ(p.b.recv_done(5)->status, Status::Canceled);
+    EXPECT_TRUE(std::all_of(buffers[5].begin(), buffers[5].end(), [](uint8_t b) { return b == kGuardByte; }));
+}
+
+TEST(Engine, TaggedAndUntaggedNeverMatchEachOther) {
+    Pair p(config_for(kVariants[0]));
+    const size_t sizes[] = {10, 1000, 100000};
+    uint64_t id = 1;
+    for (size_t size : sizes) {
+        SCOPED_TRACE(size);
+        Bytes untagged_buffer(size + kGuard, kGuardByte), tagged_buffer(size + kGuard, kGuardByte);
+        const uint64_t u = id++, t = id++;
+        const Bytes up = pattern(u, size), tp = pattern(t, size);
+        RecvOpts untagged;
+        untagged.tagged = false;
+        RecvOpts any_tag;
+        any_tag.ignore = ~uint64_t{0};
+        SendOpts untagged_send;
+        untagged_send.tagged = false;
+
+        // A tagged message passes an untagged receive by, and the other way.
+        ASSERT_EQ(post_recv(p.w, p.b, untagged_buffer.data(), size, u, untagged), 0);
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, tp, t), 0);
+        p.w.run_for(20ms);
+        EXPECT_EQ(p.b.recv_done(u), nullptr);
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, up, u, untagged_send), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(u); }));
+        ASSERT_EQ(post_recv(p.w, p.b, tagged_buffer.data(), size, t, any_tag), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(t); }));
+        EXPECT_FALSE(p.b.recv_done(u)->tagged);
+        EXPECT_TRUE(p.b.recv_done(t)->tagged);
+        EXPECT_EQ(first_mismatch(untagged_buffer.data(), size, u), size);
+        EXPECT_EQ(first_mismatch(tagged_buffer.data(), size, t), size);
+
+        // An unexpected untagged message waits for an untagged receive.
+        const uint64_t u2 = id++, t2 = id++;
+        const Bytes up2 = pattern(u2, size);
+        Bytes b2(size + kGuard, kGuardByte), b3(size + kGuard, kGuardByte);
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, up2, u2, untagged_send), 0);
+        p.w.run_for(20ms);
+        ASSERT_EQ(post_recv(p.w, p.b, b3.data(), size, t2, any_tag), 0);
+        ASSERT_EQ(post_recv(p.w, p.b, b2.data(), size, u2, untagged), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(u2); }));
+        EXPECT_EQ(p.b.recv_done(t2), nullptr);
+        EXPECT_EQ(first_mismatch(b2.data(), size, u2), size);
+        EXPECT_TRUE(p.b.ep().cancel(ctx(t2)));
+        ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(t) && p.a.send_done(u) && p.a.send_done(u2); }));
+    }
+}
+
+TEST(Engine, DirectedReceiveTakesOnlyItsSource) {
+    const Config config = config_for(kVariants[0]);
+    World w;
+    Node& a = w.add(kMacA, 1, config);
+    Node& b = w.add(kMacB, 2, config);
+    Node& c = w.add(kMacC, 3, config);
+    const PeerId ac = a.ep().peer_of(c.address());
+    const PeerId bc = b.ep().peer_of(c.address());
+    const PeerId ca = c.ep().peer_of(a.address());
+    const PeerId cb = c.ep().peer_of(b.address());
+    for (size_t size : {size_t{16}, size_t{4000}, size_t{200000}}) {
+        SCOPED_TRACE(size);
+        const uint64_t base = size * 10;
+        const Bytes from_a = pattern(base + 1, size), from_b = pattern(base + 2, size);
+        Bytes only_a(size + kGuard, kGuardByte), any(size + kGuard, kGuardByte);
+        RecvOpts from_a_only;
+        from_a_only.from = ca;
+        // b's message comes first and passes the receive meant for a.
+        ASSERT_EQ(post_recv(w, c, only_a.data(), size, base + 1, from_a_only), 0);
+        ASSERT_EQ(post_send(w, b, bc, from_b, base + 2), 0);
+        w.run_for(30ms);
+        EXPECT_EQ(c.recv_done(base + 1), nullptr);
+        ASSERT_EQ(post_send(w, a, ac, from_a, base + 1), 0);
+        ASSERT_TRUE(w.run_until([&] { return c.recv_done(base + 1); }));
+        EXPECT_EQ(c.recv_done(base + 1)->peer, ca);
+        EXPECT_EQ(first_mismatch(only_a.data(), size, base + 1), size);
+        // A receive from anyone then takes b's.
+        ASSERT_EQ(post_recv(w, c, any.data(), size, base + 2), 0);
+        ASSERT_TRUE(w.run_until([&] { return c.recv_done(base + 2); }));
+        EXPECT_EQ(c.recv_done(base + 2)->peer, cb);
+        EXPECT_EQ(first_mismatch(any.data(), size, base + 2), size);
+        ASSERT_TRUE(w.run_until([&] { return a.send_done(base + 1) && b.send_done(base + 2); }));
+    }
+    EXPECT_EQ(post_recv(w, c, nullptr, 0, 1, RecvOpts{0, 0, true, 77}), -EINVAL) << "no such peer";
+}
+
+// Messages from one sender are matched in the order they were sent, whatever
+// their class and whether they were expected.
+TEST(Engine, PerSenderOrderAcrossClasses) {
+    for (const Variant& v : kVariants) {
+        SCOPED_TRACE(v.name);
+        Pair p(config_for(v), v.max_frame);
+        const size_t rndv = effective_rndv(p.a.config());
+        const std::vector<size_t> sizes = {rndv + 5000, 3,    100,  rndv / 2, 0,   rndv * 3, rndv + 1, 20,
+                                           129,         rndv, 2000, 1,        300, 33,       rndv * 2, 7};
+        std::vector<Bytes> payloads, buffers;
+        for (size_t i = 0; i < sizes.size(); ++i) {
+            payloads.push_back(pattern(i, sizes[i]));
+            buffers.emplace_back(rndv * 3 + kGuard, kGuardByte);
+        }
+        RecvOpts any;
+        any.ignore = ~uint64_t{0};
+        // Half the receives wait before the messages come, half come later.
+        const size_t early = sizes.size() / 2;
+        for (size_t i = 0; i < early; ++i) ASSERT_EQ(post_recv(p.w, p.b, buffers[i].data(), rndv * 3, i, any), 0);
+        for (size_t i = 0; i < sizes.size(); ++i) {
+            SendOpts so;
+            so.tag = i;
+            ASSERT_EQ(post_send(p.w, p.a, p.ab, payloads[i], i, so), 0);
+        }
+        p.w.run_for(50ms);
+        for (size_t i = early; i < sizes.size(); ++i)
+            ASSERT_EQ(post_recv(p.w, p.b, buffers[i].data(), rndv * 3, i, any), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.b.recvs.size() == sizes.size() && p.a.sends.size() == sizes.size(); }));
+        for (size_t i = 0; i < sizes.size(); ++i) {
+            const Completion* c = p.b.recv_done(i);
+            ASSERT_NE(c, nullptr);
+            EXPECT_EQ(c->tag, i) << "receive " << i << " took another message";
+            EXPECT_EQ(c->length, sizes[i]);
+            EXPECT_EQ(first_mismatch(buffers[i].data(), sizes[i], i), sizes[i]) << i;
+            EXPECT_EQ(p.a.send_done(i)->status, Status::Ok);
+        }
+    }
+}
+
+// ------------------------------------------------------------------ truncation, CQ data, cancel
+
+TEST(Engine, TruncationKeepsWhatFits) {
+    for (const Variant& v : kVariants) {
+        SCOPED_TRACE(v.name);
+        Pair p(config_for(v), v.max_frame);
+        const size_t rndv = effective_rndv(p.a.config());
+        struct Case {
+            size_t size, capacity;
+        };
+        const Case cases[] = {{20, 0},           {20, 5},         {100, 50},         {5000, 1000},
+                              {rndv, rndv - 1},  {rndv + 1, 4097}, {300000, 100001}, {300000, 0}};
+        uint64_t id = 1;
+        for (bool unexpected : {false, true}) {
+            for (bool with_data : {false, true}) {
+                for (const Case& k : cases) {
+                    ++id;
+                    SCOPED_TRACE(std::to_string(k.size) + " into " + std::to_string(k.capacity) +
+                                 (unexpected ? " unexpected" : "") + (with_data ? " with data" : ""));
+                    const Bytes payload = pattern(id, k.size);
+                    Bytes buffer(k.capacity + kGuard, kGuardByte);
+                    SendOpts so;
+                    if (with_data) so.data = ~id;
+                    if (!unexpected) {
+                        ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), k.capacity, id), 0);
+                    }
+                    ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, id, so), 0);
+                    if (unexpected) {
+                        p.w.run_for(30ms);
+                        ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), k.capacity, id), 0);
+                    }
+                    ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(id) && p.b.recv_done(id); }));
+                    const Completion& r = *p.b.recv_done(id);
+                    EXPECT_EQ(r.status, Status::Truncated);
+                    EXPECT_EQ(r.length, k.capacity);
+                    EXPECT_EQ(r.message_length, k.size);
+                    EXPECT_EQ(r.has_data, with_data);
+                    if (with_data) {
+                        EXPECT_EQ(r.data, ~id);
+                    }
+                    EXPECT_EQ(first_mismatch(buffer.data(), k.capacity, id), k.capacity);
+                    EXPECT_TRUE(guard_intact(buffer, k.capacity));
+                    EXPECT_EQ(p.a.send_done(id)->status, Status::Ok) << "the sender is not told";
+                }
+            }
+        }
+    }
+}
+
+TEST(Engine, RemoteDataOnlyWhenSent) {
+    Pair p(config_for(kVariants[0]));
+    uint64_t id = 0;
+    for (size_t size : {size_t{0}, size_t{24}, size_t{25}, size_t{120}, size_t{121}, size_t{40000}}) {
+        for (bool with_data : {false, true}) {
+            ++id;
+            const Bytes payload = pattern(id, size);
+            Bytes buffer(size + kGuard, kGuardByte);
+            SendOpts so;
+            if (with_data) so.data = 0xfedcba9876543210ull + id;
+            ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), size, id), 0);
+            ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, id, so), 0);
+            ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(id); }));
+            const Completion& r = *p.b.recv_done(id);
+            EXPECT_EQ(r.has_data, with_data) << size;
+            EXPECT_EQ(r.data, with_data ? 0xfedcba9876543210ull + id : 0) << size;
+            EXPECT_EQ(r.length, size);
+            EXPECT_EQ(first_mismatch(buffer.data(), size, id), size);
+        }
+    }
+}
+
+TEST(Engine, CancelPostedReceive) {
+    Pair p(config_for(kVariants[0]));
+    Bytes buffer(100, kGuardByte);
+    EXPECT_FALSE(p.b.ep().cancel(ctx(42))) << "nothing posted";
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 50, 42), 0);
+    EXPECT_TRUE(p.b.ep().cancel(ctx(42)));
+    ASSERT_EQ(p.b.recvs.size(), 1u);
+    EXPECT_EQ(p.b.recvs[0].status, Status::Canceled);
+    EXPECT_EQ(id_of(p.b.recvs[0]), 42u);
+    EXPECT_EQ(p.b.recvs[0].length, 0u);
+    EXPECT_FALSE(p.b.ep().cancel(ctx(42))) << "already canceled";
+
+    // The message then finds no receive; a matched receive cannot be canceled.
+    const Bytes payload = pattern(7, 30);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, 7), 0);
+    p.w.run_for(20ms);
+    EXPECT_TRUE(guard_intact(buffer, 0));
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 50, 43), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(43); }));
+    EXPECT_FALSE(p.b.ep().cancel(ctx(43)));
+    EXPECT_EQ(first_mismatch(buffer.data(), 30, 7), 30u);
+}
+
+// ------------------------------------------------------------------ failures
+
+TEST(Engine, WrongKeyIsRefused) {
+    Config config = config_for(kVariants[0]);
+    World w;
+    Node& a = w.add(kMacA, 1, config);
+    config.key ^= 1;
+    Node& b = w.add(kMacB, 2, config);
+    const PeerId ab = a.ep().peer_of(b.address());
+    const PeerId ba = b.ep().peer_of(a.address());
+    const Bytes small = pattern(1, 10), medium = pattern(2, 5000), large = pattern(3, 100000);
+    Bytes buffer(200000);
+    ASSERT_EQ(post_recv(w, b, buffer.data(), buffer.size(), 99, RecvOpts{0, ~uint64_t{0}, true, kNoPeer}), 0);
+    ASSERT_EQ(post_send(w, a, ab, small, 1), 0);
+    ASSERT_EQ(post_send(w, a, ab, medium, 2), 0);
+    ASSERT_EQ(post_send(w, a, ab, large, 3), 0);
+    ASSERT_EQ(post_send(w, b, ba, small, 4), 0);
+    ASSERT_TRUE(w.run_until([&] { return a.sends.size() == 3 && b.sends.size() == 1; }, 10s));
+    for (const Completion& c : a.sends) EXPECT_EQ(c.status, Status::PeerRefused) << engine::status_text(c.status);
+    EXPECT_EQ(b.sends[0].status, Status::PeerRefused);
+    EXPECT_TRUE(b.recvs.empty());
+    // Still refused on a later try, and nothing was delivered.
+    ASSERT_EQ(post_send(w, a, ab, small, 5), 0);
+    ASSERT_TRUE(w.run_until([&] { return a.send_done(5); }, 10s));
+    EXPECT_EQ(a.send_done(5)->status, Status::PeerRefused);
+    w.run_for(100ms);
+    EXPECT_TRUE(b.recvs.empty());
+}
+
+Config fast_timeouts(const Variant& v) {
+    Config c = config_for(v);
+    c.resend_delay = 10ms;
+    c.resend_delay_max = 200ms;
+    c.peer_timeout = 2s;
+    return c;
+}
+
+TEST(Engine, SilentPeerTimesOut) {
+    const Config config = fast_timeouts(kVariants[0]);
+    World w;
+    Node& a = w.add(kMacA, 1, config);
+    link::Address nobody = a.address();
+    nobody.board = 0x02000000deadull;
+    nobody.endpoint = 9;
+    const PeerId ghost = a.ep().peer_of(nobody);
+    const Bytes small = pattern(1, 10), medium = pattern(2, 5000), large = pattern(3, 100000);
+    const TimePoint start = w.now;
+    ASSERT_EQ(post_send(w, a, ghost, small, 1), 0);
+    ASSERT_EQ(post_send(w, a, ghost, medium, 2), 0);
+    ASSERT_EQ(post_send(w, a, ghost, large, 3), 0);
+    ASSERT_TRUE(w.run_until([&] { return a.sends.size() == 3; }, 30s));
+    const Duration took = w.now - start;
+    for (const Completion& c : a.sends) EXPECT_EQ(c.status, Status::PeerTimeout) << engine::status_text(c.status);
+    EXPECT_GE(took, config.peer_timeout);
+    EXPECT_LE(took, config.peer_timeout + config.resend_delay_max + kMaxJump);
+    EXPECT_GT(a.ep().counters().resends, 0u);
+}
+
+TEST(Engine, PeerThatVanishesTimesOut) {
+    const Config config = fast_timeouts(kVariants[0]);
+    Pair p(config);
+    // Connected first, then b falls silent.
+    const Bytes hello = pattern(1, 10);
+    Bytes buffer(1000000, kGuardByte);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 100, 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 1), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(1) && p.b.recv_done(1); }));
+
+    // b has a large message's rendezvous, then a goes away: b's pull fails.
+    const Bytes large = pattern(2, 500000);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, large, 2), 0);
+    p.w.run_for(30ms);
+    p.w.net.cut(kMacA, 1, true);
+    const TimePoint start = p.w.now;
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), buffer.size(), 2), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(2); }, 30s));
+    EXPECT_EQ(p.b.recv_done(2)->status, Status::PeerTimeout) << engine::status_text(p.b.recv_done(2)->status);
+    EXPECT_GE(p.w.now - start, config.peer_timeout);
+
+    // And a's sends into the void fail as well, every class.
+    const Bytes small = pattern(3, 10), medium = pattern(4, 5000), large2 = pattern(5, 100000);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, small, 3), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, medium, 4), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, large2, 5), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(3) && p.a.send_done(4) && p.a.send_done(5); }, 30s));
+    for (uint64_t id : {3, 4, 5}) EXPECT_EQ(p.a.send_done(id)->status, Status::PeerTimeout) << id;
+}
+
+// b restarts (a new session on the same address) while a has sends in
+// flight to it. Those fail; what a sends afterwards reaches the new b.
+void restart_scenario(bool new_peer_speaks_first) {
+    const Config config = fast_timeouts(kVariants[0]);
+    Pair p(config);
+    const Bytes hello = pattern(1, 10);
+    Bytes hello_buffer(100);
+    // Many explicit acks from the old b: the new one's count from 1 again.
+    for (int i = 0; i < 40; ++i) {
+        ASSERT_EQ(post_recv(p.w, p.b, hello_buffer.data(), 100, 1), 0);
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 1), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(1) && p.b.recv_done(1); }));
+        p.a.sends.clear();
+        p.b.recvs.clear();
+    }
+    ASSERT_GE(p.b.ep().counters().acks_sent, 40u);
+
+    // In flight: b hears none of them.
+    p.w.net.cut(kMacB, 2, true);
+    const Bytes small = pattern(2, 10), medium = pattern(3, 5000), large = pattern(4, 100000);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, small, 2), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, medium, 3), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, large, 4), 0);
+    p.w.run_for(30ms);
+    p.b.restart(0x77770001u);
+    p.w.net.cut(kMacB, 2, false);
+    const PeerId ba = p.b.ep().peer_of(p.a.address());
+
+    Bytes a_buffer(100, kGuardByte);
+    const Bytes from_new_b = pattern(10, 40);
+    if (new_peer_speaks_first) {
+        ASSERT_EQ(post_recv(p.w, p.a, a_buffer.data(), 100, 10), 0);
+        ASSERT_EQ(post_send(p.w, p.b, ba, from_new_b, 10), 0);
+    }
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.sends.size() == 3; }, 10s));
+    for (uint64_t id : {2, 3, 4}) {
+        const Status s = p.a.send_done(id)->status;
+        EXPECT_TRUE(s == Status::PeerReset || s == Status::PeerTimeout) << id << ": " << engine::status_text(s);
+    }
+    if (new_peer_speaks_first) {
+        ASSERT_TRUE(p.w.run_until([&] { return p.a.recv_done(10) && p.b.send_done(10); }));
+        EXPECT_EQ(p.b.send_done(10)->status, Status::Ok);
+        EXPECT_EQ(first_mismatch(a_buffer.data(), 40, 10), 40u);
+    }
+
+    // The new b gets what a sends now, every class, and nothing of the old.
+    std::vector<Bytes> buffers(3, Bytes(200000, kGuardByte));
+    const Bytes n1 = pattern(21, 10), n2 = pattern(22, 5000), n3 = pattern(23, 150000);
+    RecvOpts any;
+    any.ignore = ~uint64_t{0};
+    for (uint64_t i = 0; i < 3; ++i) ASSERT_EQ(post_recv(p.w, p.b, buffers[i].data(), 200000, 21 + i, any), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, n1, 21), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, n2, 22), 0);
+    // Eager sends first and alone: only b's explicit acks complete them.
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(21) && p.a.send_done(22); }, 30s));
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, n3, 23), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recvs.size() >= 3 && p.a.sends.size() >= 6; }, 30s));
+    for (uint64_t id : {21, 22, 23}) {
+        ASSERT_NE(p.a.send_done(id), nullptr);
+        EXPECT_EQ(p.a.send_done(id)->status, Status::Ok) << id << ": " << engine::status_text(p.a.send_done(id)->status);
+        ASSERT_NE(p.b.recv_done(id), nullptr);
+        EXPECT_EQ(p.b.recv_done(id)->status, Status::Ok);
+    }
+    EXPECT_EQ(first_mismatch(buffers[0].data(), 10, 21), 10u);
+    EXPECT_EQ(first_mismatch(buffers[1].data(), 5000, 22), 5000u);
+    EXPECT_EQ(first_mismatch(buffers[2].data(), 150000, 23), 150000u);
+    p.w.run_for(3s);
+    EXPECT_EQ(p.b.recvs.size(), 3u);
+    EXPECT_EQ(p.a.sends.size(), 6u);
+}
+
+TEST(Engine, RestartedPeerSpeakingFirst) { restart_scenario(true); }
+TEST(Engine, RestartedPeerFoundBySending) { restart_scenario(false); }
+
+// A cut shorter than the peer timeout only delays things.
+TEST(Engine, ShortCutRecovers) {
+    const Config config = fast_timeouts(kVariants[0]);
+    Pair p(config);
+    const Bytes hello = pattern(1, 10);
+    Bytes hello_buffer(10);
+    ASSERT_EQ(post_recv(p.w, p.b, hello_buffer.data(), 10, 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 1), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(1) && p.a.send_done(1); }));
+    p.w.net.cut(kMacB, 2, true);
+    const std::vector<size_t> sizes = {10, 5000, 100000, 0, 300};
+    std::vector<Bytes> payloads, to_b, to_a;
+    RecvOpts any;
+    any.ignore = ~uint64_t{0};
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        payloads.push_back(pattern(10 + i, sizes[i]));
+        to_b.emplace_back(sizes[i] + kGuard, kGuardByte);
+        to_a.emplace_back(sizes[i] + kGuard, kGuardByte);
+    }
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        ASSERT_EQ(post_recv(p.w, p.b, to_b[i].data(), sizes[i], 10 + i, any), 0);
+        ASSERT_EQ(post_recv(p.w, p.a, to_a[i].data(), sizes[i], 10 + i, any), 0);
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, payloads[i], 10 + i), 0);
+        ASSERT_EQ(post_send(p.w, p.b, p.ba, payloads[i], 10 + i), 0);
+    }
+    p.w.run_for(config.peer_timeout / 2);
+    p.w.net.cut(kMacB, 2, false);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.recvs.size() == sizes.size() && p.b.recvs.size() == sizes.size() + 1 &&
+                                           p.a.sends.size() == sizes.size() + 1 && p.b.sends.size() == sizes.size(); }));
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        EXPECT_EQ(p.a.send_done(10 + i)->status, Status::Ok);
+        EXPECT_EQ(p.b.send_done(10 + i)->status, Status::Ok);
+        EXPECT_EQ(first_mismatch(to_b[i].data(), sizes[i], 10 + i), sizes[i]);
+        EXPECT_EQ(first_mismatch(to_a[i].data(), sizes[i], 10 + i), sizes[i]);
+    }
+}
+
+// A cut longer than the peer timeout ends the connection on the side that
+// had something in flight; once healed, both sides talk again, whichever
+// speaks first.
+void long_cut(bool a_speaks_first) {
+    const Config config = fast_timeouts(kVariants[0]);
+    Pair p(config);
+    const Bytes hello = pattern(1, 10);
+    Bytes buffer(200000, kGuardByte);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 10, 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 1), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(1) && p.a.send_done(1); }));
+    p.w.net.cut(kMacB, 2, true);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 2), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(2); }));
+    EXPECT_EQ(p.a.send_done(2)->status, Status::PeerTimeout);
+    p.w.net.cut(kMacB, 2, false);
+
+    Node& first = a_speaks_first ? p.a : p.b;
+    Node& second = a_speaks_first ? p.b : p.a;
+    const PeerId first_to = a_speaks_first ? p.ab : p.ba;
+    const PeerId second_to = a_speaks_first ? p.ba : p.ab;
+    const Bytes m1 = pattern(3, 100), m2 = pattern(4, 150000);
+    Bytes b1(100), b2(150000);
+    ASSERT_EQ(post_recv(p.w, second, b1.data(), 100, 3), 0);
+    ASSERT_EQ(post_send(p.w, first, first_to, m1, 3), 0);
+    // The side that did not time out may lose what it sent on the old
+    // connection; resend then, as an application would.
+    ASSERT_TRUE(p.w.run_until([&] { return first.send_done(3) != nullptr; }));
+    if (first.send_done(3)->status != Status::Ok) {
+        EXPECT_EQ(first.send_done(3)->status, Status::PeerReset);
+        first.sends.clear();
+        ASSERT_EQ(post_send(p.w, first, first_to, m1, 3), 0);
+    }
+    ASSERT_TRUE(p.w.run_until([&] { return second.recv_done(3) && first.send_done(3); }));
+    EXPECT_EQ(first.send_done(3)->status, Status::Ok);
+    EXPECT_EQ(first_mismatch(b1.data(), 100, 3), 100u);
+    ASSERT_EQ(post_recv(p.w, first, b2.data(), 150000, 4), 0);
+    ASSERT_EQ(post_send(p.w, second, second_to, m2, 4), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return first.recv_done(4) && second.send_done(4); }));
+    EXPECT_EQ(second.send_done(4)->status, Status::Ok);
+    EXPECT_EQ(first_mismatch(b2.data(), 150000, 4), 150000u);
+}
+
+TEST(Engine, LongCutThenTimedOutSideSpeaks) { long_cut(true); }
+TEST(Engine, LongCutThenOtherSideSpeaks) { long_cut(false); }
+
+// A nack may be a late echo of an older connection: it makes the sender
+// check the connection, not drop it.
+TEST(Engine, StaleNackDoesNotBreakTheConnection) {
+    const Config config = fast_timeouts(kVariants[0]);
+    Pair p(config);
+    const Bytes hello = pattern(1, 10);
+    Bytes buffer(100, kGuardByte);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 10, 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 1), 0);  // sequence number 0
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(1) && p.a.send_done(1); }));
+    p.w.net.cut(kMacB, 2, true);
+    const Bytes next = pattern(2, 50);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, next, 2), 0);  // sequence number 1, unacked
+    p.w.run_for(20ms);
+
+    wire::Head head;
+    head.dst_mac = kMacA;
+    head.src_mac = kMacB;
+    std::array<uint8_t, wire::kMaxHeaderLength> header{};
+    wire::NackLib nack;
+    nack.src_endpoint = 2;
+    nack.dst_endpoint = 1;
+    nack.nack_type = wire::NackType::BadSession;
+    nack.lib_seqnum = 1;
+    const size_t n = wire::encode_nack_lib(head, nack, header);
+    p.a.link().inject(Bytes(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(n)),
+                      p.b.link().local_route());
+    p.w.run_for(50ms);
+    p.w.net.cut(kMacB, 2, false);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 50, 2), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(2) && p.a.send_done(2); }));
+    EXPECT_EQ(p.a.send_done(2)->status, Status::Ok) << engine::status_text(p.a.send_done(2)->status);
+    EXPECT_EQ(first_mismatch(buffer.data(), 50, 2), 50u);
+}
+
+// b restarts again and again while both sides send over a lossy network.
+// Whatever is delivered is intact, at most once and in order per sender;
+// every send of a completes one way or another; and in the end the two
+// talk normally.
+void restarts_under_loss(uint32_t seed) {
+    Config config = fast_timeouts(kVariants[0]);
+    config.resend_delay = 5ms;
+    config.resend_delay_max = 100ms;
+    Pair p(config, 9000, seed);
+    Faults faults;
+    faults.drop = 0.1;
+    faults.duplicate = 0.05;
+    faults.reorder = 0.1;
+    p.w.net.set_faults(faults);
+    std::mt19937 rng(seed * 7 + 1);
+    constexpr size_t kMax = 60000;
+    std::vector<Bytes> payloads;  // by message id; a's ids even, b's odd
+    auto make = [&](uint64_t id) -> const Bytes& {
+        if (payloads.size() <= id) payloads.resize(id + 1);
+        const size_t size = 8 + (rng() % 3 ? rng() % 200 : rng() % (kMax - 8));
+        payloads[id] = pattern(id, size);
+        wire::put_be32(payloads[id].data(), static_cast<uint32_t>(id >> 32));
+        wire::put_be32(payloads[id].data() + 4, static_cast<uint32_t>(id));
+        return payloads[id];
+    };
+    std::deque<Bytes> a_buffers, b_buffers;  // stable addresses while receives are posted
+    std::set<uint64_t> delivered;
+    size_t a_sent = 0, a_done = 0;
+    RecvOpts any;
+    any.ignore = ~uint64_t{0};
+
+    // Checks the bytes of the receives a node completed and forgets them,
+    // noting which message each receive took.
+    std::map<size_t, uint64_t> taken_at_a, taken_at_b;  // receive (post order) -> message
+    auto check = [&](Node& n, std::deque<Bytes>& buffers, std::map<size_t, uint64_t>& taken) {
+        for (const Completion& c : n.recvs) {
+            const size_t slot = id_of(c);
+            if (c.status == Status::PeerReset || c.status == Status::PeerTimeout) continue;  // its sender went away
+            ASSERT_EQ(c.status, Status::Ok);
+            const Bytes& got = buffers[slot];
+            const uint64_t id = (uint64_t{wire::get_be32(got.data())} << 32) | wire::get_be32(got.data() + 4);
+            ASSERT_LT(id, payloads.size());
+            ASSERT_EQ(c.length, payloads[id].size()) << id;
+            ASSERT_EQ(std::memcmp(got.data(), payloads[id].data(), c.length), 0) << id;
+            EXPECT_TRUE(delivered.insert(id).second) << "delivered twice: " << id;
+            taken[slot] = id;
+        }
+        n.recvs.clear();
+    };
+    // Every receive takes any message: posted later, it took a later one.
+    auto check_order = [](const std::map<size_t, uint64_t>& taken) {
+        uint64_t last = 0;
+        bool first = true;
+        for (const auto& [slot, id] : taken) {
+            if (!first) {
+                EXPECT_GT(id, last) << "out of order at receive " << slot;
+            }
+            last = id;
+            first = false;
+        }
+    };
+    uint64_t next_id = 0;
+    for (int epoch = 0; epoch < 5; ++epoch) {
+        for (int round = 0; round < 1500; ++round) {
+            if (rng() % 4 == 0) {
+                const uint64_t id = next_id++ * 2;
+                ASSERT_EQ(post_send(p.w, p.a, p.ab, make(id), id), 0);
+                ++a_sent;
+            }
+            if (rng() % 4 == 0) {
+                const uint64_t id = next_id++ * 2 + 1;
+                ASSERT_EQ(post_send(p.w, p.b, p.ba, make(id), id), 0);
+            }
+            // Messages die with each b, so receives are only kept topped up.
+            if (rng() % 4 == 0 && a_buffers.size() - p.a.recvs.size() - a_done < 200) {
+                a_buffers.emplace_back(kMax);
+                ASSERT_EQ(post_recv(p.w, p.a, a_buffers.back().data(), kMax, a_buffers.size() - 1, any), 0);
+            }
+            if (rng() % 4 == 0 && b_buffers.size() - p.b.recvs.size() < 200) {
+                b_buffers.emplace_back(kMax);
+                ASSERT_EQ(post_recv(p.w, p.b, b_buffers.back().data(), kMax, b_buffers.size() - 1, any), 0);
+            }
+            p.w.round();
+        }
+        a_done += p.a.recvs.size();
+        check(p.a, a_buffers, taken_at_a);
+        check(p.b, b_buffers, taken_at_b);
+        check_order(taken_at_b);
+        if (::testing::Test::HasFatalFailure()) return;
+        // The new b knows nothing of what the old one was sent or posted.
+        p.b.restart(0x60000000u + static_cast<uint32_t>(epoch));
+        b_buffers.clear();
+        taken_at_b.clear();
+        p.ba = p.b.ep().peer_of(p.a.address());
+    }
+    // Every send of a ends, one way or another.
+    const bool all_ended = p.w.run_until([&] { return p.a.sends.size() == a_sent; }, 30s);
+    ASSERT_TRUE(all_ended) << p.a.sends.size() << " of " << a_sent;
+    size_t ok = 0;
+    for (const Completion& c : p.a.sends) {
+        EXPECT_TRUE(c.status == Status::Ok || c.status == Status::PeerReset || c.status == Status::PeerTimeout)
+            << engine::status_text(c.status);
+        ok += c.status == Status::Ok;
+    }
+    EXPECT_GT(ok, a_sent / 3);
+    check(p.a, a_buffers, taken_at_a);
+    check_order(taken_at_a);
+    EXPECT_GT(delivered.size(), next_id / 3);
+
+    // Then a clean exchange both ways, once a's leftover receives are gone.
+    // The newest b speaks first: a has not heard of it yet, and what a
+    // sent to the b before would fail.
+    for (size_t slot = 0; slot < a_buffers.size(); ++slot) p.a.ep().cancel(ctx(slot));
+    p.w.net.set_faults({});
+    p.w.run_for(3s);
+    for (size_t size : {size_t{10}, size_t{5000}, size_t{150000}}) {
+        p.a.sends.clear();
+        p.a.recvs.clear();
+        p.b.recvs.clear();
+        p.b.sends.clear();
+        const Bytes m = pattern(size, size);
+        Bytes at_a(size), at_b(size);
+        // A tag of its own: a still keeps unexpected messages of old b's.
+        RecvOpts final_tag;
+        final_tag.tag = 0xf1;
+        SendOpts final_send;
+        final_send.tag = 0xf1;
+        ASSERT_EQ(post_recv(p.w, p.a, at_a.data(), size, 1, final_tag), 0);
+        ASSERT_EQ(post_recv(p.w, p.b, at_b.data(), size, 2, final_tag), 0);
+        ASSERT_EQ(post_send(p.w, p.b, p.ba, m, 1, final_send), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.a.recv_done(1) && p.b.send_done(1); }));
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, m, 2, final_send), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(2) && p.a.send_done(2); }));
+        EXPECT_EQ(p.a.send_done(2)->status, Status::Ok);
+        EXPECT_EQ(p.b.send_done(1)->status, Status::Ok);
+        EXPECT_EQ(p.a.recv_done(1)->status, Status::Ok);
+        EXPECT_EQ(p.b.recv_done(2)->status, Status::Ok);
+        EXPECT_EQ(first_mismatch(at_a.data(), size, size), size);
+        EXPECT_EQ(first_mismatch(at_b.data(), size, size), size);
+    }
+}
+
+TEST(Engine, RestartsUnderLoss) {
+    // Seed 82 once made a restarted peer's messages interleave with its
+    // predecessor's. X2M_ENGINE_SEEDS=n runs seeds 31..31+n instead.
+    std::vector<uint32_t> seeds = {31, 32, 33, 82};
+    if (const char* env = std::getenv("X2M_ENGINE_SEEDS")) {
+        seeds.clear();
+        for (uint32_t k = 0; k < std::strtoul(env, nullptr, 10); ++k) seeds.push_back(31 + k);
+    }
+    for (uint32_t seed : seeds) {
+        SCOPED_TRACE("seed " + std::to_string(seed));
+        restarts_under_loss(seed);
+        if (HasFailure()) return;
+    }
+}
+
+// A connect request that arrives late, after a newer one, tells an old
+// state of the peer: taking it would renumber our sends wrongly.
+TEST(Engine, LateConnectRequestIsIgnored) {
+    const Config config = fast_timeouts(kVariants[0]);
+    Pair p(config);
+    Bytes buffer(100, kGuardByte);
+    const Bytes m = pattern(1, 20);
+    // a connects (its request 1, expecting sesnum 0), b connects back.
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 100, 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, m, 1), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(1) && p.a.send_done(1); }));
+    ASSERT_EQ(post_recv(p.w, p.a, buffer.data(), 100, 2), 0);
+    ASSERT_EQ(post_send(p.w, p.b, p.ba, m, 2), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.recv_done(2) && p.b.send_done(2); }));
+    // a gives b up and connects again (request 2, expecting sesnum 1).
+    p.w.net.cut(kMacB, 2, true);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, m, 3), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(3); }));
+    ASSERT_EQ(p.a.send_done(3)->status, Status::PeerTimeout);
+    p.w.net.cut(kMacB, 2, false);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 100, 4), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, m, 4), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(4) && p.a.send_done(4); }));
+    ASSERT_EQ(p.a.send_done(4)->status, Status::Ok);
+
+    // Request 1 again, late.
+    wire::Head head;
+    head.dst_mac = kMacB;
+    head.src_mac = kMacA;
+    std::array<uint8_t, wire::kMaxHeaderLength> header{};
+    wire::Connect c;
+    c.dst_endpoint = 2;
+    c.src_endpoint = 1;
+    c.src_session_id = p.a.ep().session();
+    c.app_key = config.key;
+    c.connect_seqnum = 1;
+    c.target_recv_seqnum_start = 1;  // sesnum 0
+    const size_t n = wire::encode_connect(head, c, header);
+    p.b.link().inject(Bytes(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(n)), p.a.link().local_route());
+    p.w.round();
+
+    ASSERT_EQ(post_recv(p.w, p.a, buffer.data(), 100, 5), 0);
+    ASSERT_EQ(post_send(p.w, p.b, p.ba, m, 5), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.send_done(5); }));
+    EXPECT_EQ(p.b.send_done(5)->status, Status::Ok) << engine::status_text(p.b.send_done(5)->status);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.recv_done(5); }));
+    EXPECT_EQ(first_mismatch(buffer.data(), 20, 1), 20u);
+}
+
+// ------------------------------------------------------------------ lossy network
+
+struct Planned {
+    size_t size;
+    uint64_t tag;
+    std::optional<uint64_t> data;
+};
+
+Faults default_faults() {
+    Faults faults;
+    faults.drop = 0.15;
+    faults.duplicate = 0.05;
+    faults.reorder = 0.10;
+    faults.reorder_window = 4;
+    return faults;
+}
+
+void lossy_run(const Variant& v, uint32_t seed, size_t count, const Faults& faults = default_faults()) {
+    Config config = config_for(v);
+    config.resend_delay = 5ms;
+    config.resend_delay_max = 100ms;
+    config.peer_timeout = 60s;
+    Pair p(config, v.max_frame, seed);
+    p.w.net.set_faults(faults);
+
+    std::mt19937 rng(seed);
+    const size_t rndv = effective_rndv(config);
+    auto pick_size = [&]() -> size_t {
+        const unsigned k = rng() % 100;
+        if (k < 35) return rng() % 33;
+        if (k < 60) return 33 + rng() % 96;
+        if (k < 85) return 129 + rng() % (rndv - 128);
+        return rndv + 1 + rng() % 150000;
+    };
+
+    struct Direction {
+        Node* from;
+        Node* to;
+        PeerId peer;
+        std::vector<Planned> plan;
+        std::vector<Bytes> payloads;
+        std::vector<Bytes> buffers;
+        size_t posted = 0;
+        size_t sent = 0;
+    };
+    std::array<Direction, 2> dirs{Direction{&p.a, &p.b, p.ab, {}, {}, {}}, Direction{&p.b, &p.a, p.ba, {}, {}, {}}};
+    for (size_t d = 0; d < 2; ++d) {
+        for (size_t i = 0; i < count; ++i) {
+            Planned m;
+            m.size = pick_size();
+            m.tag = rng() % 4;
+            if (rng() % 3 == 0) m.data = (uint64_t{rng()} << 32) | rng();
+            dirs[d].plan.push_back(m);
+            dirs[d].payloads.push_back(pattern(d * 100000 + i, m.size));
+            dirs[d].buffers.emplace_back(m.size + kGuard, kGuardByte);
+        }
+    }
+    RecvOpts any;
+    any.ignore = ~uint64_t{0};
+    // Sends and receives trickle in, receives sometimes ahead and sometimes
+    // behind, so that both the posted and the unexpected paths run.
+    const TimePoint deadline = p.w.now + 300s;
+    auto all_done = [&] {
+        for (const Direction& d : dirs)
+            if (d.to->recvs.size() < count || d.from->sends.size() < count) return false;
+        return true;
+    };
+    while (!all_done() && p.w.now < deadline) {
+        for (size_t d = 0; d < 2; ++d) {
+            Direction& dir = dirs[d];
+            const uint64_t base = d * 100000;
+            for (int k = 0; k < 2 && dir.sent < count; ++k) {
+                if (rng() % 4) break;
+                const Planned& m = dir.plan[dir.sent];
+                SendOpts so;
+                so.tag = m.tag;
+                so.data = m.data;
+                const int ret = post_send(p.w, *dir.from, dir.peer, dir.payloads[dir.sent], base + dir.sent, so);
+                ASSERT_TRUE(ret == 0 || ret == -EAGAIN) << ret;
+                if (ret == 0) ++dir.sent;
+            }
+            if (dir.posted < count && rng() % 4 == 0) {
+                Bytes& buffer = dir.buffers[dir.posted];
+                ASSERT_EQ(post_recv(p.w, *dir.to, buffer.data(), dir.plan[dir.posted].size, base + dir.posted, any), 0);
+                ++dir.posted;
+            }
+        }
+        p.w.round();
+    }
+    ASSERT_TRUE(all_done()) << "a: " << p.a.sends.size() << " sent, " << p.a.recvs.size() << " received; b: "
+                            << p.b.sends.size() << " sent, " << p.b.recvs.size() << " received";
+    p.w.run_for(2s);  // late duplicates must change nothing
+
+    for (size_t d = 0; d < 2; ++d) {
+        Direction& dir = dirs[d];
+        const uint64_t base = d * 100000;
+        EXPECT_EQ(dir.to->recvs.size(), count) << "each message delivered once";
+        EXPECT_EQ(dir.from->sends.size(), count);
+        std::set<uint64_t> seen;
+        for (const Completion& c : dir.to->recvs) EXPECT_TRUE(seen.insert(id_of(c)).second) << "twice: " << id_of(c);
+        for (size_t i = 0; i < count; ++i) {
+            const Planned& m = dir.plan[i];
+            const Completion* s = dir.from->send_done(base + i);
+            ASSERT_NE(s, nullptr) << i;
+            EXPECT_EQ(s->status, Status::Ok) << i << ": " << engine::status_text(s->status);
+            // Receive i took message i: order per sender held.
+            const Completion* r = dir.to->recv_done(base + i);
+            ASSERT_NE(r, nullptr) << i;
+            EXPECT_EQ(r->status, Status::Ok) << i;
+            EXPECT_EQ(r->tag, m.tag) << i;
+            EXPECT_EQ(r->length, m.size) << i;
+            EXPECT_EQ(r->has_data, m.data.has_value()) << i;
+            if (m.data) {
+                EXPECT_EQ(r->data, *m.data) << i;
+            }
+            EXPECT_EQ(first_mismatch(dir.buffers[i].data(), m.size, base + i), m.size) << i;
+            EXPECT_TRUE(guard_intact(dir.buffers[i], m.size)) << i;
+        }
+    }
+    const auto& ca = p.a.ep().counters();
+    const auto& cb = p.b.ep().counters();
+    EXPECT_GT(ca.resends + cb.resends, 0u);
+    if (count >= 200) {
+        // Frames that overtook a lost one wait at the receiver: a loss costs
+        // a resend of what was lost, not of everything sent after it.
+        EXPECT_LT(ca.resends + cb.resends, p.w.net.stats().frames / 4);
+    }
+    EXPECT_GT(ca.duplicates + cb.duplicates, 0u);
+    EXPECT_GT(ca.acks_sent + cb.acks_sent, 0u);
+    EXPECT_GT(p.w.net.stats().dropped, 0u);
+    EXPECT_EQ(p.w.net.stats().oversize, 0u);
+    // Every frame counted went to the network, every one delivered was seen.
+    EXPECT_EQ(ca.frames_sent + cb.frames_sent, p.w.net.stats().frames);
+    if (p.w.net.idle()) {
+        EXPECT_EQ(ca.frames_received + cb.frames_received, p.w.net.stats().delivered);
+    }
+    for (const auto* c : {&ca, &cb})
+        for (uint64_t drops : c->decode_drops) EXPECT_EQ(drops, 0u) << "the engine sent a frame it cannot decode";
+
+    // Nothing is left over: a late receive finds nothing.
+    Bytes spare(1000);
+    ASSERT_EQ(post_recv(p.w, p.b, spare.data(), spare.size(), 999999, any), 0);
+    p.w.run_for(1s);
+    EXPECT_EQ(p.b.recv_done(999999), nullptr);
+    EXPECT_TRUE(p.b.ep().cancel(ctx(999999)));
+}
+
+TEST(Engine, LossyNetworkOpenMx9000) { lossy_run(kVariants[0], 7, 300); }
+// Many short runs: rare interleavings show up with some seed. For a longer
+// hunt: X2M_ENGINE_SEEDS=n runs n seeds, X2M_ENGINE_HARSH=1 doubles the
+// damage.
+TEST(Engine, LossyNetworkManySeeds) {
+    const char* env = std::getenv("X2M_ENGINE_SEEDS");
+    const uint32_t seeds = env ? static_cast<uint32_t>(std::strtoul(env, nullptr, 10)) : 12;
+    for (uint32_t seed = 100; seed < 100 + seeds; ++seed) {
+        SCOPED_TRACE("seed " + std::to_string(seed));
+        Faults faults = default_faults();
+        if (std::getenv("X2M_ENGINE_HARSH")) {
+            faults.drop = 0.3;
+            faults.duplicate = 0.2;
+            faults.reorder = 0.3;
+            faults.reorder_window = 8;
+        }
+        lossy_run(kVariants[seed % 3], seed, 60, faults);
+        if (HasFailure()) return;
+    }
+}
+TEST(Engine, LossyNetworkOpenMx1500) { lossy_run(kVariants[1], 11, 200); }
+TEST(Engine, LossyNetworkMxCompat) { lossy_run(kVariants[2], 13, 200); }
+
+// More messages than the 14-bit sequence numbers count, with some loss:
+// the numbers wrap and nothing is lost, doubled or reordered.
+TEST(Engine, SequenceNumbersWrap) {
+    Config config = config_for(kVariants[0]);
+    config.resend_delay = 5ms;
+    config.resend_delay_max = 50ms;
+    Pair p(config, 9000, 9);
+    Faults faults;
+    faults.drop = 0.05;
+    faults.reorder = 0.05;
+    p.w.net.set_faults(faults);
+    constexpr size_t kCount = 40000;
+    constexpr size_t kBatch = 200;
+    Bytes payload(16);
+    std::vector<Bytes> buffers(kBatch, Bytes(16));
+    RecvOpts any;
+    any.ignore = ~uint64_t{0};
+    for (size_t base = 0; base < kCount; base += kBatch) {
+        p.b.recvs.clear();
+        p.a.sends.clear();
+        for (size_t i = 0; i < kBatch; ++i) {
+            ASSERT_EQ(post_recv(p.w, p.b, buffers[i].data(), 16, base + i, any), 0);
+            wire::put_be32(payload.data(), static_cast<uint32_t>(base + i));
+            SendOpts so;
+            so.tag = base + i;
+            so.copy = true;
+            ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, base + i, so), 0);
+        }
+        ASSERT_TRUE(p.w.run_until([&] { return p.b.recvs.size() == kBatch && p.a.sends.size() == kBatch; }))
+            << "batch at " << base;
+        for (size_t i = 0; i < kBatch; ++i) {
+            const Completion* r = p.b.recv_done(base + i);
+            ASSERT_NE(r, nullptr);
+            ASSERT_EQ(r->tag, base + i);
+            ASSERT_EQ(wire::get_be32(buffers[i].data()), base + i);
+            ASSERT_EQ(p.a.send_done(base + i)->status, Status::Ok);
+        }
+    }
+    p.w.run_for(1s);
+    EXPECT_TRUE(p.b.recvs.size() == kBatch) << "a late duplicate was delivered";
+    EXPECT_GT(p.a.ep().counters().resends, 0u);
+}
+
+// Two senders feed one receiver through wildcard receives under loss: their
+// messages interleave, but each sender's arrive in its own order.
+TEST(Engine, LossyFanInKeepsEachSendersOrder) {
+    Config config = config_for(kVariants[0]);
+    config.resend_delay = 5ms;
+    config.resend_delay_max = 100ms;
+    World w(21);
+    Node& a = w.add(kMacA, 1, config);
+    Node& b = w.add(kMacB, 2, config);
+    Node& c = w.add(kMacC, 3, config);
+    Faults faults;
+    faults.drop = 0.2;
+    faults.duplicate = 0.05;
+    faults.reorder = 0.1;
+    w.net.set_faults(faults);
+    const PeerId peers[] = {a.ep().peer_of(c.address()), b.ep().peer_of(c.address())};
+    Node* senders[] = {&a, &b};
+    constexpr size_t kEach = 150;
+    std::mt19937 rng(4);
+    std::vector<Bytes> payloads;
+    const size_t rndv = effective_rndv(config);
+    for (size_t i = 0; i < 2 * kEach; ++i) {
+        const unsigned k = rng() % 10;
+        const size_t size = k < 4 ? rng() % 129 : k < 8 ? 129 + rng() % rndv : rndv + rng() % 100000;
+        payloads.push_back(pattern(i, size));
+    }
+    std::vector<Bytes> buffers(2 * kEach, Bytes(rndv + 100000 + kGuard, kGuardByte));
+    RecvOpts any;
+    any.ignore = ~uint64_t{0};
+    size_t posted = 0;
+    std::array<size_t, 2> sent{};
+    while (posted < 2 * kEach || sent[0] < kEach || sent[1] < kEach) {
+        for (size_t s = 0; s < 2; ++s) {
+            if (sent[s] < kEach && rng() % 3 == 0) {
+                const uint64_t id = s * kEach + sent[s];
+                SendOpts so;
+                so.tag = (uint64_t{s} << 32) | sent[s];
+                ASSERT_EQ(post_send(w, *senders[s], peers[s], payloads[id], id, so), 0);
+                ++sent[s];
+            }
+        }
+        if (posted < 2 * kEach && rng() % 2 == 0) {
+            ASSERT_EQ(post_recv(w, c, buffers[posted].data(), buffers[posted].size() - kGuard, posted, any), 0);
+            ++posted;
+        }
+        w.round();
+    }
+    ASSERT_TRUE(w.run_until([&] { return c.recvs.size() == 2 * kEach && a.sends.size() == kEach && b.sends.size() == kEach; },
+                            300s));
+    std::array<int64_t, 2> last{-1, -1};
+    for (uint64_t r = 0; r < 2 * kEach; ++r) {
+        const Completion* done = c.recv_done(r);
+        ASSERT_NE(done, nullptr);
+        ASSERT_EQ(done->status, Status::Ok);
+        const size_t s = done->tag >> 32;
+        const size_t index = done->tag & 0xffffffff;
+        ASSERT_LT(s, 2u);
+        EXPECT_EQ(done->peer, c.ep().peer_of(senders[s]->address()));
+        EXPECT_EQ(static_cast<int64_t>(index), last[s] + 1) << "sender " << s << " out of order";
+        last[s] = static_cast<int64_t>(index);
+        const uint64_t id = s * kEach + index;
+        EXPECT_EQ(done->length, payloads[id].size());
+        EXPECT_EQ(first_mismatch(buffers[r].data(), payloads[id].size(), id), payloads[id].size());
+    }
+    for (const Completion& s : a.sends) EXPECT_EQ(s.status, Status::Ok);
+    for (const Completion& s : b.sends) EXPECT_EQ(s.status, Status::Ok);
+}
+
+// More large messages at once than there are pull slots and regions: the
+// sender is told to retry, the receiver queues its pulls; all arrive.
+TEST(Engine, MoreLargeMessagesThanPullSlots) {
+    Pair p(config_for(kVariants[0]));
+    const size_t rndv = effective_rndv(p.a.config());
+    constexpr size_t kCount = 300;
+    std::vector<Bytes> payloads, buffers;
+    for (size_t i = 0; i < kCount; ++i) {
+        payloads.push_back(pattern(i, rndv + 1 + i));
+        buffers.emplace_back(rndv + 1 + i + kGuard, kGuardByte);
+    }
+    RecvOpts any;
+    any.ignore = ~uint64_t{0};
+    for (size_t i = 0; i < kCount; ++i) ASSERT_EQ(post_recv(p.w, p.b, buffers[i].data(), rndv + 1 + i, i, any), 0);
+    size_t sent = 0, retries = 0;
+    ASSERT_TRUE(p.w.run_until([&] {
+        while (sent < kCount) {
+            const int ret = post_send(p.w, p.a, p.ab, payloads[sent], sent);
+            if (ret == -EAGAIN) {
+                ++retries;
+                break;
+            }
+            EXPECT_EQ(ret, 0);
+            ++sent;
+        }
+        return sent == kCount && p.b.recvs.size() == kCount && p.a.sends.size() == kCount;
+    }));
+    EXPECT_GT(retries, 0u) << "256 regions cannot hold 300 large sends";
+    for (size_t i = 0; i < kCount; ++i) {
+        ASSERT_EQ(p.b.recv_done(i)->status, Status::Ok) << i;
+        EXPECT_EQ(p.b.recv_done(i)->length, rndv + 1 + i);
+        EXPECT_EQ(first_mismatch(buffers[i].data(), rndv + 1 + i, i), rndv + 1 + i) << i;
+        EXPECT_EQ(p.a.send_done(i)->status, Status::Ok);
+    }
+}
+
+// Many pulls ending at once need more NOTIFYs than the receiver has send
+// requests: the rest wait for free ones, and every sender hears.
+TEST(Engine, NotifiesOutnumberingSendRequests) {
+    const Config config = config_for(kVariants[0]);
+    World w;
+    Node& a = w.add(kMacA, 1, config);
+    Config small = config;
+    small.max_sends = 1;
+    Node& b = w.add(kMacB, 2, small);
+    const PeerId ab = a.ep().peer_of(b.address());
+    const size_t size = effective_rndv(config) + 1;
+    constexpr size_t kCount = 200;
+    std::vector<Bytes> payloads, buffers;
+    for (size_t i = 0; i < kCount; ++i) {
+        payloads.push_back(pattern(i, size));
+        buffers.emplace_back(size);
+        ASSERT_EQ(post_recv(w, b, buffers[i].data(), size, i, RecvOpts{i, 0, true, kNoPeer}), 0);
+    }
+    for (size_t i = 0; i < kCount; ++i) {
+        SendOpts so;
+        so.tag = i;
+        ASSERT_EQ(post_send(w, a, ab, payloads[i], i, so), 0);
+    }
+    ASSERT_TRUE(w.run_until([&] { return a.sends.size() == kCount && b.recvs.size() == kCount; }));
+    for (size_t i = 0; i < kCount; ++i) {
+        EXPECT_EQ(a.send_done(i)->status, Status::Ok) << i;
+        EXPECT_EQ(b.recv_done(i)->status, Status::Ok) << i;
+        EXPECT_EQ(first_mismatch(buffers[i].data(), size, i), size) << i;
+    }
+}
+
+// A receiver out of room for unexpected data takes nothing it cannot keep;
+// the sender resends, and order holds once receives come.
+TEST(Engine, UnexpectedBudgetExhausted) {
+    Config config = config_for(kVariants[0]);
+    config.resend_delay = 5ms;
+    config.resend_delay_max = 50ms;
+    config.unexpected_bytes = 12000;
+    Pair p(config);
+    const std::vector<size_t> sizes = {5000, 20, 5000, 5000, 100, 5000, 30000, 3, 100000, 5000};
+    std::vector<Bytes> payloads, buffers;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        payloads.push_back(pattern(i, sizes[i]));
+        buffers.emplace_back(sizes[i] + kGuard, kGuardByte);
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, payloads[i], i), 0);
+    }
+    p.w.run_for(500ms);
+    EXPECT_GT(p.b.ep().counters().dropped_unexpected, 0u);
+    EXPECT_LT(p.a.sends.size(), sizes.size());
+    RecvOpts any;
+    any.ignore = ~uint64_t{0};
+    for (size_t i = 0; i < sizes.size(); ++i) ASSERT_EQ(post_recv(p.w, p.b, buffers[i].data(), sizes[i], i, any), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recvs.size() == sizes.size() && p.a.sends.size() == sizes.size(); }));
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        EXPECT_EQ(p.b.recv_done(i)->status, Status::Ok);
+        EXPECT_EQ(p.b.recv_done(i)->length, sizes[i]) << i;
+        EXPECT_EQ(first_mismatch(buffers[i].data(), sizes[i], i), sizes[i]) << i;
+        EXPECT_EQ(p.a.send_done(i)->status, Status::Ok);
+    }
+}
+
+TEST(Engine, SendToSelf) {
+    World w;
+    Node& a = w.add(kMacA, 1, config_for(kVariants[0]));
+    const PeerId self = a.ep().peer_of(a.address());
+    for (size_t size : {size_t{10}, size_t{5000}, size_t{200000}}) {
+        const Bytes payload = pattern(size, size);
+        Bytes buffer(size + kGuard, kGuardByte);
+        ASSERT_EQ(post_recv(w, a, buffer.data(), size, size), 0);
+        ASSERT_EQ(post_send(w, a, self, payload, size), 0);
+        ASSERT_TRUE(w.run_until([&] { return a.send_done(size) && a.recv_done(size); }));
+        EXPECT_EQ(a.recv_done(size)->status, Status::Ok);
+        EXPECT_EQ(a.recv_done(size)->peer, self);
+        EXPECT_EQ(first_mismatch(buffer.data(), size, size), size);
+    }
+}
+
+// A send that asked for no completion entry still reaches the sink (the
+// layer above counts it), marked as such; a failure says so in its status.
+TEST(Engine, UnreportedSendsAreMarked) {
+    Pair p(config_for(kVariants[0]));
+    SendOpts quiet;
+    quiet.report = false;
+    const Bytes small = pattern(1, 10), large = pattern(2, 100000);
+    Bytes b1(10), b2(100000);
+    ASSERT_EQ(post_recv(p.w, p.b, b1.data(), 10, 1), 0);
+    ASSERT_EQ(post_recv(p.w, p.b, b2.data(), 100000, 2), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, small, 1, quiet), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, large, 2, quiet), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recvs.size() == 2 && p.a.sends.size() == 2; }));
+    for (const Completion& c : p.a.sends) {
+        EXPECT_FALSE(c.report);
+        EXPECT_EQ(c.status, Status::Ok);
+    }
+    for (const Completion& c : p.b.recvs) EXPECT_TRUE(c.report);
+    p.w.net.cut(kMacB, 2, true);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, small, 3, quiet), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(3); }, 60s));
+    EXPECT_EQ(p.a.send_done(3)->status, Status::PeerTimeout);
+}
+
+// Acks owed when an endpoint closes go out at once with flush().
+TEST(Engine, FlushSendsOwedAcks) {
+    Config config = config_for(kVariants[0]);
+    config.ack_delay = 200ms;
+    config.ack_every = 100;
+    config.resend_delay = 500ms;
+    Pair p(config);
+    const Bytes hello = pattern(1, 10);
+    Bytes buffer(10);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 10, 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 1), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(1); }));
+    const TimePoint received = p.w.now;
+    const uint64_t acks = p.b.ep().counters().acks_sent;
+    p.b.ep().flush();
+    EXPECT_EQ(p.b.ep().counters().acks_sent, acks + 1);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(1); }));
+    EXPECT_LT(p.w.now - received, config.ack_delay) << "the ack waited for its delay";
+    p.b.ep().flush();
+    EXPECT_EQ(p.b.ep().counters().acks_sent, acks + 1) << "nothing more was owed";
+}
+
+TEST(Engine, ReceivePoolExhausted) {
+    Config config = config_for(kVariants[0]);
+    config.max_recvs = 4;
+    Pair p(config);
+    Bytes buffer(10);
+    for (uint64_t i = 0; i < 4; ++i) ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 10, i), 0);
+    EXPECT_EQ(post_recv(p.w, p.b, buffer.data(), 10, 9), -EAGAIN);
+    EXPECT_TRUE(p.b.ep().cancel(ctx(0)));
+    EXPECT_EQ(post_recv(p.w, p.b, buffer.data(), 10, 9), 0);
+}
+
+// ------------------------------------------------------------------ datagram mode
+
+Config dgram_config(const Variant& v) {
+    Config c = config_for(v);
+    c.reliable = false;
+    return c;
+}
+
+TEST(Engine, DatagramDeliveryWithoutLoss) {
+    for (const Variant& v : kVariants) {
+        SCOPED_TRACE(v.name);
+        Pair p(dgram_config(v), v.max_frame);
+        const size_t max = p.a.ep().max_message();
+        EXPECT_EQ(max, v.limits.medium_msg_max());
+        uint64_t id = 0;
+        for (bool unexpected : {false, true}) {
+            for (size_t size : {size_t{0}, size_t{1}, size_t{32}, size_t{33}, size_t{128}, size_t{129},
+                                size_t{v.limits.medium_frag_max}, size_t{v.limits.medium_frag_max} + 1, max - 8, max}) {
+                for (bool with_data : {false, true}) {
+                    if (with_data && size + 8 > max) continue;
+                    ++id;
+                    SCOPED_TRACE(size);
+                    const Bytes payload = pattern(id, size);
+                    Bytes buffer(size + kGuard, kGuardByte);
+                    SendOpts so;
+                    so.tag = id;
+                    if (with_data) so.data = id * 3;
+                    RecvOpts ro;
+                    ro.tag = id;
+                    if (!unexpected) {
+                        ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), size, id, ro), 0);
+                    }
+                    ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, id, so), 0);
+                    ASSERT_NE(p.a.send_done(id), nullptr) << "datagram sends complete at once";
+                    EXPECT_EQ(p.a.send_done(id)->status, Status::Ok);
+                    if (unexpected) {
+                        p.w.run_for(5ms);
+                        ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), size, id, ro), 0);
+                    }
+                    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(id); }, 5s));
+                    const Completion& r = *p.b.recv_done(id);
+                    EXPECT_EQ(r.status, Status::Ok);
+                    EXPECT_EQ(r.length, size);
+                    EXPECT_EQ(r.has_data, with_data);
+                    if (with_data) {
+                        EXPECT_EQ(r.data, id * 3);
+                    }
+                    EXPECT_EQ(r.peer, p.ba);
+                    EXPECT_EQ(first_mismatch(buffer.data(), size, id), size);
+                    EXPECT_TRUE(guard_intact(buffer, size));
+                }
+            }
+        }
+        const Bytes too_big(max + 1);
+        EXPECT_EQ(post_send(p.w, p.a, p.ab, too_big, 1), -EMSGSIZE);
+        EXPECT_EQ(p.a.ep().counters().acks_sent + p.b.ep().counters().acks_sent, 0u) << "no acks in datagram mode";
+    }
+}
+
+TEST(Engine, DatagramLossKeepsWhatArrivesIntact) {
+    for (const Variant& v : kVariants) {
+        SCOPED_TRACE(v.name);
+        Pair p(dgram_config(v), v.max_frame, 5);
+        Faults faults;
+        faults.drop = 0.1;
+        faults.duplicate = 0.05;
+        faults.reorder = 0.1;
+        p.w.net.set_faults(faults);
+        const size_t max = p.a.ep().max_message();
+        std::mt19937 rng(3);
+        constexpr size_t kCount = 200;
+        std::vector<Bytes> payloads;
+        std::vector<size_t> sizes;
+        // Each message starts with its number, so that whatever a receive
+        // got can be checked against what was sent.
+        for (size_t i = 0; i < kCount; ++i) {
+            const bool small = rng() % 2;
+            const size_t size = 8 + rng() % (small ? 200 : max - 8);
+            Bytes b = pattern(i, size);
+            wire::put_be32(b.data(), 0);
+            wire::put_be32(b.data() + 4, static_cast<uint32_t>(i));
+            payloads.push_back(std::move(b));
+            sizes.push_back(size);
+        }
+        std::vector<Bytes> buffers(kCount + 20, Bytes(max + kGuard, kGuardByte));
+        RecvOpts any;
+        any.ignore = ~uint64_t{0};
+        for (size_t i = 0; i < buffers.size(); ++i) ASSERT_EQ(post_recv(p.w, p.b, buffers[i].data(), max, i, any), 0);
+        for (size_t i = 0; i < kCount; ++i) {
+            ASSERT_EQ(post_send(p.w, p.a, p.ab, payloads[i], i), 0);
+            if (i % 3 == 0) p.w.round();
+        }
+        p.w.run_for(2s);
+        EXPECT_EQ(p.a.sends.size(), kCount);
+        size_t delivered = 0;
+        for (const Completion& c : p.b.recvs) {
+            ASSERT_EQ(c.status, Status::Ok);
+            const Bytes& got = buffers[id_of(c)];
+            ASSERT_GE(c.length, 8u);
+            const uint32_t which = wire::get_be32(got.data() + 4);
+            ASSERT_LT(which, kCount);
+            EXPECT_EQ(c.length, sizes[which]);
+            EXPECT_EQ(std::memcmp(got.data(), payloads[which].data(), sizes[which]), 0) << "message " << which;
+            ++delivered;
+        }
+        // Nearly every single-frame message arrives; a medium one only
+        // when all its frags do.
+        EXPECT_GT(delivered, kCount / 3);
+        // What never came can still be canceled.
+        for (size_t i = 0; i < buffers.size(); ++i)
+            if (!p.b.recv_done(i)) {
+                EXPECT_TRUE(p.b.ep().cancel(ctx(i))) << i;
+            }
+        EXPECT_EQ(p.b.recvs.size(), buffers.size());
+    }
+}
+
+// ------------------------------------------------------------------ malformed frames
+
+Bytes frame_of(size_t header_length, const std::array<uint8_t, wire::kMaxHeaderLength>& header, const Bytes& payload) {
+    Bytes b(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(header_length));
+    b.insert(b.end(), payload.begin(), payload.end());
+    return b;
+}
+
+TEST(Engine, MalformedFramesAreCountedAndIgnored) {
+    Pair p(config_for(kVariants[0]));
+    // Connect first, so that a good message follows the bad ones.
+    const Bytes hello = pattern(1, 10);
+    Bytes buffer(100, kGuardByte);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 100, 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 1), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(1) && p.a.send_done(1); }));
+
+    const link::Route from_a = p.a.link().local_route();
+    wire::Head head;
+    head.dst_mac = kMacB;
+    head.src_mac = kMacA;
+    std::array<uint8_t, wire::kMaxHeaderLength> header{};
+    wire::MsgHeader msg;
+    msg.dst_endpoint = 2;
+    msg.src_endpoint = 1;
+    msg.length = 20;
+    msg.session = p.b.ep().session();
+    const size_t tiny_length = wire::encode_tiny(head, msg, header);
+    const Bytes good_tiny = frame_of(tiny_length, header, pattern(5, 20));
+
+    auto drops = [&](wire::DropReason r) { return p.b.ep().counters().decode_drops[static_cast<size_t>(r)]; };
+    using wire::DropReason;
+    struct Bad {
+        Bytes bytes;
+        DropReason reason;
+    };
+    std::vector<Bad> bad;
+    bad.push_back({Bytes(10, 0), DropReason::TooShort});
+    {
+        Bytes b = good_tiny;
+        b[12] = 0x08;  // IPv4's ethertype
+        bad.push_back({b, DropReason::NotMxoe});
+    }
+    {
+        Bytes b = good_tiny;
+        b[16] = 200;
+        bad.push_back({b, DropReason::UnknownType});
+    }
+    bad.push_back({Bytes(good_tiny.begin(), good_tiny.end() - 5), DropReason::Truncated});
+    {
+        Bytes b = good_tiny;
+        b.resize(b.size() + 100, 0);
+        bad.push_back({b, DropReason::TrailingBytes});
+    }
+    {
+        Bytes b = good_tiny;
+        wire::put_be16(b.data() + 20, 33);  // a TINY longer than 32 bytes
+        b.resize(tiny_length + 33, 0);
+        bad.push_back({b, DropReason::BadLength});
+    }
+    {
+        wire::MediumFrag f;
+        f.dst_endpoint = 2;
+        f.src_endpoint = 1;
+        f.msg_length = 10000;
+        f.frag_length = 100;  // frag 0 of a 10000-byte message is full
+        f.session = p.b.ep().session();
+        const size_t n = wire::encode_medium(head, f, wire::WireMode::OpenMx, header);
+        bad.push_back({frame_of(n, header, Bytes(100, 1)), DropReason::BadFragment});
+    }
+    {
+        wire::Connect c;
+        c.dst_endpoint = 2;
+        c.src_endpoint = 1;
+        const size_t n = wire::encode_connect(head, c, header);
+        Bytes b = frame_of(n, header, {});
+        b[20] = 3;  // CONNECT's data length is 16
+        bad.push_back({b, DropReason::BadConnect});
+    }
+    for (const Bad& b : bad) {
+        SCOPED_TRACE(std::string(wire::drop_reason_name(b.reason)));
+        const uint64_t before = drops(b.reason);
+        p.b.link().inject(b.bytes, from_a);
+        p.w.round();
+        EXPECT_EQ(drops(b.reason), before + 1);
+    }
+    EXPECT_TRUE(p.b.recvs.size() == 1) << "nothing came of them";
+
+    // The connection is intact: messages of every class still arrive.
+    for (size_t size : {size_t{20}, size_t{5000}, size_t{100000}}) {
+        const uint64_t id = 100 + size;
+        const Bytes payload = pattern(id, size);
+        Bytes big(size + kGuard, kGuardByte);
+        ASSERT_EQ(post_recv(p.w, p.b, big.data(), size, id), 0);
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, id), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(id) && p.a.send_done(id); }));
+        EXPECT_EQ(first_mismatch(big.data(), size, id), size);
+    }
+}
+
+// Frames that decode but lie: a stranger with a wrong session, frags that
+// do not agree with the message they claim to belong to, pulls of regions
+// that do not exist. None may corrupt memory or disturb real traffic.
+TEST(Engine, HostileFramesAreHarmless) {
+    Pair p(config_for(kVariants[0]));
+    const Bytes hello = pattern(1, 10);
+    Bytes buffer(100, kGuardByte);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 100, 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 1), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(1) && p.a.send_done(1); }));
+
+    // A stranger connects to b, then sends frags that disagree.
+    constexpr uint64_t kMacX = 0x02000000ee01ull;
+    const link::Route from_x = MemoryNetwork::route_of(kMacX, 5);
+    wire::Head head;
+    head.dst_mac = kMacB;
+    head.src_mac = kMacX;
+    std::array<uint8_t, wire::kMaxHeaderLength> header{};
+    wire::Connect c;
+    c.dst_endpoint = 2;
+    c.src_endpoint = 5;
+    c.src_session_id = 0xabcdef;
+    c.app_key = p.b.config().key;
+    c.connect_seqnum = 1;
+    p.b.link().inject(frame_of(wire::encode_connect(head, c, header), header, {}), from_x);
+    p.w.round();
+
+    const uint32_t frag_max = p.b.config().limits.medium_frag_max;
+    auto medium = [&](uint32_t msg_length, uint8_t index, uint16_t seq) {
+        wire::MediumFrag f;
+        f.dst_endpoint = 2;
+        f.src_endpoint = 5;
+        f.msg_length = msg_length;
+        f.lib_seqnum = seq;
+        f.session = p.b.ep().session();
+        f.frag_seqnum = index;
+        const uint64_t offset = uint64_t{index} * frag_max;
+        f.frag_length = static_cast<uint16_t>(std::min<uint64_t>(frag_max, msg_length - offset));
+        const size_t n = wire::encode_medium(head, f, wire::WireMode::OpenMx, header);
+        p.b.link().inject(frame_of(n, header, Bytes(f.frag_length, 0x5a)), from_x);
+        p.w.round();
+    };
+    auto bad_frags = [&] {
+        return p.b.ep().counters().decode_drops[static_cast<size_t>(wire::DropReason::BadFragment)];
+    };
+    medium(frag_max + 10, 0, 0);       // a 2-frag message begins
+    medium(20 * frag_max + 5, 19, 0);  // a frag of a "longer" message under the same number
+    EXPECT_EQ(bad_frags(), 1u);
+    medium(frag_max + 10, 0, 0);  // a duplicate
+    medium(3 * frag_max, 2, 0);   // another disagreeing one
+    EXPECT_EQ(bad_frags(), 2u);
+    // A pull of a region a never lent, and a reply to a pull nobody made.
+    wire::PullRequest pull;
+    pull.dst_endpoint = 1;
+    pull.src_endpoint = 5;
+    pull.session = p.a.ep().session();
+    pull.total_length = 1000;
+    pull.block_length = 1000;
+    pull.pulled_rdma_id = 77;
+    pull.src_magic = wire::pull_magic(5);
+    head.dst_mac = kMacA;
+    p.a.link().inject(frame_of(wire::encode_pull_request(head, pull, wire::WireMode::OpenMx, header), header, {}),
+                      from_x);
+    wire::PullReply reply;
+    reply.frame_length = 100;
+    reply.dst_pull_handle = 3;
+    reply.dst_magic = wire::pull_magic(1);
+    p.a.link().inject(frame_of(wire::encode_pull_reply(head, reply, header), header, Bytes(100, 1)), from_x);
+    p.w.run_for(50ms);
+
+    EXPECT_EQ(p.b.recvs.size(), 1u);
+    // Real traffic is untouched.
+    for (size_t size : {size_t{20}, size_t{5000}, size_t{100000}}) {
+        const uint64_t id = 100 + size;
+        const Bytes payload = pattern(id, size);
+        Bytes big(size + kGuard, kGuardByte);
+        RecvOpts from_a;
+        from_a.from = p.ba;
+        ASSERT_EQ(post_recv(p.w, p.b, big.data(), size, id, from_a), 0);
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, id), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(id) && p.a.send_done(id); }));
+        EXPECT_EQ(p.b.recv_done(id)->status, Status::Ok);
+        EXPECT_EQ(first_mismatch(big.data(), size, id), size);
+    }
+}
+
+// ------------------------------------------------------------------ shared board
+
+// Ethernet hands every frame for a board to every endpoint on it: each must
+// keep only its own.
+TEST(Engine, EndpointsSharingABoard) {
+    const Config config = config_for(kVariants[0]);
+    World w;
+    w.net.set_board_delivery(true);
+    Node& a = w.add(kMacA, 1, config);
+    Node& b1 = w.add(kMacB, 1, config);
+    Node& b2 = w.add(kMacB, 2, config);
+    Node* nodes[] = {&a, &b1, &b2};
+    std::vector<Bytes> payloads, buffers;
+    std::vector<std::pair<size_t, size_t>> routes;
+    uint64_t id = 0;
+    RecvOpts any;
+    any.ignore = ~uint64_t{0};
+    for (size_t from = 0; from < 3; ++from) {
+        for (size_t to = 0; to < 3; ++to) {
+            if (from == to) continue;
+            for (size_t size : {size_t{20}, size_t{20000}, size_t{300000}}) {
+                payloads.push_back(pattern(id, size));
+                buffers.emplace_back(size + kGuard, kGuardByte);
+                routes.emplace_back(from, to);
+                RecvOpts ro;
+                ro.tag = id;
+                ro.from = nodes[to]->ep().peer_of(nodes[from]->address());
+                ASSERT_EQ(post_recv(w, *nodes[to], buffers[id].data(), size, id, ro), 0);
+                SendOpts so;
+                so.tag = id;
+                ASSERT_EQ(post_send(w, *nodes[from], nodes[from]->ep().peer_of(nodes[to]->address()), payloads[id], id,
+                                    so),
+                          0);
+                ++id;
+            }
+        }
+    }
+    ASSERT_TRUE(w.run_until([&] {
+        size_t done = 0;
+        for (Node* n : nodes) done += n->recvs.size() + n->sends.size();
+        return done == 2 * id;
+    }));
+    for (uint64_t i = 0; i < id; ++i) {
+        const Completion* r = nodes[routes[i].second]->recv_done(i);
+        ASSERT_NE(r, nullptr);
+        EXPECT_EQ(r->status, Status::Ok);
+        EXPECT_EQ(first_mismatch(buffers[i].data(), payloads[i].size(), i), payloads[i].size()) << i;
+        EXPECT_EQ(nodes[routes[i].first]->send_done(i)->status, Status::Ok);
+    }
+    EXPECT_GT(b1.ep().counters().not_for_us, 0u);
+    EXPECT_GT(b2.ep().counters().not_for_us, 0u);
+}
+
+// A nack of a pull names the puller only by the magic: another endpoint's
+// pull with the same handle on the same board must not be aborted by it.
+TEST(Engine, PullNackForAnotherEndpointIsIgnored) {
+    const Config config = fast_timeouts(kVariants[0]);
+    World w;
+    w.net.set_board_delivery(true);
+    Node& a = w.add(kMacA, 1, config);
+    Node& b1 = w.add(kMacB, 1, config);
+    w.add(kMacB, 2, config);
+    const Bytes large = pattern(1, 300000);
+    Bytes buffer(300000);
+    ASSERT_EQ(post_recv(w, b1, buffer.data(), buffer.size(), 1), 0);
+    w.net.cut(kMacA, 1, true);
+    ASSERT_EQ(post_send(w, a, a.ep().peer_of(b1.address()), large, 1), 0);
+    w.net.cut(kMacA, 1, false);
+    // Let the rendezvous through, then hold the pull.
+    ASSERT_TRUE(w.run_until([&] { return b1.ep().counters().frames_sent > 2; }));
+    w.net.cut(kMacA, 1, true);
+    wire::Head head;
+    head.dst_mac = kMacB;
+    head.src_mac = kMacA;
+    std::array<uint8_t, wire::kMaxHeaderLength> header{};
+    wire::NackMcp nack;
+    nack.src_endpoint = 1;
+    nack.nack_type = wire::NackType::BadRdmaWindow;
+    nack.src_magic = wire::pull_magic(2);  // endpoint 2's
+    for (uint32_t handle = 0; handle < 4; ++handle) {
+        nack.src_pull_handle = handle;
+        const size_t n = wire::encode_nack_mcp(head, nack, header);
+        b1.link().inject(Bytes(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(n)),
+                         a.link().local_route());
+    }
+    w.run_for(20ms);
+    EXPECT_EQ(b1.recv_done(1), nullptr) << "aborted by a nack meant for another endpoint";
+    w.net.cut(kMacA, 1, false);
+    ASSERT_TRUE(w.run_until([&] { return b1.recv_done(1) && a.send_done(1); }));
+    EXPECT_EQ(b1.recv_done(1)->status, Status::Ok);
+    EXPECT_EQ(first_mismatch(buffer.data(), 300000, 1), 300000u);
+}
+
+// ------------------------------------------------------------------ arguments
+
+TEST(Engine, BadArguments) {
+    Pair p(config_for(kVariants[0]));
+    const Bytes payload(10);
+    EXPECT_EQ(post_send(p.w, p.a, 1234, payload, 1), -EINVAL) << "no such peer";
+    EXPECT_EQ(p.a.ep().max_message(), size_t{0xffffffff});
+    const link::Address back = p.a.ep().peer_address(p.ab);
+    EXPECT_EQ(back.board, kMacB);
+    EXPECT_EQ(back.endpoint, 2);
+    EXPECT_EQ(p.a.ep().peer_of(p.b.address()), p.ab) << "one partner per address";
+}
+
+}  // namespace
+}  // namespace xen2mx

@@ -1,0 +1,427 @@
+// Messaging through the real libfabric: endpoints of one process exchange
+// messages over the udp link on the loopback, and the application sees
+// exactly what libfabric promises (data intact and in order, completions
+// with the right flags, lengths, tags, sources and errors).
+#include <sys/uio.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <rdma/fabric.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_tagged.h>
+
+#include "fabric_handles.hpp"
+
+namespace {
+
+using xen2mx::test::Handle;
+using xen2mx::test::InfoPtr;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr uint32_t kVersion = FI_VERSION(1, 17);
+constexpr auto kPatience = 20s;
+
+// A byte of message `n` at offset i.
+uint8_t pattern(size_t n, size_t i) { return static_cast<uint8_t>((n * 131 + i * 7 + (i >> 8)) & 0xff); }
+
+std::vector<uint8_t> message(size_t n, size_t length) {
+    std::vector<uint8_t> data(length);
+    for (size_t i = 0; i < length; ++i) data[i] = pattern(n, i);
+    return data;
+}
+
+struct Peer {
+    Handle<fid_av> av;
+    Handle<fid_cq> tx;
+    Handle<fid_cq> rx;
+    Handle<fid_cntr> tx_cntr;
+    Handle<fid_ep> ep;
+    std::vector<uint8_t> name;
+};
+
+class Messaging : public testing::TestWithParam<fi_ep_type> {
+protected:
+    void SetUp() override {
+        // Ports of its own, so that this test does not meet others running beside it.
+        port_base_ = std::to_string(40000 + (getpid() % 90) * 256);
+        setenv("FI_XEN2MX_UDP_PORT_BASE", port_base_.c_str(), 1);
+        setenv("FI_XEN2MX_PEER_TIMEOUT", "2000", 1);
+        InfoPtr hints(fi_allocinfo());
+        hints->fabric_attr->prov_name = strdup("xen2mx");
+        hints->ep_attr->type = GetParam();
+        hints->caps = FI_MSG | FI_TAGGED | FI_SOURCE | FI_DIRECTED_RECV;
+        fi_info* info = nullptr;
+        ASSERT_EQ(fi_getinfo(kVersion, nullptr, nullptr, 0, hints.get(), &info), 0);
+        info_.reset(info);
+        ASSERT_EQ(fi_fabric(info_->fabric_attr, fabric_.out(), nullptr), 0);
+        ASSERT_EQ(fi_domain(fabric_.get(), info_.get(), domain_.out(), nullptr), 0);
+    }
+
+    size_t max_size() const { return info_->ep_attr->max_msg_size; }
+
+    void open_peer(Peer& peer) {
+        fi_av_attr av_attr{};
+        av_attr.type = FI_AV_TABLE;
+        ASSERT_EQ(fi_av_open(domain_.get(), &av_attr, peer.av.out(), nullptr), 0);
+        fi_cq_attr cq_attr{};
+        cq_attr.format = FI_CQ_FORMAT_TAGGED;
+        cq_attr.wait_obj = FI_WAIT_UNSPEC;
+        ASSERT_EQ(fi_cq_open(domain_.get(), &cq_attr, peer.tx.out(), nullptr), 0);
+        ASSERT_EQ(fi_cq_open(domain_.get(), &cq_attr, peer.rx.out(), nullptr), 0);
+        fi_cntr_attr cntr_attr{};
+        cntr_attr.wait_obj = FI_WAIT_UNSPEC;
+        ASSERT_EQ(fi_cntr_open(domain_.get(), &cntr_attr, peer.tx_cntr.out(), nullptr), 0);
+        ASSERT_EQ(fi_endpoint(domain_.get(), info_.get(), peer.ep.out(), nullptr), 0);
+        ASSERT_EQ(fi_ep_bind(peer.ep.get(), peer.av.id(), 0), 0);
+        ASSERT_EQ(fi_ep_bind(peer.ep.get(), peer.tx.id(), FI_TRANSMIT), 0);
+        ASSERT_EQ(fi_ep_bind(peer.ep.get(), peer.rx.id(), FI_RECV), 0);
+        ASSERT_EQ(fi_ep_bind(peer.ep.get(), peer.tx_cntr.id(), FI_SEND), 0);
+        ASSERT_EQ(fi_enable(peer.ep.get()), 0);
+        peer.name.resize(64);
+        size_t len = peer.name.size();
+        ASSERT_EQ(fi_getname(peer.ep.id(), peer.name.data(), &len), 0);
+        peer.name.resize(len);
+    }
+
+    // Makes `from` know `to`; returns its fi_addr_t.
+    fi_addr_t introduce(Peer& from, const Peer& to) {
+        fi_addr_t addr = FI_ADDR_NOTAVAIL;
+        EXPECT_EQ(fi_av_insert(from.av.get(), to.name.data(), 1, &addr, 0, nullptr), 1);
+        return addr;
+    }
+
+    void open_pair() {
+        ASSERT_NO_FATAL_FAILURE(open_peer(a_));
+        ASSERT_NO_FATAL_FAILURE(open_peer(b_));
+        a_to_b_ = introduce(a_, b_);
+        b_to_a_ = introduce(b_, a_);
+    }
+
+    // Reads one completion (or error) from cq, making progress on every
+    // endpoint in the meantime as an application would.
+    int wait(fid_cq* cq, fi_cq_tagged_entry* entry, fi_cq_err_entry* error = nullptr, fi_addr_t* source = nullptr) {
+        const auto deadline = Clock::now() + kPatience;
+        while (Clock::now() < deadline) {
+            for (Peer* peer : {&a_, &b_, &c_}) {
+                if (peer->ep && peer->tx.get() != cq) fi_cq_read(peer->tx.get(), nullptr, 0);
+                if (peer->ep && peer->rx.get() != cq) fi_cq_read(peer->rx.get(), nullptr, 0);
+            }
+            const ssize_t n = fi_cq_readfrom(cq, entry, 1, source);
+            if (n == 1) return 0;
+            if (n == -FI_EAVAIL) {
+                fi_cq_err_entry local{};
+                fi_cq_err_entry* e = error ? error : &local;
+                EXPECT_EQ(fi_cq_readerr(cq, e, 0), 1);
+                return -e->err;
+            }
+            if (n != -FI_EAGAIN) return static_cast<int>(n);
+        }
+        return -FI_ETIMEDOUT;
+    }
+
+    // Sends a copy of data that lives as long as the test: the provider may
+    // read a send buffer until the send completes.
+    void send(Peer& from, fi_addr_t to, const std::vector<uint8_t>& bytes, bool tagged, uint64_t tag, void* context) {
+        const std::vector<uint8_t>& data = sent_.emplace_back(bytes);
+        const auto deadline = Clock::now() + kPatience;
+        for (;;) {
+            const ssize_t ret = tagged ? fi_tsend(from.ep.get(), data.data(), data.size(), nullptr, to, tag, context)
+                                       : fi_send(from.ep.get(), data.data(), data.size(), nullptr, to, context);
+            if (ret != -FI_EAGAIN || Clock::now() > deadline) {
+                ASSERT_EQ(ret, 0);
+                return;
+            }
+            fi_cq_read(from.tx.get(), nullptr, 0);
+        }
+    }
+
+    std::deque<std::vector<uint8_t>> sent_;
+    std::string port_base_;
+    InfoPtr info_;
+    Handle<fid_fabric> fabric_;
+    Handle<fid_domain> domain_;
+    Peer a_, b_, c_;
+    fi_addr_t a_to_b_ = FI_ADDR_NOTAVAIL;
+    fi_addr_t b_to_a_ = FI_ADDR_NOTAVAIL;
+};
+
+// What only reliable endpoints promise: order, and errors for unreachable peers.
+class ReliableMessaging : public Messaging {};
+
+std::vector<size_t> sizes_for(size_t max) {
+    std::vector<size_t> sizes;
+    for (size_t size : {size_t{0}, size_t{1}, size_t{31}, size_t{32}, size_t{33}, size_t{127}, size_t{128},
+                        size_t{129}, size_t{1000}, size_t{4096}, size_t{8191}, size_t{8192}, size_t{8193},
+                        size_t{32767}, size_t{32768}, size_t{32769}, size_t{100000}, size_t{1} << 20,
+                        (size_t{1} << 22) + 3}) {
+        if (size <= max) sizes.push_back(size);
+    }
+    return sizes;
+}
+
+TEST_P(Messaging, EverySizeArrivesIntactWithTheRightCompletions) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    size_t n = 0;
+    for (bool tagged : {true, false}) {
+        for (size_t size : sizes_for(max_size())) {
+            ++n;
+            const auto data = message(n, size);
+            std::vector<uint8_t> buffer(size + 16, 0xee);
+            int rx_context = 0;
+            int tx_context = 0;
+            const uint64_t tag = 0xabcd0000 + n;
+            if (tagged)
+                ASSERT_EQ(fi_trecv(b_.ep.get(), buffer.data(), buffer.size(), nullptr, FI_ADDR_UNSPEC, tag, 0,
+                                   &rx_context), 0);
+            else
+                ASSERT_EQ(fi_recv(b_.ep.get(), buffer.data(), buffer.size(), nullptr, FI_ADDR_UNSPEC, &rx_context), 0);
+            ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, data, tagged, tag, &tx_context));
+
+            fi_cq_tagged_entry entry{};
+            fi_addr_t source = FI_ADDR_NOTAVAIL;
+            ASSERT_EQ(wait(b_.rx.get(), &entry, nullptr, &source), 0) << "size " << size;
+            EXPECT_EQ(entry.op_context, &rx_context);
+            EXPECT_EQ(entry.flags, FI_RECV | (tagged ? FI_TAGGED : FI_MSG));
+            EXPECT_EQ(entry.len, size);
+            if (tagged) {
+                EXPECT_EQ(entry.tag, tag);
+            }
+            EXPECT_EQ(source, b_to_a_) << "FI_SOURCE names the sender";
+            ASSERT_TRUE(std::equal(data.begin(), data.end(), buffer.begin())) << "size " << size;
+            EXPECT_EQ(buffer[size], 0xee) << "nothing written past the message";
+
+            ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+            EXPECT_EQ(entry.op_context, &tx_context);
+            EXPECT_EQ(entry.flags, FI_SEND | (tagged ? FI_TAGGED : FI_MSG));
+        }
+    }
+    EXPECT_EQ(fi_cntr_read(a_.tx_cntr.get()), n);
+}
+
+TEST_P(Messaging, UnexpectedMessagesWaitForTheirReceive) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    const auto sizes = sizes_for(max_size());
+    for (size_t i = 0; i < sizes.size(); ++i)
+        ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(i, sizes[i]), true, 100 + i, nullptr));
+    // Let them arrive before anything is posted.
+    for (int round = 0; round < 200; ++round) {
+        fi_cq_read(b_.rx.get(), nullptr, 0);
+        fi_cq_read(a_.tx.get(), nullptr, 0);
+        std::this_thread::sleep_for(1ms);
+    }
+    // Posted in reverse order: each still finds its own message by tag.
+    for (size_t k = sizes.size(); k-- > 0;) {
+        std::vector<uint8_t> buffer(sizes[k]);
+        ASSERT_EQ(fi_trecv(b_.ep.get(), buffer.data(), buffer.size(), nullptr, FI_ADDR_UNSPEC, 100 + k, 0, nullptr),
+                  0);
+        fi_cq_tagged_entry entry{};
+        ASSERT_EQ(wait(b_.rx.get(), &entry), 0) << "size " << sizes[k];
+        EXPECT_EQ(entry.len, sizes[k]);
+        EXPECT_EQ(buffer, message(k, sizes[k]));
+    }
+}
+
+TEST_P(ReliableMessaging, MessagesFromOneSenderMatchInOrder) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    constexpr size_t kCount = 60;
+    std::vector<std::vector<uint8_t>> buffers(kCount, std::vector<uint8_t>(70000));
+    for (size_t i = 0; i < kCount; ++i)
+        ASSERT_EQ(fi_trecv(b_.ep.get(), buffers[i].data(), buffers[i].size(), nullptr, FI_ADDR_UNSPEC, 7, 0, nullptr),
+                  0);
+    const size_t sizes[] = {5, 100, 3000, 40000, 65000};
+    for (size_t i = 0; i < kCount; ++i)
+        ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(i, sizes[i % 5]), true, 7, nullptr));
+    for (size_t i = 0; i < kCount; ++i) {
+        fi_cq_tagged_entry entry{};
+        ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    }
+    for (size_t i = 0; i < kCount; ++i) {
+        const auto expected = message(i, sizes[i % 5]);
+        EXPECT_TRUE(std::equal(expected.begin(), expected.end(), buffers[i].begin())) << "message " << i;
+    }
+}
+
+TEST_P(Messaging, TagsMatchUnderTheIgnoreMask) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    uint8_t wide[8] = {};
+    uint8_t exact[8] = {};
+    ASSERT_EQ(fi_trecv(b_.ep.get(), exact, sizeof exact, nullptr, FI_ADDR_UNSPEC, 0x1300, 0, nullptr), 0);
+    ASSERT_EQ(fi_trecv(b_.ep.get(), wide, sizeof wide, nullptr, FI_ADDR_UNSPEC, 0x1200, 0xff, nullptr), 0);
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, {1, 1, 1}, true, 0x12ab, nullptr));
+    fi_cq_tagged_entry entry{};
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    EXPECT_EQ(entry.tag, 0x12abu);
+    EXPECT_EQ(entry.buf == nullptr || entry.buf == wide, true);
+    EXPECT_EQ(wide[0], 1);
+    EXPECT_EQ(exact[0], 0) << "0x12ab does not match 0x1300";
+    // An untagged message matches no tagged receive.
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, {2}, false, 0, nullptr));
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, {3}, true, 0x1300, nullptr));
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    EXPECT_EQ(exact[0], 3);
+}
+
+TEST_P(Messaging, DirectedReceiveTakesOnlyItsSender) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    ASSERT_NO_FATAL_FAILURE(open_peer(c_));
+    const fi_addr_t c_to_b = introduce(c_, b_);
+    const fi_addr_t b_to_c = introduce(b_, c_);
+    uint8_t from_c[4] = {};
+    ASSERT_EQ(fi_trecv(b_.ep.get(), from_c, sizeof from_c, nullptr, b_to_c, 9, 0, nullptr), 0);
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, {0xa}, true, 9, nullptr));
+    ASSERT_NO_FATAL_FAILURE(send(c_, c_to_b, {0xc}, true, 9, nullptr));
+    fi_cq_tagged_entry entry{};
+    fi_addr_t source = FI_ADDR_NOTAVAIL;
+    ASSERT_EQ(wait(b_.rx.get(), &entry, nullptr, &source), 0);
+    EXPECT_EQ(from_c[0], 0xc);
+    EXPECT_EQ(source, b_to_c);
+    // a's message waits for a receive that takes it.
+    uint8_t any[4] = {};
+    ASSERT_EQ(fi_trecv(b_.ep.get(), any, sizeof any, nullptr, FI_ADDR_UNSPEC, 9, 0, nullptr), 0);
+    ASSERT_EQ(wait(b_.rx.get(), &entry, nullptr, &source), 0);
+    EXPECT_EQ(any[0], 0xa);
+    EXPECT_EQ(source, b_to_a_);
+}
+
+TEST_P(Messaging, TruncationIsReportedWithTheLostLength) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    for (size_t size : sizes_for(max_size())) {
+        if (size < 20) continue;
+        std::vector<uint8_t> buffer(size / 2 + 1, 0xee);
+        int context = 0;
+        ASSERT_EQ(fi_trecv(b_.ep.get(), buffer.data(), buffer.size(), nullptr, FI_ADDR_UNSPEC, 5, 0, &context), 0);
+        const auto data = message(size, size);
+        ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, data, true, 5, nullptr));
+        fi_cq_tagged_entry entry{};
+        fi_cq_err_entry error{};
+        ASSERT_EQ(wait(b_.rx.get(), &entry, &error), -FI_ETRUNC) << "size " << size;
+        EXPECT_EQ(error.op_context, &context);
+        EXPECT_EQ(error.len, buffer.size());
+        EXPECT_EQ(error.olen, size - buffer.size());
+        EXPECT_TRUE(std::equal(buffer.begin(), buffer.end(), data.begin())) << "what fits is delivered";
+        ASSERT_EQ(wait(a_.tx.get(), &entry), 0) << "the sender sees success";
+    }
+}
+
+TEST_P(Messaging, RemoteCqDataArrivesWithItsFlag) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    for (size_t size : {size_t{0}, size_t{24}, size_t{25}, size_t{5000}, size_t{200000}}) {
+        if (size > max_size()) continue;
+        std::vector<uint8_t> buffer(size);
+        ASSERT_EQ(fi_trecv(b_.ep.get(), buffer.data(), buffer.size(), nullptr, FI_ADDR_UNSPEC, 1, 0, nullptr), 0);
+        const auto& data = sent_.emplace_back(message(size, size));
+        const uint64_t cq_data = 0x0123456789abcdefull ^ size;
+        ASSERT_EQ(fi_tsenddata(a_.ep.get(), data.data(), size, nullptr, cq_data, a_to_b_, 1, nullptr), 0);
+        fi_cq_tagged_entry entry{};
+        ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+        EXPECT_TRUE(entry.flags & FI_REMOTE_CQ_DATA);
+        EXPECT_EQ(entry.data, cq_data);
+        EXPECT_EQ(entry.len, size);
+        EXPECT_EQ(buffer, data);
+    }
+    // Without data, no flag.
+    uint8_t byte = 0;
+    ASSERT_EQ(fi_trecv(b_.ep.get(), &byte, 1, nullptr, FI_ADDR_UNSPEC, 1, 0, nullptr), 0);
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, {4}, true, 1, nullptr));
+    fi_cq_tagged_entry entry{};
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    EXPECT_FALSE(entry.flags & FI_REMOTE_CQ_DATA);
+}
+
+TEST_P(Messaging, InjectNeedsNoBufferAndGivesNoCompletion) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> data = message(1, 1000);
+    uint8_t buffer[1000] = {};
+    ASSERT_EQ(fi_trecv(b_.ep.get(), buffer, sizeof buffer, nullptr, FI_ADDR_UNSPEC, 2, 0, nullptr), 0);
+    ASSERT_EQ(fi_tinject(a_.ep.get(), data.data(), data.size(), a_to_b_, 2), 0);
+    std::fill(data.begin(), data.end(), 0);  // the buffer is the caller's again
+    fi_cq_tagged_entry entry{};
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    EXPECT_TRUE(std::equal(buffer, buffer + sizeof buffer, message(1, 1000).begin()));
+    EXPECT_EQ(fi_cq_read(a_.tx.get(), &entry, 1), -FI_EAGAIN) << "inject has no completion";
+    EXPECT_EQ(fi_cntr_wait(a_.tx_cntr.get(), 1, 5000), 0) << "but it is counted";
+}
+
+TEST_P(Messaging, CancelReportsTheReceive) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    uint8_t buffer[16];
+    int context = 0;
+    ASSERT_EQ(fi_trecv(b_.ep.get(), buffer, sizeof buffer, nullptr, FI_ADDR_UNSPEC, 77, 0, &context), 0);
+    ASSERT_EQ(fi_cancel(b_.ep.id(), &context), 0);
+    EXPECT_EQ(fi_cancel(b_.ep.id(), &context), -FI_ENOENT);
+    fi_cq_tagged_entry entry{};
+    fi_cq_err_entry error{};
+    ASSERT_EQ(wait(b_.rx.get(), &entry, &error), -FI_ECANCELED);
+    EXPECT_EQ(error.op_context, &context);
+}
+
+TEST_P(Messaging, BlockingReadWakesForAMessage) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    uint8_t buffer[64] = {};
+    ASSERT_EQ(fi_trecv(b_.ep.get(), buffer, sizeof buffer, nullptr, FI_ADDR_UNSPEC, 3, 0, nullptr), 0);
+    std::thread sender([&] {
+        std::this_thread::sleep_for(100ms);
+        const auto& data = sent_.emplace_back(message(3, 64));
+        EXPECT_EQ(fi_tsend(a_.ep.get(), data.data(), data.size(), nullptr, a_to_b_, 3, nullptr), 0);
+        fi_cq_tagged_entry done{};
+        const auto deadline = Clock::now() + kPatience;
+        while (fi_cq_read(a_.tx.get(), &done, 1) == -FI_EAGAIN && Clock::now() < deadline)
+            std::this_thread::sleep_for(1ms);
+    });
+    fi_cq_tagged_entry entry{};
+    EXPECT_EQ(fi_cq_sread(b_.rx.get(), &entry, 1, nullptr, 20000), 1);
+    sender.join();
+    EXPECT_EQ(buffer[10], pattern(3, 10));
+}
+
+TEST_P(ReliableMessaging, SilentPeerGivesAnErrorNotAHang) {
+    ASSERT_NO_FATAL_FAILURE(open_peer(a_));
+    // An endpoint id nobody holds.
+    fi_addr_t nobody = FI_ADDR_NOTAVAIL;
+    ASSERT_EQ(fi_av_insertsvc(a_.av.get(), "127.0.0.1", "250", &nobody, 0, nullptr), 1);
+    int context = 0;
+    const auto& data = sent_.emplace_back(message(0, 10));
+    ASSERT_EQ(fi_tsend(a_.ep.get(), data.data(), data.size(), nullptr, nobody, 1, &context), 0);
+    const auto start = Clock::now();
+    fi_cq_tagged_entry entry{};
+    fi_cq_err_entry error{};
+    EXPECT_EQ(wait(a_.tx.get(), &entry, &error), -FI_ETIMEDOUT);
+    EXPECT_EQ(error.op_context, &context);
+    EXPECT_GE(Clock::now() - start, 1500ms) << "FI_XEN2MX_PEER_TIMEOUT is 2000 ms";
+}
+
+TEST_P(ReliableMessaging, WrongKeyIsRefused) {
+    setenv("FI_XEN2MX_KEY", "1234", 1);
+    ASSERT_NO_FATAL_FAILURE(open_peer(a_));
+    setenv("FI_XEN2MX_KEY", "5678", 1);
+    ASSERT_NO_FATAL_FAILURE(open_peer(b_));
+    unsetenv("FI_XEN2MX_KEY");
+    a_to_b_ = introduce(a_, b_);
+    int context = 0;
+    ASSERT_EQ(fi_tsend(a_.ep.get(), "x", 1, nullptr, a_to_b_, 1, &context), 0);
+    fi_cq_tagged_entry entry{};
+    fi_cq_err_entry error{};
+    EXPECT_EQ(wait(a_.tx.get(), &entry, &error), -FI_ECONNREFUSED);
+    EXPECT_EQ(error.op_context, &context);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, ReliableMessaging, testing::Values(FI_EP_RDM),
+                         [](const testing::TestParamInfo<fi_ep_type>&) { return std::string("RDM"); });
+INSTANTIATE_TEST_SUITE_P(Types, Messaging, testing::Values(FI_EP_RDM, FI_EP_DGRAM),
+                         [](const testing::TestParamInfo<fi_ep_type>& info) {
+                             return std::string(info.param == FI_EP_RDM ? "RDM" : "DGRAM");
+                         });
+
+}  // namespace

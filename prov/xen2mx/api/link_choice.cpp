@@ -1,0 +1,119 @@
+#include "link_choice.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include <rdma/fi_errno.h>
+
+#include "ep.hpp"
+#include "link/ethernet_link.hpp"
+#include "link/host_addresses.hpp"
+#include "link/udp_link.hpp"
+#include "log.hpp"
+#include "names.hpp"
+#include "params.hpp"
+#include "wire/address_codec.hpp"
+
+namespace xen2mx::api {
+
+namespace {
+
+int link_errno(int ret) {
+    switch (ret) {
+    case -EADDRINUSE: return -FI_EADDRINUSE;
+    case -EPERM:
+    case -EACCES: return -FI_EACCES;
+    case -ENODEV: return -FI_ENODEV;
+    case -ENETDOWN: return -FI_ENETDOWN;
+    case -EINVAL: return -FI_EINVAL;
+    default: return ret;
+    }
+}
+
+int open_udp(const Params& params, const link::Address& wanted, std::unique_ptr<link::Link>* link) {
+    link::UdpLinkConfig config;
+    config.port_base = params.udp_port_base;
+    config.endpoint_id = wanted.endpoint == kAnyEndpoint ? -1 : wanted.endpoint;
+    if (wanted.ipv4) {
+        config.ipv4 = wanted.ipv4;
+    } else {
+        auto ipv4 = link::interface_ipv4(params.iface);
+        if (!ipv4) {
+            X2M_WARN(FI_LOG_EP_CTRL, "interface \"%s\" has no IPv4 address for the udp link\n", params.iface.c_str());
+            return -FI_ENODEV;
+        }
+        config.ipv4 = *ipv4;
+    }
+    if (int ret = link::open_udp_link(config, link)) {
+        X2M_WARN(FI_LOG_EP_CTRL, "cannot open the udp link on %s, port base %d: %s\n",
+                 link::ipv4_to_string(config.ipv4).c_str(), config.port_base, strerror(-ret));
+        return link_errno(ret);
+    }
+    return 0;
+}
+
+int open_ethernet(const Params& params, const link::Address& wanted, bool quiet, std::unique_ptr<link::Link>* link) {
+    link::EthernetLinkConfig config;
+    config.iface = params.iface;
+    config.endpoint_id = wanted.endpoint == kAnyEndpoint ? -1 : wanted.endpoint;
+    if (int ret = link::open_ethernet_link(config, link)) {
+        if (quiet)
+            X2M_INFO(FI_LOG_EP_CTRL, "no Ethernet link on \"%s\" (%s): using udp\n", params.iface.c_str(),
+                     strerror(-ret));
+        else
+            X2M_WARN(FI_LOG_EP_CTRL, "cannot open the Ethernet link on \"%s\": %s%s\n", params.iface.c_str(),
+                     strerror(-ret), ret == -EPERM || ret == -EACCES ? " (it needs CAP_NET_RAW)" : "");
+        return link_errno(ret);
+    }
+    if (wanted.board && !wanted.has_udp() && wanted.board != (*link)->board()) {
+        X2M_WARN(FI_LOG_EP_CTRL, "source address %s is not interface %s\n", wire::mac_to_string(wanted.board).c_str(),
+                 params.iface.c_str());
+        link->reset();
+        return -FI_EINVAL;
+    }
+    return 0;
+}
+
+}  // namespace
+
+int open_engine(Endpoint* ep, const link::Address& wanted, std::unique_ptr<engine::Endpoint>* out) {
+    const Params params = read_params();
+    std::unique_ptr<link::Link> link;
+    int ret;
+    if (params.link == "udp") {
+        ret = open_udp(params, wanted, &link);
+    } else if (params.link == "ethernet") {
+        if (params.iface.empty()) {
+            X2M_WARN(FI_LOG_EP_CTRL, "FI_XEN2MX_LINK=ethernet needs FI_XEN2MX_IFACE\n");
+            return -FI_EINVAL;
+        }
+        ret = open_ethernet(params, wanted, false, &link);
+    } else if (params.link == "auto") {
+        // The Ethernet link where it is configured and permitted, else udp.
+        ret = -FI_ENODEV;
+        if (!params.iface.empty() && !wanted.has_udp()) ret = open_ethernet(params, wanted, true, &link);
+        if (ret) ret = open_udp(params, wanted, &link);
+    } else {
+        X2M_WARN(FI_LOG_EP_CTRL, "FI_XEN2MX_LINK=%s: that link is not available in this build\n",
+                 params.link.c_str());
+        return -FI_ENODEV;
+    }
+    if (ret) return ret;
+
+    engine::Config config;
+    config.reliable = ep->type == FI_EP_RDM;
+    config.key = params.key;
+    config.peer_timeout = std::chrono::milliseconds(params.peer_timeout_ms);
+    if (auto limits = wire::WireLimits::open_mx(static_cast<uint32_t>(link->max_frame()))) config.limits = *limits;
+    std::random_device random;
+    const uint32_t session = (uint32_t{random()} << 16) ^ random();
+    const std::string_view kind = link->kind();
+    ep->sink.ep = ep;
+    *out = std::make_unique<engine::Endpoint>(config, std::move(link), ep->sink, session);
+    X2M_INFO(FI_LOG_EP_CTRL, "endpoint %s on the %.*s link\n", wire::address_to_string((*out)->address()).c_str(),
+             static_cast<int>(kind.size()), kind.data());
+    return 0;
+}
+
+}  // namespace xen2mx::api

@@ -1,0 +1,1475 @@
+#include "engine/endpoint.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+
+#include "engine/iov.hpp"
+#include "engine/seqnum.hpp"
+#include "wire/bytes.hpp"
+
+namespace xen2mx::engine {
+
+namespace {
+
+constexpr int kPollBudget = 64;
+// Batches of frames one progress call takes at most, so that a flood of
+// frames cannot keep the timers (acks, resends) from running.
+constexpr int kPollBatches = 16;
+// Blocks of a pull requested at once: the sliding window.
+constexpr size_t kPullWindow = 4;
+constexpr size_t kMaxPulls = 256;
+// Unreliable medium messages are given up when this many newer ones are
+// being assembled, or when they are not complete after kDgramReassembly: a
+// lost frag is never resent, and the receive they hold must be freed.
+constexpr size_t kMaxDgramPartials = 8;
+constexpr Duration kDgramReassembly = std::chrono::seconds(1);
+// Frames kept per partner while an earlier one is missing, and how far
+// ahead they may be (MX's early packet window).
+constexpr size_t kEarlyFrames = 256;
+constexpr uint16_t kEarlyWindow = 255;
+// Send requests the application cannot take: a NOTIFY must always find one,
+// or the sender of a large message would wait for it forever.
+constexpr size_t kNotifyReserve = 64;
+// Unacked sends per partner must stay within half the 14-bit sequence space
+// (MX's throttling limit), or an ack could not tell old from new.
+constexpr size_t kMaxSends = (seqnum::kHalf - 1) - kNotifyReserve;
+
+uint64_t partner_key(uint64_t board, uint8_t endpoint) { return (board << 8) | endpoint; }
+
+bool tag_matches(const RecvRequest& recv, bool tagged, uint64_t match, PeerId peer) {
+    if (recv.tagged != tagged) return false;
+    if (recv.from != kNoPeer && recv.from != peer) return false;
+    return !tagged || ((match | recv.ignore) == (recv.tag | recv.ignore));
+}
+
+uint32_t frag_mask(size_t length, uint32_t frag_max) {
+    const size_t frags = length == 0 ? 1 : (length + frag_max - 1) / frag_max;
+    return frags >= 32 ? ~uint32_t{0} : (uint32_t{1} << frags) - 1;
+}
+
+uint64_t read_prefix(const std::array<uint8_t, kDataPrefix>& prefix) {
+    return (uint64_t{wire::get_be32(prefix.data())} << 32) | wire::get_be32(prefix.data() + 4);
+}
+
+}  // namespace
+
+const char* status_text(Status status) {
+    switch (status) {
+    case Status::Ok: return "success";
+    case Status::Truncated: return "message truncated to the receive buffer";
+    case Status::Canceled: return "operation canceled";
+    case Status::PeerTimeout: return "peer did not answer within the peer timeout";
+    case Status::PeerRefused: return "peer refused the connection (endpoint key mismatch)";
+    case Status::PeerReset: return "peer restarted while the operation was in flight";
+    case Status::NoResources: return "no room for an unexpected message";
+    }
+    return "unknown status";
+}
+
+// ------------------------------------------------------------------ requests
+
+void RecvRequest::prepare(uint8_t message_flags, uint64_t message_match, size_t length, PeerId source) {
+    flags = message_flags;
+    match = message_match;
+    message_length = length;
+    peer = source;
+    matched = true;
+    dest_count = 0;
+    if (flags & kFlagCqData) dest[dest_count++] = iovec{prefix.data(), prefix.size()};
+    for (size_t i = 0; i < iov_count; ++i) dest[dest_count++] = iov[i];
+    const size_t room = capacity + ((flags & kFlagCqData) ? kDataPrefix : 0);
+    transfer_length = std::min(length, room);
+}
+
+// A pull: a large message the receiver fetches block by block.
+struct Endpoint::Pull {
+    struct Block {
+        bool in_use = false;
+        uint64_t offset = 0;
+        uint32_t length = 0;
+        uint64_t missing = 0;  // a bit per PULL_REPLY still to come
+    };
+    bool active = false;
+    uint32_t generation = 1;
+    RecvRequest* recv = nullptr;
+    PeerId peer = kNoPeer;
+    uint8_t region = 0;
+    uint8_t region_seq = 0;
+    uint64_t length = 0;      // bytes to pull
+    uint64_t requested = 0;   // bytes asked for so far
+    uint64_t received = 0;
+    std::array<Block, kPullWindow> blocks{};
+    TimePoint last_progress{};
+    TimePoint last_request{};
+    Duration delay{};
+
+    uint32_t handle(uint32_t index) const { return (index << 22) | (generation & 0x3fffff); }
+};
+
+// ------------------------------------------------------------------ lifetime
+
+Endpoint::Endpoint(const Config& config, std::unique_ptr<link::Link> link, CompletionSink& sink, uint32_t session)
+    : config_(config),
+      link_(std::move(link)),
+      sink_(sink),
+      session_(session),
+      board_(link_->board()),
+      endpoint_id_(link_->endpoint_id()),
+      sends_(std::min(config.max_sends, kMaxSends) + kNotifyReserve),
+      recvs_(config.max_recvs),
+      pulls_(kMaxPulls) {
+    config_.rndv_threshold = std::min<size_t>(config_.rndv_threshold, config_.limits.medium_msg_max());
+    free_regions_.reserve(regions_.size());
+    for (int i = 255; i >= 0; --i) free_regions_.push_back(static_cast<uint8_t>(i));
+    free_pulls_.reserve(kMaxPulls);
+    notify_backlog_.reserve(kMaxPulls);
+    for (uint32_t i = kMaxPulls; i > 0; --i) free_pulls_.push_back(i - 1);
+    partners_.reserve(64);
+}
+
+Endpoint::~Endpoint() {
+    unexpected_.for_each([](Unexpected* u) { std::unique_ptr<Unexpected> owner(u); });
+}
+
+link::Address Endpoint::address() const {
+    const link::Route route = link_->local_route();
+    link::Address address;
+    address.board = board_;
+    address.endpoint = endpoint_id_;
+    address.ipv4 = route.ipv4;
+    address.udp_port = route.udp_port;
+    return address;
+}
+
+size_t Endpoint::max_message() const {
+    return config_.reliable ? size_t{0xffffffff} : config_.limits.medium_msg_max();
+}
+
+PeerId Endpoint::peer_of(const link::Address& address) {
+    const uint64_t key = partner_key(address.board, address.endpoint);
+    auto found = partner_index_.find(key);
+    if (found != partner_index_.end()) return found->second;
+    Partner partner;
+    partner.address = address;
+    partner.route = link::Route{address.board, address.ipv4, address.udp_port};
+    partner.partials.reserve(4);
+    partners_.push_back(std::move(partner));
+    const PeerId id = static_cast<PeerId>(partners_.size() - 1);
+    partner_index_.emplace(key, id);
+    return id;
+}
+
+// ------------------------------------------------------------------ posting
+
+int Endpoint::send(const SendArgs& args, TimePoint now) {
+    now_ = now;
+    if (args.peer >= partners_.size() || args.iov.size() > kMaxIov) return -EINVAL;
+    const size_t payload = iov_length(args.iov);
+    const size_t length = payload + (args.has_data ? kDataPrefix : 0);
+    if (length > max_message()) return -EMSGSIZE;
+    if (sends_.available() <= kNotifyReserve) return -EAGAIN;
+    SendRequest* request = sends_.get();
+
+    request->peer = args.peer;
+    request->context = args.context;
+    request->report = args.report;
+    request->match = args.tag;
+    request->flags = static_cast<uint8_t>((args.tagged ? 0 : kFlagUntagged) | (args.has_data ? kFlagCqData : 0));
+    request->data = args.data;
+    request->length = length;
+    if (args.has_data) {
+        wire::put_be32(request->prefix.data(), static_cast<uint32_t>(args.data >> 32));
+        wire::put_be32(request->prefix.data() + 4, static_cast<uint32_t>(args.data));
+        request->iov[request->iov_count++] = iovec{request->prefix.data(), kDataPrefix};
+    }
+    if (args.copy) {
+        // The caller's buffer is free as soon as this returns: keep the bytes.
+        request->copy.resize(payload);
+        size_t at = 0;
+        for (const iovec& v : args.iov) {
+            if (v.iov_len) std::memcpy(request->copy.data() + at, v.iov_base, v.iov_len);
+            at += v.iov_len;
+        }
+        request->iov[request->iov_count++] = iovec{request->copy.data(), payload};
+    } else {
+        for (const iovec& v : args.iov) request->iov[request->iov_count++] = v;
+    }
+
+    if (!config_.reliable || (length <= config_.rndv_threshold && !args.sync)) {
+        request->kind = length <= wire::kTinyMax    ? SendRequest::Kind::Tiny
+                        : length <= wire::kSmallMax ? SendRequest::Kind::Small
+                                                    : SendRequest::Kind::Medium;
+    } else {
+        request->kind = SendRequest::Kind::Large;
+        if (allocate_region(request) != 0) {
+            sends_.put(request);
+            return -EAGAIN;
+        }
+    }
+
+    Partner& partner = partners_[args.peer];
+    if (!config_.reliable || partner.state == Partner::State::Connected) {
+        transmit(partner, request);
+        return 0;
+    }
+    partner.pending.push_back(request);
+    if (partner.state != Partner::State::Connecting) start_connect(args.peer, partner);
+    return 0;
+}
+
+int Endpoint::allocate_region(SendRequest* request) {
+    if (free_regions_.empty()) return -EAGAIN;
+    const uint8_t region = free_regions_.back();
+    free_regions_.pop_back();
+    regions_[region] = request;
+    request->region = region;
+    request->region_seq = ++region_seqs_[region];
+    return 0;
+}
+
+int Endpoint::recv(const RecvArgs& args, TimePoint now) {
+    now_ = now;
+    if (args.iov.size() > kMaxIov) return -EINVAL;
+    if (args.from != kNoPeer && args.from >= partners_.size()) return -EINVAL;
+    RecvRequest* recv = recvs_.get();
+    if (!recv) return -EAGAIN;
+    recv->context = args.context;
+    recv->tagged = args.tagged;
+    recv->tag = args.tag;
+    recv->ignore = args.ignore;
+    recv->from = args.from;
+    recv->order = recv_order_++;
+    for (const iovec& v : args.iov) recv->iov[recv->iov_count++] = v;
+    recv->capacity = iov_length(args.iov);
+
+    // The oldest matching unexpected message first: order per sender holds.
+    Unexpected* found = unexpected_.find([&](const Unexpected* u) {
+        return !u->claimed && tag_matches(*recv, u->tagged(), u->match, u->peer);
+    });
+    if (!found) {
+        posted_.push_back(recv);
+        return 0;
+    }
+    recv->prepare(found->flags, found->match, found->message_length, found->peer);
+    if (found->large) {
+        unexpected_.remove(found);
+        std::unique_ptr<Unexpected> owner(found);
+        start_pull(recv, owner->peer, owner->region, owner->region_seq);
+        return 0;
+    }
+    if (!found->complete) {
+        found->claimed = recv;  // the rest of its frags will go there
+        return 0;
+    }
+    copy_to_iov({recv->dest.data(), recv->dest_count}, 0,
+                {found->data.data(), std::min(found->data.size(), recv->transfer_length)});
+    unexpected_.remove(found);
+    unexpected_bytes_ -= found->data.size();
+    std::unique_ptr<Unexpected> owner(found);
+    complete_recv(recv, Status::Ok);
+    return 0;
+}
+
+bool Endpoint::cancel(void* context) {
+    RecvRequest* recv = posted_.find([context](const RecvRequest* r) { return r->context == context; });
+    if (!recv) return false;
+    posted_.remove(recv);
+    complete_recv(recv, Status::Canceled);
+    return true;
+}
+
+// ------------------------------------------------------------------ frames out
+
+wire::Head Endpoint::head_for(const Partner& partner) const {
+    wire::Head head;
+    head.dst_mac = partner.address.board;
+    head.src_mac = board_;
+    head.dst_src_peer_index = partner.peer_index;
+    return head;
+}
+
+int Endpoint::send_frame(const link::Route& route, std::span<const uint8_t> header, std::span<const iovec> payload) {
+    std::array<iovec, kMaxIovWithData + 1> parts;
+    parts[0] = iovec{const_cast<uint8_t*>(header.data()), header.size()};
+    size_t count = 1;
+    for (const iovec& v : payload) {
+        if (v.iov_len) parts[count++] = v;
+    }
+    const int ret = link_->send(route, {parts.data(), count});
+    if (ret == 0) ++counters_.frames_sent;
+    return ret;
+}
+
+uint16_t Endpoint::piggyack(Partner& partner) {
+    // Every frame that carries our ack makes a separate one unnecessary.
+    partner.not_acked = 0;
+    partner.ack_due = false;
+    return seqnum::pack(partner.recv_sesnum, partner.ack_value());
+}
+
+void Endpoint::transmit(Partner& partner, SendRequest* request) {
+    if (!config_.reliable) {
+        // Datagrams: numbered only so that medium frags find their message.
+        request->seq = partner.dgram_seq;
+        partner.dgram_seq = seqnum::next(partner.dgram_seq);
+        emit(partner, request);
+        complete_send(request, Status::Ok);
+        return;
+    }
+    request->seq = partner.next_send_seq;
+    partner.next_send_seq = seqnum::next(partner.next_send_seq);
+    request->state = SendRequest::State::Unacked;
+    request->first_sent = request->last_sent = now_;
+    request->delay = config_.resend_delay;
+    partner.unacked.push_back(request);
+    emit(partner, request);
+}
+
+void Endpoint::emit(Partner& partner, SendRequest* request) {
+    std::array<uint8_t, wire::kMaxHeaderLength> header;
+    const wire::Head head = head_for(partner);
+    const uint16_t seq = seqnum::pack(partner.send_sesnum, request->seq);
+    const uint32_t session = config_.reliable ? partner.peer_session : 0;
+    const std::span<const iovec> iov{request->iov.data(), request->iov_count};
+
+    switch (request->kind) {
+    case SendRequest::Kind::Tiny:
+    case SendRequest::Kind::Small: {
+        wire::MsgHeader msg;
+        msg.dst_endpoint = partner.address.endpoint;
+        msg.src_endpoint = endpoint_id_;
+        msg.src_generation = request->flags;
+        msg.length = static_cast<uint16_t>(request->length);
+        msg.lib_seqnum = seq;
+        msg.lib_piggyack = piggyack(partner);
+        msg.match_info = request->match;
+        msg.session = session;
+        const size_t n = request->kind == SendRequest::Kind::Tiny ? wire::encode_tiny(head, msg, header)
+                                                                  : wire::encode_small(head, msg, header);
+        send_frame(partner.route, {header.data(), n}, iov);
+        break;
+    }
+    case SendRequest::Kind::Medium: {
+        const uint32_t frag_max = config_.limits.medium_frag_max;
+        const size_t frags = request->length == 0 ? 1 : (request->length + frag_max - 1) / frag_max;
+        for (size_t i = 0; i < frags; ++i) {
+            const size_t offset = i * frag_max;
+            const size_t frag_length = std::min<size_t>(frag_max, request->length - offset);
+            wire::MediumFrag frag;
+            frag.dst_endpoint = partner.address.endpoint;
+            frag.src_endpoint = endpoint_id_;
+            frag.src_generation = request->flags;
+            frag.msg_length = static_cast<uint32_t>(request->length);
+            frag.lib_seqnum = seq;
+            frag.lib_piggyack = piggyack(partner);
+            frag.match_info = request->match;
+            frag.session = session;
+            frag.frag_length = static_cast<uint16_t>(frag_length);
+            frag.frag_seqnum = static_cast<uint8_t>(i);
+            // MX announces the frag size as its log2 (4 KiB: 12).
+            frag.frag_pipeline = config_.mode == wire::WireMode::MxCompat
+                                     ? static_cast<uint8_t>(std::bit_width(frag_max) - 1)
+                                     : 0;
+            std::array<iovec, kMaxIovWithData> slice;
+            const size_t parts = slice_iov(iov, offset, frag_length, slice);
+            const size_t n = wire::encode_medium(head, frag, config_.mode, header);
+            send_frame(partner.route, {header.data(), n}, {slice.data(), parts});
+        }
+        break;
+    }
+    case SendRequest::Kind::Large: {
+        wire::Rndv rndv;
+        rndv.dst_endpoint = partner.address.endpoint;
+        rndv.src_endpoint = endpoint_id_;
+        rndv.src_generation = request->flags;
+        rndv.lib_seqnum = seq;
+        rndv.lib_piggyack = piggyack(partner);
+        rndv.match_info = request->match;
+        rndv.session = session;
+        rndv.msg_length = static_cast<uint32_t>(request->length);
+        rndv.pulled_rdma_id = request->region;
+        rndv.pulled_rdma_seqnum = request->region_seq;
+        const size_t n = wire::encode_rndv(head, rndv, header);
+        send_frame(partner.route, {header.data(), n}, {});
+        break;
+    }
+    case SendRequest::Kind::Notify: {
+        wire::Notify notify;
+        notify.dst_endpoint = partner.address.endpoint;
+        notify.src_endpoint = endpoint_id_;
+        notify.session = session;
+        notify.total_length = request->notify_length;
+        notify.pulled_rdma_id = request->region;
+        notify.pulled_rdma_seqnum = request->region_seq;
+        notify.lib_seqnum = seq;
+        notify.lib_piggyack = piggyack(partner);
+        const size_t n = wire::encode_notify(head, notify, header);
+        send_frame(partner.route, {header.data(), n}, {});
+        break;
+    }
+    }
+}
+
+void Endpoint::send_ack(Partner& partner) {
+    std::array<uint8_t, wire::kMaxHeaderLength> header;
+    wire::Truc truc;
+    truc.dst_endpoint = partner.address.endpoint;
+    truc.src_endpoint = endpoint_id_;
+    truc.session = partner.peer_session;
+    truc.lib_seqnum = piggyack(partner);
+    truc.acknum = ++partner.acknum_sent;
+    truc.send_seq = truc.lib_seqnum;
+    const size_t n = wire::encode_truc(head_for(partner), truc, header);
+    if (send_frame(partner.route, {header.data(), n}, {}) == 0) ++counters_.acks_sent;
+}
+
+// Tells the sender of a frame that we do not know it under the session it
+// used. We answer even a sender we have no partner for: it is most likely a
+// peer that talked to an earlier incarnation of this endpoint, and the nack
+// lets it find out without waiting for its timeout.
+void Endpoint::send_nack(const wire::Frame& frame, const link::Route& from, uint8_t src_endpoint, uint16_t seq) {
+    wire::Head head;
+    head.dst_mac = frame.head.src_mac;
+    head.src_mac = board_;
+    link::Route route = from;
+    auto found = partner_index_.find(partner_key(frame.head.src_mac, src_endpoint));
+    if (found != partner_index_.end()) {
+        const Partner& partner = partners_[found->second];
+        head.dst_src_peer_index = partner.peer_index;
+        route = partner.route;
+    }
+    std::array<uint8_t, wire::kMaxHeaderLength> header;
+    wire::NackLib nack;
+    nack.src_endpoint = endpoint_id_;
+    nack.nack_type = wire::NackType::BadSession;
+    nack.dst_endpoint = src_endpoint;
+    nack.dst_src_peer_index = head.dst_src_peer_index;
+    nack.lib_seqnum = seq;
+    const size_t n = wire::encode_nack_lib(head, nack, header);
+    send_frame(route, {header.data(), n}, {});
+}
+
+void Endpoint::start_connect(PeerId, Partner& partner) {
+    partner.state = Partner::State::Connecting;
+    ++partner.connect_seq;
+    partner.connect_first = partner.connect_last = now_;
+    partner.connect_delay = config_.resend_delay;
+    send_connect(partner, false, session_, partner.connect_seq, wire::ConnectStatus::Ok);
+}
+
+void Endpoint::send_connect(Partner& partner, bool reply, uint32_t requester_session, uint8_t connect_seq,
+                            wire::ConnectStatus status) {
+    std::array<uint8_t, wire::kMaxHeaderLength> header;
+    wire::Connect connect;
+    connect.dst_endpoint = partner.address.endpoint;
+    connect.src_endpoint = endpoint_id_;
+    connect.src_dst_peer_index = 0;
+    connect.src_session_id = requester_session;
+    connect.is_reply = reply;
+    connect.connect_seqnum = connect_seq;
+    // Both tell the other side which sequence number we expect next from it.
+    connect.target_recv_seqnum_start = seqnum::pack(partner.recv_sesnum, partner.ack_value());
+    if (reply) {
+        connect.target_session_id = session_;
+        connect.status = static_cast<uint8_t>(status);
+    } else {
+        connect.app_key = config_.key;
+    }
+    const size_t n = wire::encode_connect(head_for(partner), connect, header);
+    send_frame(partner.route, {header.data(), n}, {});
+}
+
+// ------------------------------------------------------------------ frames in
+
+void Endpoint::progress(TimePoint now) {
+    now_ = now;
+    for (int batch = 0; batch < kPollBatches && link_->poll(*this, kPollBudget) == kPollBudget; ++batch) {
+    }
+    timers(now);
+}
+
+// Acks wait a little so that one covers several messages; an endpoint about
+// to close owes them now, or its peers resend until they time out.
+void Endpoint::flush() {
+    if (!config_.reliable) return;
+    for (Partner& partner : partners_) {
+        if (partner.established && (partner.ack_due || partner.not_acked)) send_ack(partner);
+    }
+}
+
+void Endpoint::on_frame(std::span<const uint8_t> bytes, const link::Route& from) {
+    ++counters_.frames_received;
+    handle_frame(bytes, from);
+    // Frames that waited for this one may be due now.
+    while (advanced_ != kNoPeer) {
+        Partner& partner = partners_[advanced_];
+        advanced_ = kNoPeer;
+        replay_early(partner);
+    }
+}
+
+void Endpoint::handle_frame(std::span<const uint8_t> bytes, const link::Route& from) {
+    frame_bytes_ = bytes;
+    frame_from_ = from;
+    const wire::DecodeResult decoded = wire::decode(bytes, config_.mode, config_.limits);
+    if (!decoded) {
+        ++counters_.decode_drops[static_cast<size_t>(decoded.reason())];
+        return;
+    }
+    const wire::Frame& frame = decoded.frame();
+    if (frame.head.dst_mac != board_) {
+        ++counters_.not_for_us;
+        return;
+    }
+    switch (frame.type) {
+    case wire::PacketType::Tiny:
+    case wire::PacketType::Small: on_message(frame, from); break;
+    case wire::PacketType::Medium: on_medium(frame, from); break;
+    case wire::PacketType::Rndv: on_rndv(frame, from); break;
+    case wire::PacketType::Notify: on_notify(frame, from); break;
+    case wire::PacketType::Connect: on_connect(frame, from); break;
+    case wire::PacketType::Truc: on_truc(frame, from); break;
+    case wire::PacketType::NackLib: on_nack_lib(frame, from); break;
+    case wire::PacketType::Pull: on_pull(frame, from); break;
+    case wire::PacketType::PullReply: on_pull_reply(frame); break;
+    case wire::PacketType::NackMcp: on_nack_mcp(frame); break;
+    default: ++counters_.not_for_us; break;  // host queries and raw frames are not ours to answer
+    }
+}
+
+Partner* Endpoint::partner_of_frame(const wire::Frame& frame, const link::Route& from, PeerId* id, bool create) {
+    uint8_t src_endpoint = 0;
+    std::visit(
+        [&](const auto& body) {
+            if constexpr (requires { body.src_endpoint; }) src_endpoint = body.src_endpoint;
+        },
+        frame.body);
+    auto found = partner_index_.find(partner_key(frame.head.src_mac, src_endpoint));
+    if (found != partner_index_.end()) {
+        *id = found->second;
+        return &partners_[*id];
+    }
+    if (!create) return nullptr;
+    link::Address address;
+    address.board = frame.head.src_mac;
+    address.endpoint = src_endpoint;
+    address.ipv4 = from.ipv4;
+    address.udp_port = from.udp_port;
+    *id = peer_of(address);
+    return &partners_[*id];
+}
+
+// What every sequenced frame (TINY, SMALL, MEDIUM, RNDV, NOTIFY) of a
+// reliable endpoint goes through: it must come from a partner we are
+// connected to, under our session; its piggybacked ack is then applied, and
+// frames of an earlier incarnation of the connection are dropped. Returns
+// null when the frame goes no further.
+Partner* Endpoint::sequenced_partner(const wire::Frame& frame, const link::Route& from, uint8_t src_endpoint,
+                                     uint32_t session, uint16_t wire_seq, uint16_t wire_ack, PeerId* id) {
+    Partner* partner = partner_of_frame(frame, from, id, false);
+    if (partner && !partner->established && session == session_ &&
+        partner->state == Partner::State::Connecting) {
+        // The peer took our connect request, but its reply has not reached
+        // us yet: the reply (or the resent request) will settle it, and the
+        // frame will be resent.
+        ++counters_.out_of_order;
+        return nullptr;
+    }
+    if (!partner || !partner->established || session != session_) {
+        ++counters_.bad_session;
+        send_nack(frame, from, src_endpoint, wire_seq);
+        return nullptr;
+    }
+    partner->last_heard = now_;
+    apply_ack(*id, *partner, wire_ack);
+    if (seqnum::sesnum_of(wire_seq) != partner->recv_sesnum) {
+        // A straggler of an earlier connection, or a peer that missed the
+        // reply telling it our new sesnum (connect requests crossed). The
+        // nack makes it check the connection; it ignores nacks of frames
+        // it no longer sends.
+        ++counters_.duplicates;
+        send_nack(frame, from, src_endpoint, wire_seq);
+        return nullptr;
+    }
+    return partner;
+}
+
+// Whether a sequenced frame is the next in order. An old one is acked again:
+// our ack of it was probably lost. One ack answers all the duplicates a
+// progress call sees (a resent medium message brings many at once). One
+// from further on waits for its turn.
+bool Endpoint::accept_seq(Partner& partner, uint16_t wire_seq, int frag) {
+    const uint16_t seq = seqnum::seq_of(wire_seq);
+    if (seq == partner.next_match_seq) return true;
+    if (seqnum::before(seq, partner.next_match_seq)) {
+        ++counters_.duplicates;
+        partner.ack_due = true;
+        partner.ack_deadline = now_;
+    } else {
+        keep_early(partner, seq, frag);
+    }
+    return false;
+}
+
+void Endpoint::advance_match(PeerId peer, Partner& partner) {
+    partner.next_match_seq = seqnum::next(partner.next_match_seq);
+    if (!partner.early.empty()) advanced_ = peer;
+}
+
+void Endpoint::keep_early(Partner& partner, uint16_t seq, int frag) {
+    ++counters_.out_of_order;
+    if (seqnum::distance(partner.next_match_seq, seq) > kEarlyWindow || partner.early.size() >= kEarlyFrames)
+        return;  // the sender resends it
+    for (const EarlyFrame& e : partner.early) {
+        if (e.seq == seq && e.frag == frag) return;  // kept already
+    }
+    EarlyFrame early;
+    early.seq = seq;
+    early.frag = frag;
+    if (!spare_frames_.empty()) {
+        early.bytes = std::move(spare_frames_.back());
+        spare_frames_.pop_back();
+    }
+    early.bytes.assign(frame_bytes_.begin(), frame_bytes_.end());
+    early.from = frame_from_;
+    partner.early.push_back(std::move(early));
+}
+
+// Handles the kept frames whose turn has come: the next message's, and the
+// frags of medium messages being assembled. The rest of the older ones were
+// resent and taken meanwhile.
+void Endpoint::replay_early(Partner& partner) {
+    for (;;) {
+        auto due = std::find_if(partner.early.begin(), partner.early.end(), [&](const EarlyFrame& e) {
+            return !seqnum::before(partner.next_match_seq, e.seq);
+        });
+        if (due == partner.early.end()) return;
+        EarlyFrame early = std::move(*due);
+        partner.early.erase(due);
+        const bool assembling = std::any_of(partner.partials.begin(), partner.partials.end(),
+                                            [&](const Partial& p) { return p.seq == early.seq; });
+        if (early.seq == partner.next_match_seq || assembling) handle_frame(early.bytes, early.from);
+        early.bytes.clear();
+        if (spare_frames_.size() < kEarlyFrames) spare_frames_.push_back(std::move(early.bytes));
+    }
+}
+
+void Endpoint::drop_early(Partner& partner) {
+    for (EarlyFrame& e : partner.early) {
+        e.bytes.clear();
+        if (spare_frames_.size() < kEarlyFrames) spare_frames_.push_back(std::move(e.bytes));
+    }
+    partner.early.clear();
+}
+
+void Endpoint::apply_ack(PeerId, Partner& partner, uint16_t wire_ack) {
+    if (seqnum::sesnum_of(wire_ack) != partner.send_sesnum) return;
+    const uint16_t acked = seqnum::seq_of(wire_ack);
+    while (SendRequest* request = partner.unacked.front()) {
+        if (!seqnum::before(request->seq, acked)) break;
+        partner.unacked.remove(request);
+        switch (request->kind) {
+        case SendRequest::Kind::Large:
+            request->state = SendRequest::State::WaitNotify;
+            ++partner.waiting_notify;
+            break;
+        case SendRequest::Kind::Notify: sends_.put(request); break;
+        default: complete_send(request, Status::Ok); break;
+        }
+    }
+}
+
+void Endpoint::received_message(Partner& partner) {
+    if (!config_.reliable) return;
+    if (++partner.not_acked >= config_.ack_every) {
+        send_ack(partner);
+    } else if (!partner.ack_due) {
+        partner.ack_due = true;
+        partner.ack_deadline = now_ + config_.ack_delay;
+    }
+}
+
+RecvRequest* Endpoint::match_posted(bool tagged, uint64_t match, PeerId peer) {
+    RecvRequest* recv = posted_.find([&](const RecvRequest* r) { return tag_matches(*r, tagged, match, peer); });
+    if (recv) posted_.remove(recv);
+    return recv;
+}
+
+bool Endpoint::take_unexpected_budget(size_t bytes) {
+    if (unexpected_bytes_ + bytes > config_.unexpected_bytes) return false;
+    unexpected_bytes_ += bytes;
+    return true;
+}
+
+// A message that arrived whole: into a posted receive, or kept as unexpected.
+// *kept is false when there was no room to keep it (it is then not acked,
+// and the sender resends it later).
+void Endpoint::deliver_whole(PeerId peer, uint8_t flags, uint64_t match, std::span<const uint8_t> data, bool* kept) {
+    *kept = true;
+    const bool tagged = !(flags & kFlagUntagged);
+    if (RecvRequest* recv = match_posted(tagged, match, peer)) {
+        recv->prepare(flags, match, data.size(), peer);
+        copy_to_iov({recv->dest.data(), recv->dest_count}, 0, data.first(recv->transfer_length));
+        complete_recv(recv, Status::Ok);
+        return;
+    }
+    if (!take_unexpected_budget(data.size())) {
+        ++counters_.dropped_unexpected;
+        *kept = false;
+        return;
+    }
+    auto unexpected = std::make_unique<Unexpected>();
+    unexpected->peer = peer;
+    unexpected->flags = flags;
+    unexpected->match = match;
+    unexpected->message_length = data.size();
+    unexpected->data.assign(data.begin(), data.end());
+    unexpected->complete = true;
+    unexpected_.push_back(unexpected.release());
+}
+
+void Endpoint::on_message(const wire::Frame& frame, const link::Route& from) {
+    const auto& msg = std::get<wire::MsgHeader>(frame.body);
+    if (msg.dst_endpoint != endpoint_id_) {
+        ++counters_.not_for_us;
+        return;
+    }
+    PeerId peer;
+    Partner* partner;
+    if (config_.reliable) {
+        partner = sequenced_partner(frame, from, msg.src_endpoint, msg.session, msg.lib_seqnum, msg.lib_piggyack, &peer);
+        if (!partner || !accept_seq(*partner, msg.lib_seqnum, -1)) return;
+    } else {
+        partner = partner_of_frame(frame, from, &peer, true);
+    }
+    bool kept;
+    deliver_whole(peer, msg.src_generation, msg.match_info, frame.payload, &kept);
+    if (!kept) return;
+    if (config_.reliable) {
+        advance_match(peer, *partner);
+        received_message(*partner);
+    }
+}
+
+void Endpoint::on_medium(const wire::Frame& frame, const link::Route& from) {
+    const auto& frag = std::get<wire::MediumFrag>(frame.body);
+    if (frag.dst_endpoint != endpoint_id_) {
+        ++counters_.not_for_us;
+        return;
+    }
+    PeerId peer;
+    Partner* partner;
+    if (config_.reliable) {
+        partner = sequenced_partner(frame, from, frag.src_endpoint, frag.session, frag.lib_seqnum, frag.lib_piggyack,
+                                    &peer);
+        if (!partner) return;
+    } else {
+        partner = partner_of_frame(frame, from, &peer, true);
+    }
+    const uint16_t seq = seqnum::seq_of(frag.lib_seqnum);
+
+    auto slot = std::find_if(partner->partials.begin(), partner->partials.end(),
+                             [seq](const Partial& p) { return p.seq == seq; });
+    if (slot == partner->partials.end()) {
+        // Any frag may be the first to arrive; the message is matched then.
+        if (config_.reliable && !accept_seq(*partner, frag.lib_seqnum, frag.frag_seqnum)) return;
+        Partial partial;
+        partial.seq = seq;
+        partial.msg_length = frag.msg_length;
+        partial.frags_expected = frag_mask(frag.msg_length, config_.limits.medium_frag_max);
+        partial.started = now_;
+        const bool tagged = !(frag.src_generation & kFlagUntagged);
+        if (RecvRequest* recv = match_posted(tagged, frag.match_info, peer)) {
+            recv->prepare(frag.src_generation, frag.match_info, frag.msg_length, peer);
+            partial.recv = recv;
+        } else {
+            if (!take_unexpected_budget(frag.msg_length)) {
+                ++counters_.dropped_unexpected;
+                return;  // not matched, not acked: the sender resends
+            }
+            auto unexpected = std::make_unique<Unexpected>();
+            unexpected->peer = peer;
+            unexpected->flags = frag.src_generation;
+            unexpected->match = frag.match_info;
+            unexpected->message_length = frag.msg_length;
+            unexpected->data.resize(frag.msg_length);
+            unexpected->seq = seq;
+            partial.unexpected = unexpected.get();
+            unexpected_.push_back(unexpected.release());
+        }
+        if (!config_.reliable && partner->partials.size() >= kMaxDgramPartials) drop_partial(*partner, 0, Status::Ok);
+        partner->partials.push_back(partial);
+        if (config_.reliable) advance_match(peer, *partner);
+        slot = partner->partials.end() - 1;
+    }
+
+    // The codec checked the frag against the length it carries; the message
+    // was sized by its first frag, and the two must agree.
+    const uint32_t bit = uint32_t{1} << frag.frag_seqnum;
+    if (frag.msg_length != slot->msg_length || !(slot->frags_expected & bit)) {
+        ++counters_.decode_drops[static_cast<size_t>(wire::DropReason::BadFragment)];
+        return;
+    }
+    if (slot->frags_received & bit) {
+        ++counters_.duplicates;
+        return;
+    }
+    slot->frags_received |= bit;
+    const uint64_t offset = wire::medium_frag_offset(frag, config_.mode, config_.limits);
+    if (slot->recv) {
+        RecvRequest* recv = slot->recv;
+        if (offset < recv->transfer_length) {
+            const size_t n = std::min<size_t>(frame.payload.size(), recv->transfer_length - offset);
+            copy_to_iov({recv->dest.data(), recv->dest_count}, offset, frame.payload.first(n));
+        }
+    } else {
+        std::memcpy(slot->unexpected->data.data() + offset, frame.payload.data(), frame.payload.size());
+    }
+    if (slot->frags_received == slot->frags_expected)
+        finish_medium(peer, *partner, static_cast<size_t>(slot - partner->partials.begin()));
+}
+
+void Endpoint::finish_medium(PeerId, Partner& partner, size_t index) {
+    const Partial partial = partner.partials[index];
+    partner.partials.erase(partner.partials.begin() + static_cast<std::ptrdiff_t>(index));
+    if (partial.recv) {
+        complete_recv(partial.recv, Status::Ok);
+    } else if (RecvRequest* recv = partial.unexpected->claimed) {
+        Unexpected* unexpected = partial.unexpected;
+        copy_to_iov({recv->dest.data(), recv->dest_count}, 0,
+                    {unexpected->data.data(), std::min(unexpected->data.size(), recv->transfer_length)});
+        unexpected_.remove(unexpected);
+        unexpected_bytes_ -= unexpected->data.size();
+        std::unique_ptr<Unexpected> owner(unexpected);
+        complete_recv(recv, Status::Ok);
+    } else {
+        partial.unexpected->complete = true;
+    }
+    received_message(partner);
+}
+
+// A medium message that will not be completed. A receive it had been
+// matched to fails with `status`, or with Status::Ok it is given back to
+// wait for another message (datagrams: a lost frag is not an error).
+void Endpoint::drop_partial(Partner& partner, size_t index, Status status) {
+    const Partial partial = partner.partials[index];
+    partner.partials.erase(partner.partials.begin() + static_cast<std::ptrdiff_t>(index));
+    RecvRequest* recv = partial.recv;
+    if (partial.unexpected) {
+        recv = partial.unexpected->claimed;
+        unexpected_.remove(partial.unexpected);
+        unexpected_bytes_ -= partial.unexpected->data.size();
+        std::unique_ptr<Unexpected> owner(partial.unexpected);
+    }
+    if (!recv) return;
+    if (status == Status::Ok) repost(recv);
+    else complete_recv(recv, status);
+}
+
+void Endpoint::repost(RecvRequest* recv) {
+    recv->unmatch();
+    RecvRequest* after = posted_.find([recv](const RecvRequest* r) { return r->order > recv->order; });
+    posted_.insert_before(recv, after);
+}
+
+void Endpoint::on_rndv(const wire::Frame& frame, const link::Route& from) {
+    const auto& rndv = std::get<wire::Rndv>(frame.body);
+    if (rndv.dst_endpoint != endpoint_id_ || !config_.reliable) {
+        ++counters_.not_for_us;
+        return;
+    }
+    PeerId peer;
+    Partner* partner =
+        sequenced_partner(frame, from, rndv.src_endpoint, rndv.session, rndv.lib_seqnum, rndv.lib_piggyack, &peer);
+    if (!partner || !accept_seq(*partner, rndv.lib_seqnum, -1)) return;
+
+    const bool tagged = !(rndv.src_generation & kFlagUntagged);
+    if (RecvRequest* recv = match_posted(tagged, rndv.match_info, peer)) {
+        recv->prepare(rndv.src_generation, rndv.match_info, rndv.msg_length, peer);
+        start_pull(recv, peer, rndv.pulled_rdma_id, rndv.pulled_rdma_seqnum);
+    } else {
+        auto unexpected = std::make_unique<Unexpected>();
+        unexpected->peer = peer;
+        unexpected->flags = rndv.src_generation;
+        unexpected->match = rndv.match_info;
+        unexpected->message_length = rndv.msg_length;
+        unexpected->large = true;
+        unexpected->region = rndv.pulled_rdma_id;
+        unexpected->region_seq = rndv.pulled_rdma_seqnum;
+        unexpected_.push_back(unexpected.release());
+    }
+    advance_match(peer, *partner);
+    received_message(*partner);
+}
+
+void Endpoint::on_notify(const wire::Frame& frame, const link::Route& from) {
+    const auto& notify = std::get<wire::Notify>(frame.body);
+    if (notify.dst_endpoint != endpoint_id_ || !config_.reliable) {
+        ++counters_.not_for_us;
+        return;
+    }
+    PeerId peer;
+    Partner* partner = sequenced_partner(frame, from, notify.src_endpoint, notify.session, notify.lib_seqnum,
+                                         notify.lib_piggyack, &peer);
+    if (!partner || !accept_seq(*partner, notify.lib_seqnum, -1)) return;
+    advance_match(peer, *partner);
+    received_message(*partner);
+
+    SendRequest* request = regions_[notify.pulled_rdma_id];
+    if (!request || request->region_seq != notify.pulled_rdma_seqnum || request->peer != peer) return;
+    if (request->state == SendRequest::State::Unacked) partner->unacked.remove(request);
+    request->notify_length = notify.total_length;
+    complete_send(request, Status::Ok);
+}
+
+// The peer told us, by a connect request or reply, who it is and what it
+// expects from us. The same connection goes on. A new session is a new
+// peer: everything with the old one ends. The same session with another
+// sesnum is a peer that dropped the connection on its side (its timeout):
+// what we sent is lost, what we received stands.
+//
+// Learning this from a request lets us answer on the connection (acks,
+// NOTIFY, PULL), but messages wait for the reply to our own request, as in
+// MX: a peer we took a request from may be a new process that got a request
+// meant for its predecessor, and its messages must not reach us numbered as
+// the predecessor's until our side has heard of the change.
+void Endpoint::adopt_peer(PeerId peer, Partner& partner, uint32_t session, uint16_t expected, bool reply) {
+    if (partner.established && partner.peer_session == session) {
+        // The peer's sesnum only moves forward, one step per reset of its
+        // side: one step back is a late frame telling an older state.
+        const unsigned step = (seqnum::sesnum_of(expected) - partner.send_sesnum) & 3u;
+        if (step == 0) {
+            // What the peer expects acknowledges what came before.
+            apply_ack(peer, partner, expected);
+        } else if (step != 3) {
+            fail_sends(peer, partner, Status::PeerReset);
+            partner.send_sesnum = seqnum::sesnum_of(expected);
+            partner.next_send_seq = seqnum::seq_of(expected);
+        }
+    } else {
+        if (partner.established) reset_partner(peer, partner, Status::PeerReset);
+        partner.peer_session = session;
+        partner.send_sesnum = seqnum::sesnum_of(expected);
+        partner.next_send_seq = seqnum::seq_of(expected);
+        partner.established = true;
+    }
+    partner.last_heard = now_;
+    if (reply) partner.state = Partner::State::Connected;
+    if (partner.state == Partner::State::Connected) {
+        while (SendRequest* request = partner.pending.pop_front()) transmit(partner, request);
+    } else if (partner.state != Partner::State::Connecting && !partner.pending.empty()) {
+        start_connect(peer, partner);
+    }
+}
+
+void Endpoint::on_connect(const wire::Frame& frame, const link::Route& from) {
+    const auto& connect = std::get<wire::Connect>(frame.body);
+    if (connect.dst_endpoint != endpoint_id_ || !config_.reliable) {
+        ++counters_.not_for_us;
+        return;
+    }
+    PeerId peer;
+    if (!connect.is_reply) {
+        Partner* partner = partner_of_frame(frame, from, &peer, true);
+        partner->peer_index = connect.src_dst_peer_index;
+        if (connect.app_key != config_.key) {
+            send_connect(*partner, true, connect.src_session_id, connect.connect_seqnum, wire::ConnectStatus::BadKey);
+            return;
+        }
+        if (partner->request_seen && partner->request_session == connect.src_session_id &&
+            static_cast<int8_t>(connect.connect_seqnum - partner->request_seq) < 0)
+            return;  // overtaken by a newer request: its state is stale
+        partner->request_seen = true;
+        partner->request_session = connect.src_session_id;
+        partner->request_seq = connect.connect_seqnum;
+        // A new peer, one that restarted, or one that dropped the connection
+        // (its expected sesnum changed) starts afresh; a repeated request
+        // (our reply was lost) changes nothing.
+        adopt_peer(peer, *partner, connect.src_session_id, connect.target_recv_seqnum_start, false);
+        send_connect(*partner, true, connect.src_session_id, connect.connect_seqnum, wire::ConnectStatus::Ok);
+        return;
+    }
+
+    Partner* partner = partner_of_frame(frame, from, &peer, false);
+    if (!partner || connect.src_session_id != session_ || partner->state != Partner::State::Connecting ||
+        connect.connect_seqnum != partner->connect_seq)
+        return;  // a stale or stray reply
+    if (connect.status != static_cast<uint8_t>(wire::ConnectStatus::Ok)) {
+        partner->state = Partner::State::Refused;
+        while (SendRequest* request = partner->pending.pop_front()) complete_send(request, Status::PeerRefused);
+        return;
+    }
+    if (partner->established && partner->peer_session != connect.target_session_id) {
+        // We were checking the connection, and the peer is a new process.
+        // Our request told it what we expected on the old connection; after
+        // the reset it must hear the new state, so ask again.
+        reset_partner(peer, *partner, Status::PeerReset);
+        start_connect(peer, *partner);
+        return;
+    }
+    adopt_peer(peer, *partner, connect.target_session_id, connect.target_recv_seqnum_start, true);
+}
+
+void Endpoint::on_truc(const wire::Frame& frame, const link::Route& from) {
+    const auto& truc = std::get<wire::Truc>(frame.body);
+    if (truc.dst_endpoint != endpoint_id_ || truc.session != session_) {
+        ++counters_.not_for_us;
+        return;
+    }
+    PeerId peer;
+    Partner* partner = partner_of_frame(frame, from, &peer, false);
+    if (!partner) return;
+    // Acks may overtake each other: an older one says less, drop it.
+    if (truc.acknum <= partner->acknum_seen && partner->acknum_seen - truc.acknum < 0x80000000u) return;
+    partner->acknum_seen = truc.acknum;
+    partner->last_heard = now_;
+    apply_ack(peer, *partner, truc.lib_seqnum);
+}
+
+void Endpoint::on_nack_lib(const wire::Frame& frame, const link::Route& from) {
+    const auto& nack = std::get<wire::NackLib>(frame.body);
+    if (nack.dst_endpoint != endpoint_id_) {
+        ++counters_.not_for_us;
+        return;
+    }
+    PeerId peer;
+    Partner* partner = partner_of_frame(frame, from, &peer, false);
+    // While we check the connection already, more nacks say nothing new.
+    if (!partner || !partner->established || partner->state == Partner::State::Connecting) return;
+    // Only a nack of a frame we still wait an ack for says anything.
+    if (seqnum::sesnum_of(nack.lib_seqnum) != partner->send_sesnum) return;
+    const uint16_t seq = seqnum::seq_of(nack.lib_seqnum);
+    const bool unacked = partner->unacked.find([seq](const SendRequest* r) { return r->seq == seq; }) != nullptr;
+    // Or a probe: the RNDV of a large send waiting for its NOTIFY.
+    const bool probe = std::any_of(regions_.begin(), regions_.end(), [&](const SendRequest* r) {
+        return r && r->peer == peer && r->state == SendRequest::State::WaitNotify && r->seq == seq;
+    });
+    if (!unacked && !probe) return;
+    // The peer does not know us under this session: it probably restarted.
+    // But a nack has no session of its own, and a late one may answer a
+    // frame of an earlier connection with the same sequence number; so the
+    // connection is checked with a connect request before anything fails.
+    start_connect(peer, *partner);
+}
+
+// ------------------------------------------------------------------ large messages
+
+void Endpoint::send_notify(PeerId peer, uint8_t region, uint8_t region_seq, uint32_t length) {
+    // Tells the sender of a large message it may let go of its buffer.
+    SendRequest* notify = sends_.get();
+    if (!notify) {
+        // Even the reserve is in use (many pulls ended at once): the NOTIFY
+        // goes out when a request is free again.
+        notify_backlog_.push_back({peer, region, region_seq, length});
+        return;
+    }
+    notify->kind = SendRequest::Kind::Notify;
+    notify->peer = peer;
+    notify->report = false;
+    notify->region = region;
+    notify->region_seq = region_seq;
+    notify->notify_length = length;
+    transmit(partners_[peer], notify);
+}
+
+void Endpoint::start_pull(RecvRequest* recv, PeerId peer, uint8_t region, uint8_t region_seq) {
+    if (recv->transfer_length == 0) {
+        // Nothing to pull into: the message ends here, and its sender hears so.
+        send_notify(peer, region, region_seq, 0);
+        complete_recv(recv, Status::Ok);
+        return;
+    }
+    if (free_pulls_.empty()) {
+        // Every pull slot is busy: this one starts when one is free, in turn.
+        recv->pull_region = region;
+        recv->pull_region_seq = region_seq;
+        waiting_pulls_.push_back(recv);
+        return;
+    }
+    const uint32_t index = free_pulls_.back();
+    free_pulls_.pop_back();
+    ++active_pulls_;
+    Pull& pull = pulls_[index];
+    pull.active = true;
+    pull.recv = recv;
+    pull.peer = peer;
+    pull.region = region;
+    pull.region_seq = region_seq;
+    pull.length = recv->transfer_length;
+    pull.requested = 0;
+    pull.received = 0;
+    pull.blocks = {};
+    pull.last_progress = pull.last_request = now_;
+    pull.delay = config_.resend_delay;
+    for (size_t b = 0; b < kPullWindow && pull.requested < pull.length; ++b) request_block(pull, b);
+}
+
+void Endpoint::request_block(Pull& pull, size_t block) {
+    const uint64_t block_max = config_.limits.pull_block_max();
+    auto& slot = pull.blocks[block];
+    if (!slot.in_use) {
+        slot.in_use = true;
+        slot.offset = pull.requested;
+        slot.length = static_cast<uint32_t>(std::min<uint64_t>(block_max, pull.length - pull.requested));
+        const uint32_t reply_max = config_.limits.pull_reply_max;
+        const uint32_t frames = (slot.length + reply_max - 1) / reply_max;
+        slot.missing = frames >= 64 ? ~uint64_t{0} : (uint64_t{1} << frames) - 1;
+        pull.requested += slot.length;
+    }
+    Partner& partner = partners_[pull.peer];
+    const uint32_t index = static_cast<uint32_t>(&pull - pulls_.data());
+    std::array<uint8_t, wire::kMaxHeaderLength> header;
+    wire::PullRequest request;
+    request.dst_endpoint = partner.address.endpoint;
+    request.src_endpoint = endpoint_id_;
+    request.session = partner.peer_session;
+    request.total_length = static_cast<uint32_t>(pull.length);
+    request.pulled_rdma_id = pull.region;
+    request.pulled_rdma_seqnum = pull.region_seq;
+    request.pulled_rdma_offset = 0;
+    request.src_pull_handle = pull.handle(index);
+    request.src_magic = wire::pull_magic(endpoint_id_);
+    request.first_frame_offset = 0;
+    request.block_length = slot.length;
+    request.frame_index = static_cast<uint32_t>(slot.offset / config_.limits.pull_reply_max);
+    const size_t n = wire::encode_pull_request(head_for(partner), request, config_.mode, header);
+    send_frame(partner.route, {header.data(), n}, {});
+    pull.last_request = now_;
+}
+
+void Endpoint::on_pull(const wire::Frame& frame, const link::Route& from) {
+    const auto& pull = std::get<wire::PullRequest>(frame.body);
+    if (pull.dst_endpoint != endpoint_id_) {
+        ++counters_.not_for_us;
+        return;
+    }
+    PeerId peer;
+    Partner* partner = partner_of_frame(frame, from, &peer, false);
+    if (!partner) return;
+    auto nack = [&](wire::NackType type) {
+        std::array<uint8_t, wire::kMaxHeaderLength> header;
+        wire::NackMcp reply;
+        reply.src_endpoint = endpoint_id_;
+        reply.nack_type = type;
+        reply.src_pull_handle = pull.src_pull_handle;
+        reply.src_magic = pull.src_magic;
+        const size_t n = wire::encode_nack_mcp(head_for(*partner), reply, header);
+        send_frame(partner->route, {header.data(), n}, {});
+    };
+    if (pull.session != session_) {
+        nack(wire::NackType::BadSession);
+        return;
+    }
+    partner->last_heard = now_;
+    SendRequest* request = pull.pulled_rdma_id < regions_.size() ? regions_[pull.pulled_rdma_id] : nullptr;
+    if (!request || request->region_seq != pull.pulled_rdma_seqnum || request->peer != peer) {
+        nack(wire::NackType::BadRdmaWindow);
+        return;
+    }
+    const auto start = wire::pull_block_offset(pull, config_.limits);
+    const uint64_t end = start ? *start + pull.block_length : 0;
+    if (!start || end > request->length || pull.total_length > request->length) {
+        ++counters_.decode_drops[static_cast<size_t>(wire::DropReason::BadOffset)];
+        return;  // asks for bytes the message does not have
+    }
+    const uint32_t reply_max = config_.limits.pull_reply_max;
+    const std::span<const iovec> iov{request->iov.data(), request->iov_count};
+    std::array<uint8_t, wire::kMaxHeaderLength> header;
+    uint32_t frame_index = pull.frame_index;
+    for (uint64_t offset = *start; offset < end; offset += reply_max, ++frame_index) {
+        const uint32_t length = static_cast<uint32_t>(std::min<uint64_t>(reply_max, end - offset));
+        wire::PullReply reply;
+        reply.frame_seqnum = static_cast<uint8_t>(frame_index);
+        reply.frame_length = static_cast<uint16_t>(length);
+        reply.msg_offset = static_cast<uint32_t>(offset);
+        reply.dst_pull_handle = pull.src_pull_handle;
+        reply.dst_magic = pull.src_magic;
+        std::array<iovec, kMaxIovWithData> slice;
+        const size_t parts = slice_iov(iov, offset, length, slice);
+        const size_t n = wire::encode_pull_reply(head_for(*partner), reply, header);
+        send_frame(partner->route, {header.data(), n}, {slice.data(), parts});
+    }
+}
+
+void Endpoint::on_pull_reply(const wire::Frame& frame) {
+    const auto& reply = std::get<wire::PullReply>(frame.body);
+    const auto endpoint = wire::endpoint_of_pull_magic(reply.dst_magic);
+    if (!endpoint || *endpoint != endpoint_id_) {
+        ++counters_.not_for_us;
+        return;
+    }
+    const uint32_t index = reply.dst_pull_handle >> 22;
+    if (index >= pulls_.size()) return;
+    Pull& pull = pulls_[index];
+    if (!pull.active || pull.handle(index) != reply.dst_pull_handle) return;  // a late reply
+    if (frame.head.src_mac != partners_[pull.peer].address.board) return;
+    const uint32_t reply_max = config_.limits.pull_reply_max;
+    for (size_t b = 0; b < kPullWindow; ++b) {
+        auto& block = pull.blocks[b];
+        if (!block.in_use || reply.msg_offset < block.offset || reply.msg_offset >= block.offset + block.length)
+            continue;
+        const uint64_t frame_in_block = (reply.msg_offset - block.offset) / reply_max;
+        const uint64_t bit = uint64_t{1} << frame_in_block;
+        const uint64_t expected =
+            std::min<uint64_t>(reply_max, block.offset + block.length - reply.msg_offset);
+        if (!(block.missing & bit) || (reply.msg_offset - block.offset) % reply_max != 0 ||
+            reply.frame_length != expected) {
+            ++counters_.duplicates;
+            return;
+        }
+        block.missing &= ~bit;
+        RecvRequest* recv = pull.recv;
+        copy_to_iov({recv->dest.data(), recv->dest_count}, reply.msg_offset, frame.payload);
+        pull.received += reply.frame_length;
+        pull.last_progress = now_;
+        pull.delay = config_.resend_delay;
+        if (block.missing == 0) {
+            block.in_use = false;
+            if (pull.requested < pull.length) request_block(pull, b);
+        }
+        if (pull.received == pull.length) finish_pull(pull, Status::Ok);
+        return;
+    }
+    ++counters_.duplicates;
+}
+
+void Endpoint::on_nack_mcp(const wire::Frame& frame) {
+    const auto& nack = std::get<wire::NackMcp>(frame.body);
+    // Handles are only unique per endpoint: the magic says whose pull it is.
+    const auto endpoint = wire::endpoint_of_pull_magic(nack.src_magic);
+    if (!endpoint || *endpoint != endpoint_id_) {
+        ++counters_.not_for_us;
+        return;
+    }
+    const uint32_t index = nack.src_pull_handle >> 22;
+    if (index >= pulls_.size()) return;
+    Pull& pull = pulls_[index];
+    if (!pull.active || pull.handle(index) != nack.src_pull_handle) return;
+    if (frame.head.src_mac != partners_[pull.peer].address.board) return;
+    finish_pull(pull, Status::PeerReset);
+}
+
+void Endpoint::finish_pull(Pull& pull, Status status) {
+    RecvRequest* recv = pull.recv;
+    if (status == Status::Ok)
+        send_notify(pull.peer, pull.region, pull.region_seq, static_cast<uint32_t>(recv->transfer_length));
+    pull.active = false;
+    --active_pulls_;
+    ++pull.generation;
+    pull.recv = nullptr;
+    free_pulls_.push_back(static_cast<uint32_t>(&pull - pulls_.data()));
+    if (RecvRequest* next = waiting_pulls_.pop_front()) start_pull(next, next->peer, next->pull_region, next->pull_region_seq);
+    complete_recv(recv, status);
+}
+
+// ------------------------------------------------------------------ completions
+
+void Endpoint::complete_recv(RecvRequest* recv, Status status) {
+    Completion c;
+    c.context = recv->context;
+    c.is_send = false;
+    c.tagged = recv->tagged;
+    c.peer = recv->peer;
+    if (recv->matched) {
+        c.tag = recv->match;
+        c.has_data = recv->flags & kFlagCqData;
+        const size_t prefix = c.has_data ? kDataPrefix : 0;
+        if (c.has_data) c.data = read_prefix(recv->prefix);
+        c.message_length = recv->message_length - std::min(prefix, recv->message_length);
+        if (status == Status::Ok) {
+            c.length = recv->transfer_length - std::min(prefix, recv->transfer_length);
+            if (c.message_length > c.length) status = Status::Truncated;
+        }
+    }
+    c.status = status;
+    recvs_.put(recv);
+    sink_.complete(c);
+}
+
+void Endpoint::complete_send(SendRequest* request, Status status) {
+    if (request->state == SendRequest::State::WaitNotify) --partners_[request->peer].waiting_notify;
+    if (request->kind == SendRequest::Kind::Large && regions_[request->region] == request) {
+        regions_[request->region] = nullptr;
+        free_regions_.push_back(request->region);
+    }
+    if (request->kind == SendRequest::Kind::Notify) {
+        sends_.put(request);
+        return;
+    }
+    Completion c;
+    c.context = request->context;
+    c.is_send = true;
+    c.tagged = !(request->flags & kFlagUntagged);
+    c.tag = request->match;
+    c.length = request->payload_length();
+    c.peer = request->peer;
+    c.status = status;
+    // Counters count every operation, so the sink hears of all of them.
+    c.report = request->report;
+    sends_.put(request);
+    sink_.complete(c);
+}
+
+// ------------------------------------------------------------------ failures and timers
+
+// Fails what we sent on a connection the peer no longer has.
+void Endpoint::fail_sends(PeerId peer, Partner& partner, Status status) {
+    while (SendRequest* request = partner.unacked.pop_front()) complete_send(request, status);
+    // Large sends whose RNDV was acked wait for a NOTIFY that will not come.
+    for (SendRequest* request : regions_) {
+        if (request && request->peer == peer && request->state == SendRequest::State::WaitNotify)
+            complete_send(request, status);
+    }
+}
+
+// Ends the connection with a partner: everything in flight with it fails
+// with `status`, and frames of this connection will no longer be taken.
+void Endpoint::reset_partner(PeerId peer, Partner& partner, Status status) {
+    fail_sends(peer, partner, status);
+    if (active_pulls_) {
+        for (Pull& pull : pulls_) {
+            if (pull.active && pull.peer == peer) finish_pull(pull, status);
+        }
+    }
+    std::erase_if(notify_backlog_, [peer](const PendingNotify& n) { return n.peer == peer; });
+    waiting_pulls_.for_each([&](RecvRequest* recv) {
+        if (recv->peer != peer) return;
+        waiting_pulls_.remove(recv);
+        complete_recv(recv, status);
+    });
+    // Medium messages half received never get their other frags, and the
+    // rendezvous of large ones can no longer be pulled.
+    while (!partner.partials.empty()) drop_partial(partner, 0, status);
+    drop_early(partner);
+    unexpected_.for_each([&](Unexpected* u) {
+        if (u->peer != peer || !u->large) return;
+        unexpected_.remove(u);
+        std::unique_ptr<Unexpected> owner(u);
+    });
+    partner.state = Partner::State::Unknown;
+    partner.established = false;
+    partner.peer_session = 0;
+    // A new incarnation of the connection: frames of the old one are refused.
+    partner.recv_sesnum = static_cast<uint8_t>((partner.recv_sesnum + 1) & 3);
+    partner.not_acked = 0;
+    partner.ack_due = false;
+    // The peer's acks restart from 1 if it is a new process.
+    partner.acknum_seen = 0;
+}
+
+void Endpoint::timers(TimePoint now) {
+    while (!notify_backlog_.empty() && sends_.available() > 0) {
+        const PendingNotify n = notify_backlog_.back();
+        notify_backlog_.pop_back();
+        send_notify(n.peer, n.region, n.region_seq, n.length);
+    }
+    for (size_t id = 0; id < partners_.size(); ++id) {
+        Partner& partner = partners_[id];
+        if (!config_.reliable) {
+            while (!partner.partials.empty() && now - partner.partials.front().started >= kDgramReassembly)
+                drop_partial(partner, 0, Status::Ok);
+            continue;
+        }
+        if (partner.ack_due && now >= partner.ack_deadline) send_ack(partner);
+        if (!partner.partials.empty() && now - partner.partials.front().started >= config_.peer_timeout) {
+            // The sender resends a medium message until all of it is here;
+            // if it stopped that long ago, it is gone.
+            reset_partner(static_cast<PeerId>(id), partner, Status::PeerTimeout);
+            continue;
+        }
+
+        if (partner.state == Partner::State::Connecting) {
+            if (now - partner.connect_first >= config_.peer_timeout) {
+                partner.state = Partner::State::Unknown;
+                while (SendRequest* request = partner.pending.pop_front())
+                    complete_send(request, Status::PeerTimeout);
+            } else if (now - partner.connect_last >= partner.connect_delay) {
+                partner.connect_last = now;
+                partner.connect_delay = std::min(partner.connect_delay * 2, config_.resend_delay_max);
+                ++counters_.resends;
+                send_connect(partner, false, session_, partner.connect_seq, wire::ConnectStatus::Ok);
+            }
+        } else if (partner.state != Partner::State::Connected && !partner.pending.empty()) {
+            start_connect(static_cast<PeerId>(id), partner);
+        }
+
+        if (partner.waiting_notify && partner.unacked.empty() && partner.state == Partner::State::Connected) {
+            if (now - partner.last_heard >= config_.peer_timeout) {
+                reset_partner(static_cast<PeerId>(id), partner, Status::PeerTimeout);
+                continue;
+            }
+            if (now - partner.last_heard >= config_.resend_delay_max &&
+                now - partner.last_probe >= config_.resend_delay_max) {
+                // A RNDV again: a live peer acks it as a duplicate, a new
+                // incarnation nacks it.
+                partner.last_probe = now;
+                for (SendRequest* request : regions_) {
+                    if (request && request->peer == id && request->state == SendRequest::State::WaitNotify) {
+                        ++counters_.resends;
+                        emit(partner, request);
+                        break;
+                    }
+                }
+            }
+        }
+
+        if (SendRequest* oldest = partner.unacked.front()) {
+            if (now - oldest->first_sent >= config_.peer_timeout) {
+                reset_partner(static_cast<PeerId>(id), partner, Status::PeerTimeout);
+                continue;
+            }
+            partner.unacked.for_each([&](SendRequest* request) {
+                if (now - request->last_sent < request->delay) return;
+                request->last_sent = now;
+                request->delay = std::min(request->delay * 2, config_.resend_delay_max);
+                ++counters_.resends;
+                emit(partner, request);
+            });
+        }
+    }
+
+    if (!active_pulls_) return;
+    for (Pull& pull : pulls_) {
+        if (!pull.active) continue;
+        if (now - pull.last_progress >= config_.peer_timeout) {
+            finish_pull(pull, Status::PeerTimeout);
+        } else if (now - pull.last_request >= pull.delay) {
+            pull.delay = std::min(pull.delay * 2, config_.resend_delay_max);
+            ++counters_.resends;
+            for (size_t b = 0; b < kPullWindow; ++b)
+                if (pull.blocks[b].in_use) request_block(pull, b);
+        }
+    }
+}
+
+TimePoint Endpoint::next_timer() const {
+    TimePoint next = TimePoint::max();
+    for (const Partner& partner : partners_) {
+        if (!config_.reliable) {
+            if (!partner.partials.empty()) next = std::min(next, partner.partials.front().started + kDgramReassembly);
+            continue;
+        }
+        if (partner.ack_due) next = std::min(next, partner.ack_deadline);
+        if (!partner.partials.empty()) next = std::min(next, partner.partials.front().started + config_.peer_timeout);
+        if (partner.state == Partner::State::Connecting)
+            next = std::min(next, partner.connect_last + partner.connect_delay);
+        else if (partner.state != Partner::State::Connected && !partner.pending.empty())
+            next = std::min(next, now_);  // a connection to start: due at once
+        if (partner.waiting_notify && partner.unacked.empty() && partner.state == Partner::State::Connected)
+            next = std::min(next, std::max(partner.last_heard, partner.last_probe) + config_.resend_delay_max);
+        // Backoff gives each send its own delay: the oldest is not always
+        // the first due.
+        for (const SendRequest* r = partner.unacked.front(); r; r = r->next)
+            next = std::min(next, r->last_sent + r->delay);
+    }
+    if (active_pulls_) {
+        for (const Pull& pull : pulls_) {
+            if (pull.active) next = std::min(next, pull.last_request + pull.delay);
+        }
+    }
+    return next;
+}
+
+}  // namespace xen2mx::engine

@@ -1,0 +1,143 @@
+// The engine's per-operation state: sends, posted receives, unexpected
+// messages and medium messages being assembled. Sends and receives come from
+// pools made when the endpoint opens, so posting allocates nothing.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "engine/types.hpp"
+
+namespace xen2mx::engine {
+
+// Gather lists carry the application's entries plus one for the 8 bytes of
+// remote CQ data that travel in front of the payload.
+inline constexpr size_t kMaxIov = 16;
+inline constexpr size_t kMaxIovWithData = kMaxIov + 1;
+inline constexpr size_t kDataPrefix = 8;
+
+// Message flags, carried in the src_generation byte that MX leaves unused
+// (MX peers send 0 there: a tagged message without CQ data).
+inline constexpr uint8_t kFlagUntagged = 0x01;
+inline constexpr uint8_t kFlagCqData = 0x02;
+
+struct SendRequest {
+    enum class Kind : uint8_t { Tiny, Small, Medium, Large, Notify };
+    enum class State : uint8_t { Pending, Unacked, WaitNotify };
+
+    SendRequest* prev = nullptr;
+    SendRequest* next = nullptr;
+    Kind kind = Kind::Tiny;
+    State state = State::Pending;
+    PeerId peer = kNoPeer;
+    void* context = nullptr;
+    bool report = true;  // post a completion when done
+    uint8_t flags = 0;
+    uint64_t match = 0;
+    uint64_t data = 0;
+    std::array<iovec, kMaxIovWithData> iov{};
+    size_t iov_count = 0;
+    size_t length = 0;  // message bytes, the CQ data prefix included
+    std::array<uint8_t, kDataPrefix> prefix{};
+    std::vector<uint8_t> copy;  // the data of an inject, owned
+
+    // Reliability.
+    uint16_t seq = 0;
+    TimePoint first_sent{};
+    TimePoint last_sent{};
+    Duration delay{};
+
+    // Large: the region id the receiver pulls from; Notify: what it reports.
+    uint8_t region = 0;
+    uint8_t region_seq = 0;
+    uint32_t notify_length = 0;
+
+    size_t payload_length() const { return (flags & kFlagCqData) ? length - kDataPrefix : length; }
+    void reset() {
+        std::vector<uint8_t> keep = std::move(copy);
+        keep.clear();
+        *this = SendRequest{};
+        copy = std::move(keep);
+    }
+};
+
+struct Unexpected;
+
+struct RecvRequest {
+    RecvRequest* prev = nullptr;
+    RecvRequest* next = nullptr;
+    void* context = nullptr;
+    bool tagged = false;
+    uint64_t tag = 0;
+    uint64_t ignore = 0;
+    PeerId from = kNoPeer;  // kNoPeer: any source
+    std::array<iovec, kMaxIovWithData> iov{};  // the application's entries
+    size_t iov_count = 0;
+    size_t capacity = 0;
+
+    // Once matched: where the message goes (the CQ data prefix first when
+    // the message has one), and what it is.
+    std::array<iovec, kMaxIovWithData> dest{};
+    size_t dest_count = 0;
+    std::array<uint8_t, kDataPrefix> prefix{};
+    uint8_t flags = 0;
+    uint64_t match = 0;
+    size_t message_length = 0;
+    size_t transfer_length = 0;  // what fits: min(message, prefix + capacity)
+    PeerId peer = kNoPeer;
+    bool matched = false;
+    uint64_t order = 0;  // when it was posted: a receive given back takes its place again
+    // A large message waiting for a pull slot: the region to pull from.
+    uint8_t pull_region = 0;
+    uint8_t pull_region_seq = 0;
+
+    void reset() { *this = RecvRequest{}; }
+    // Forgets the message it was matched to, to wait for another.
+    void unmatch() {
+        dest_count = 0;
+        flags = 0;
+        match = 0;
+        message_length = transfer_length = 0;
+        peer = kNoPeer;
+        matched = false;
+    }
+    // Points dest at the prefix and the application's buffers.
+    void prepare(uint8_t message_flags, uint64_t message_match, size_t length, PeerId source);
+};
+
+// A message that arrived before a matching receive: its data is kept (or,
+// for a large message, its rendezvous, to pull once matched).
+struct Unexpected {
+    Unexpected* prev = nullptr;
+    Unexpected* next = nullptr;
+    PeerId peer = kNoPeer;
+    uint8_t flags = 0;
+    uint64_t match = 0;
+    size_t message_length = 0;
+    std::vector<uint8_t> data;
+    bool complete = false;  // every byte is here
+    bool large = false;
+    uint8_t region = 0;
+    uint8_t region_seq = 0;
+    uint16_t seq = 0;
+    RecvRequest* claimed = nullptr;  // matched while frags were still arriving
+
+    bool tagged() const { return !(flags & kFlagUntagged); }
+};
+
+// A MEDIUM message whose frags are arriving.
+struct Partial {
+    uint16_t seq = 0;
+    uint32_t msg_length = 0;      // as the first frag said; every other frag must agree
+    uint32_t frags_expected = 0;  // a bit per frag
+    uint32_t frags_received = 0;
+    RecvRequest* recv = nullptr;
+    Unexpected* unexpected = nullptr;
+    TimePoint started{};
+};
+
+}  // namespace xen2mx::engine

@@ -1,0 +1,90 @@
+// What the engine hands back to the layer above: completions and their
+// status, and the tunables of an endpoint. Nothing here knows libfabric.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "wire/mxoe.hpp"
+#include "wire/mxoe_codec.hpp"
+
+namespace xen2mx::engine {
+
+using Clock = std::chrono::steady_clock;
+using TimePoint = Clock::time_point;
+using Duration = Clock::duration;
+
+// Index of a partner (a remote endpoint) in the endpoint's partner table.
+using PeerId = uint32_t;
+inline constexpr PeerId kNoPeer = ~PeerId{0};
+
+enum class Status : uint8_t {
+    Ok,
+    Truncated,    // the message was longer than the receive buffer
+    Canceled,     // fi_cancel
+    PeerTimeout,  // the peer did not answer within the peer timeout
+    PeerRefused,  // the peer refused the connection (wrong endpoint key)
+    PeerReset,    // the peer restarted (new session) while the operation was in flight
+    NoResources,  // no room to keep an unexpected message
+};
+
+const char* status_text(Status status);
+
+struct Completion {
+    void* context = nullptr;
+    bool is_send = false;
+    bool tagged = false;
+    bool has_data = false;  // remote CQ data came with the message
+    uint64_t tag = 0;
+    uint64_t data = 0;
+    size_t length = 0;           // bytes moved
+    size_t message_length = 0;   // the message's full length (receives)
+    PeerId peer = kNoPeer;       // the sender (receives)
+    Status status = Status::Ok;
+    bool report = true;          // the operation asked for a completion entry
+};
+
+class CompletionSink {
+public:
+    virtual void complete(const Completion& completion) = 0;
+
+protected:
+    ~CompletionSink() = default;
+};
+
+struct Config {
+    bool reliable = true;  // RDM; false: DGRAM (no connection, no acks, no resends)
+    uint32_t key = 0x58324d58;  // endpoint key ("X2MX"), checked on connect
+    wire::WireMode mode = wire::WireMode::OpenMx;
+    wire::WireLimits limits = *wire::WireLimits::open_mx(wire::kOpenMxDefaultMtu);
+    size_t rndv_threshold = 32768;  // larger messages go by rendezvous + pull
+    Duration resend_delay = std::chrono::milliseconds(20);   // first resend
+    Duration resend_delay_max = std::chrono::seconds(1);    // backoff limit
+    Duration peer_timeout = std::chrono::seconds(30);       // then operations fail
+    // How long an explicit ack may wait to cover more messages. 0: until the
+    // end of the progress call that took them; longer only when something
+    // keeps progressing the endpoint, since a peer that is not progressed
+    // would leave its senders waiting for acks until they time out.
+    Duration ack_delay = Duration::zero();
+    unsigned ack_every = 4;                                  // immediate ack threshold
+    size_t max_sends = 1024;   // outstanding sends
+    size_t max_recvs = 1024;   // posted receives
+    size_t unexpected_bytes = size_t{64} << 20;  // buffered unexpected data
+};
+
+// Frames and events counted per endpoint, for xen2mx_info and tests.
+struct Counters {
+    uint64_t frames_sent = 0;
+    uint64_t frames_received = 0;
+    uint64_t resends = 0;
+    uint64_t acks_sent = 0;
+    uint64_t duplicates = 0;
+    uint64_t out_of_order = 0;
+    uint64_t not_for_us = 0;
+    uint64_t bad_session = 0;
+    uint64_t dropped_unexpected = 0;
+    uint64_t decode_drops[wire::kDropReasonCount] = {};
+};
+
+}  // namespace xen2mx::engine
