@@ -1234,6 +1234,68 @@ TEST_P(Endpoints, GetnameGivesTheEndpointAddress) {
     EXPECT_NE(std::memcmp(name, other_name, 16), 0);
 }
 
+// Sets an environment variable for the length of a scope.
+class ScopedEnv {
+public:
+    ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
+    ~ScopedEnv() { unsetenv(name_); }
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+private:
+    const char* name_;
+};
+
+TEST_P(Endpoints, LinkChoiceErrorsAreClear) {
+    Handle<fid_ep> ep;
+    {
+        ScopedEnv link("FI_XEN2MX_LINK", "kmod");
+        EXPECT_EQ(open_endpoint(ep), -FI_ENODEV) << "no kernel module in this build";
+    }
+    {
+        ScopedEnv link("FI_XEN2MX_LINK", "ethernet");
+        EXPECT_EQ(open_endpoint(ep), -FI_EINVAL) << "the Ethernet link needs FI_XEN2MX_IFACE";
+        ScopedEnv iface("FI_XEN2MX_IFACE", "no-such-if0");
+        EXPECT_EQ(open_endpoint(ep), -FI_ENODEV);
+    }
+    {
+        ScopedEnv iface("FI_XEN2MX_IFACE", "no-such-if0");
+        EXPECT_EQ(open_endpoint(ep), -FI_ENODEV) << "auto: no Ethernet there, and no address for udp";
+    }
+    EXPECT_FALSE(ep);
+    EXPECT_EQ(open_endpoint(ep), 0);
+}
+
+TEST_P(Endpoints, SetnameChoosesTheEndpointIdBeforeEnable) {
+    Handle<fid_av> av;
+    Handle<fid_cq> cq;
+    Handle<fid_ep> ep;
+    ASSERT_EQ(open_endpoint(ep), 0);
+    RawAddress wanted{};
+    ASSERT_NO_FATAL_FAILURE(make_address("127.0.0.1", "201", &wanted));
+    ASSERT_EQ(fi_setname(ep.id(), wanted.data(), wanted.size()), 0);
+    RawAddress got{};
+    size_t len = got.size();
+    ASSERT_EQ(fi_getname(ep.id(), got.data(), &len), 0);
+    EXPECT_EQ(got, wanted);
+    // Taken by this endpoint: another cannot have it.
+    Handle<fid_ep> other;
+    ASSERT_EQ(open_endpoint(other), 0);
+    EXPECT_EQ(fi_setname(other.id(), wanted.data(), wanted.size()), -FI_EADDRINUSE);
+    uint8_t junk[16] = {1};
+    EXPECT_EQ(fi_setname(ep.id(), junk, sizeof junk), -FI_EINVAL);
+    len = got.size();
+    ASSERT_EQ(fi_getname(other.id(), got.data(), &len), 0) << "a refused name leaves the old one";
+    EXPECT_NE(got, wanted);
+
+    ASSERT_EQ(open_av(domain_.get(), av, FI_AV_TABLE), 0);
+    ASSERT_EQ(open_cq(domain_.get(), cq, FI_CQ_FORMAT_TAGGED, FI_WAIT_NONE), 0);
+    ASSERT_EQ(fi_ep_bind(ep.get(), av.id(), 0), 0);
+    ASSERT_EQ(fi_ep_bind(ep.get(), cq.id(), FI_TRANSMIT | FI_RECV), 0);
+    ASSERT_EQ(fi_enable(ep.get()), 0);
+    EXPECT_EQ(fi_setname(ep.id(), wanted.data(), wanted.size()), -FI_EOPBADSTATE);
+}
+
 TEST_P(Endpoints, DataOperationsNeedAnEnabledEndpoint) {
     Handle<fid_ep> ep;
     ASSERT_EQ(open_endpoint(ep), 0);

@@ -263,9 +263,13 @@ int ep_setname(fid_t f, void* addr, size_t addrlen) {
     if (!address) return -FI_EINVAL;
     std::lock_guard guard(ep->lock);
     if (ep->enabled) return -FI_EOPBADSTATE;
+    const link::Address current = ep->engine->address();
+    if (current.board == address->board && current.endpoint == address->endpoint) return 0;
+    // The old name stays until the new one is certain.
     std::unique_ptr<engine::Endpoint> engine;
-    ep->engine.reset();  // frees its endpoint id for the new one
-    return open_engine(ep, *address, &ep->engine);
+    if (int ret = open_engine(ep, *address, &engine)) return ret;
+    ep->engine = std::move(engine);
+    return 0;
 }
 
 // Connection management belongs to FI_EP_MSG, which is not offered.
