@@ -34,7 +34,7 @@ int update(Counter* cntr, Change change) {
         std::lock_guard guard(cntr->lock);
         change(*cntr);
     }
-    if (cntr->signal.is_open()) cntr->signal.raise();
+    cntr->wait.raise();
     cntr->changed.notify_all();
     return 0;
 }
@@ -71,7 +71,7 @@ int cntr_wait(fid_cntr* handle, uint64_t threshold, int timeout) {
             }
             const int left = deadline.remaining_ms();
             if (left == 0) return -FI_ETIMEDOUT;
-            cntr->sources.wait(cntr->signal.is_open() ? cntr->signal.fd() : -1, left);
+            cntr->sources.wait(cntr->wait.fd(), left);
         }
     }
     std::unique_lock guard(cntr->lock);
@@ -80,7 +80,7 @@ int cntr_wait(fid_cntr* handle, uint64_t threshold, int timeout) {
         if (cntr->errors != errors_before) return -FI_EAVAIL;
         const int left = deadline.remaining_ms();
         if (left == 0) return -FI_ETIMEDOUT;
-        if (cntr->wait_obj == FI_WAIT_YIELD) {
+        if (cntr->wait.yields()) {
             guard.unlock();
             sched_yield();
             guard.lock();
@@ -95,26 +95,14 @@ int cntr_wait(fid_cntr* handle, uint64_t threshold, int timeout) {
 int cntr_close(fid* f) {
     auto* cntr = object_of<Counter>(f);
     if (cntr->dependents.busy()) return -FI_EBUSY;
-    if (cntr->wait_set) cntr->wait_set->remove(f, cntr->signal.fd());
+    cntr->wait.close(f);
     cntr->domain->dependents.release();
     std::unique_ptr<Counter> owner(cntr);
     return 0;
 }
 
 int cntr_control(fid* f, int command, void* arg) {
-    auto* cntr = object_of<Counter>(f);
-    switch (command) {
-    case FI_GETWAIT:
-        if (!arg) return -FI_EINVAL;
-        if (cntr->wait_obj != FI_WAIT_FD && cntr->wait_obj != FI_WAIT_UNSPEC) return -FI_ENODATA;
-        *static_cast<int*>(arg) = cntr->signal.fd();
-        return 0;
-    case FI_GETWAITOBJ:
-        if (!arg) return -FI_EINVAL;
-        *static_cast<fi_wait_obj*>(arg) = cntr->wait_obj == FI_WAIT_UNSPEC ? FI_WAIT_FD : cntr->wait_obj;
-        return 0;
-    default: return -FI_ENOSYS;
-    }
+    return object_of<Counter>(f)->wait.control(command, arg);
 }
 
 fi_ops cntr_fid_ops = {
@@ -151,25 +139,15 @@ int open_cntr(fid_domain* domain_handle, fi_cntr_attr* attr, fid_cntr** cntr_han
     if (!attr) attr = &defaults;
     if (raw(attr->events) != FI_CNTR_EVENTS_COMP) return -FI_ENOSYS;
     if (attr->flags) return -FI_EBADFLAGS;
-    if (int ret = check_wait_attr(attr->wait_obj, attr->wait_set)) return ret;
 
     auto* domain = object_of<Domain>(domain_handle);
     auto cntr = std::make_unique<Counter>();
     cntr->domain = domain;
-    cntr->wait_obj = attr->wait_obj;
-    if (cntr->wait_obj != FI_WAIT_NONE && cntr->wait_obj != FI_WAIT_YIELD) {
-        if (int ret = cntr->signal.open()) return ret;
-    }
     cntr->handle.fid.fclass = FI_CLASS_CNTR;
     cntr->handle.fid.context = context;
     cntr->handle.fid.ops = &cntr_fid_ops;
     cntr->handle.ops = &cntr_ops;
-    if (cntr->wait_obj == FI_WAIT_SET) {
-        auto* set = object_of<WaitSet>(attr->wait_set);
-        if (set->fabric != domain->fabric) return -FI_EINVAL;
-        if (int ret = set->add(&cntr->handle.fid, cntr->signal.fd())) return ret;
-        cntr->wait_set = set;
-    }
+    if (int ret = cntr->wait.open(attr->wait_obj, attr->wait_set, cntr->domain->fabric, &cntr->handle.fid)) return ret;
     domain->dependents.hold();
     *cntr_handle = &cntr.release()->handle;
     return 0;

@@ -11,7 +11,7 @@
 #include "domain.hpp"
 #include "fid.hpp"
 #include "progress.hpp"
-#include "wake_signal.hpp"
+#include "wait_object.hpp"
 
 namespace xen2mx::api {
 
@@ -19,9 +19,7 @@ struct Counter {
     fid_cntr handle{};
     Domain* domain = nullptr;
     Dependents dependents;
-    fi_wait_obj wait_obj = FI_WAIT_NONE;
-    WaitSet* wait_set = nullptr;
-    WakeSignal signal;
+    WaitObject wait;
     ProgressList sources;  // the endpoints that report here
 
     std::mutex lock;

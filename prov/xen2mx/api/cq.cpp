@@ -9,6 +9,7 @@
 #include <rdma/fi_errno.h>
 
 #include "enum_field.hpp"
+#include "engine/types.hpp"
 #include "log.hpp"
 
 namespace xen2mx::api {
@@ -62,7 +63,7 @@ ssize_t read_locked(CompletionQueue* cq, void* buf, size_t count, fi_addr_t* src
             ++cq->count;
         }
     }
-    if (cq->count == 0 && cq->signal.is_open()) cq->signal.clear();
+    if (cq->count == 0) cq->wait.clear();
     return static_cast<ssize_t>(n);
 }
 
@@ -97,12 +98,12 @@ ssize_t cq_sreadfrom(fid_cq* handle, void* buf, size_t count, fi_addr_t* src_add
             }
             const int left = deadline.remaining_ms();
             if (left == 0) return -FI_EAGAIN;
-            cq->sources.wait(cq->signal.is_open() ? cq->signal.fd() : -1, left);
+            cq->sources.wait(cq->wait.fd(), left);
         }
     }
     std::unique_lock guard(cq->lock);
     while (!ready()) {
-        if (cq->wait_obj == FI_WAIT_YIELD) {
+        if (cq->wait.yields()) {
             guard.unlock();
             sched_yield();
             guard.lock();
@@ -159,7 +160,7 @@ ssize_t cq_readerr(fid_cq* handle, fi_cq_err_entry* buf, uint64_t flags) {
         buf->err_data = e.err_data_size ? const_cast<uint8_t*>(e.err_data.data()) : nullptr;
         if (sized) buf->err_data_size = e.err_data_size;
     }
-    if (cq->count == 0 && cq->errors.empty() && cq->signal.is_open()) cq->signal.clear();
+    if (cq->count == 0 && cq->errors.empty()) cq->wait.clear();
     return 1;
 }
 
@@ -169,44 +170,30 @@ int cq_signal(fid_cq* handle) {
         std::lock_guard guard(cq->lock);
         cq->signaled = true;
     }
-    if (cq->signal.is_open()) cq->signal.raise();
+    cq->wait.raise();
     cq->changed.notify_all();
     return 0;
 }
 
+// prov_errno of a completion error is the engine's status.
 const char* cq_strerror(fid_cq*, int prov_errno, const void*, char* buf, size_t len) {
-    const char* text = fi_strerror(prov_errno < 0 ? -prov_errno : prov_errno);
-    if (buf && len) {
-        std::strncpy(buf, text, len - 1);
-        buf[len - 1] = '\0';
-        return buf;
-    }
-    return text;
+    const bool status = prov_errno >= 0 && prov_errno <= static_cast<int>(engine::Status::NoResources);
+    const char* text = status ? engine::status_text(static_cast<engine::Status>(prov_errno))
+                              : fi_strerror(prov_errno < 0 ? -prov_errno : prov_errno);
+    return provide_text(text, buf, len);
 }
 
 int cq_close(fid* f) {
     auto* cq = object_of<CompletionQueue>(f);
     if (cq->dependents.busy()) return -FI_EBUSY;
-    if (cq->wait_set) cq->wait_set->remove(f, cq->signal.fd());
+    cq->wait.close(f);
     cq->domain->dependents.release();
     std::unique_ptr<CompletionQueue> owner(cq);
     return 0;
 }
 
 int cq_control(fid* f, int command, void* arg) {
-    auto* cq = object_of<CompletionQueue>(f);
-    switch (command) {
-    case FI_GETWAIT:
-        if (!arg) return -FI_EINVAL;
-        if (cq->wait_obj != FI_WAIT_FD && cq->wait_obj != FI_WAIT_UNSPEC) return -FI_ENODATA;
-        *static_cast<int*>(arg) = cq->signal.fd();
-        return 0;
-    case FI_GETWAITOBJ:
-        if (!arg) return -FI_EINVAL;
-        *static_cast<fi_wait_obj*>(arg) = cq->wait_obj == FI_WAIT_UNSPEC ? FI_WAIT_FD : cq->wait_obj;
-        return 0;
-    default: return -FI_ENOSYS;
-    }
+    return object_of<CompletionQueue>(f)->wait.control(command, arg);
 }
 
 fi_ops cq_fid_ops = {
@@ -246,7 +233,7 @@ void CompletionQueue::post(const Completion& completion) {
             overflow.push_back(completion);
         }
     }
-    if (signal.is_open()) signal.raise();
+    wait.raise();
     changed.notify_all();
 }
 
@@ -255,7 +242,7 @@ void CompletionQueue::post_error(const CompletionError& error) {
         std::lock_guard guard(lock);
         errors.push_back(error);
     }
-    if (signal.is_open()) signal.raise();
+    wait.raise();
     changed.notify_all();
 }
 
@@ -277,28 +264,18 @@ int open_cq(fid_domain* domain_handle, fi_cq_attr* attr, fid_cq** cq_handle, voi
     const fi_cq_format format = asked_format == FI_CQ_FORMAT_UNSPEC ? FI_CQ_FORMAT_CONTEXT : attr->format;
     const int cond = raw(attr->wait_cond);
     if (cond != FI_CQ_COND_NONE && cond != FI_CQ_COND_THRESHOLD) return -FI_EINVAL;
-    if (int ret = check_wait_attr(attr->wait_obj, attr->wait_set)) return ret;
 
     auto* domain = object_of<Domain>(domain_handle);
     auto cq = std::make_unique<CompletionQueue>();
     cq->domain = domain;
     cq->format = format;
-    cq->wait_obj = attr->wait_obj;
     cq->wait_cond = attr->wait_cond;
     cq->ring.resize(attr->size ? attr->size : kQueueSize);
-    if (cq->wait_obj != FI_WAIT_NONE && cq->wait_obj != FI_WAIT_YIELD) {
-        if (int ret = cq->signal.open()) return ret;
-    }
     cq->handle.fid.fclass = FI_CLASS_CQ;
     cq->handle.fid.context = context;
     cq->handle.fid.ops = &cq_fid_ops;
     cq->handle.ops = &cq_ops;
-    if (cq->wait_obj == FI_WAIT_SET) {
-        auto* set = object_of<WaitSet>(attr->wait_set);
-        if (set->fabric != domain->fabric) return -FI_EINVAL;
-        if (int ret = set->add(&cq->handle.fid, cq->signal.fd())) return ret;
-        cq->wait_set = set;
-    }
+    if (int ret = cq->wait.open(attr->wait_obj, attr->wait_set, cq->domain->fabric, &cq->handle.fid)) return ret;
     domain->dependents.hold();
     *cq_handle = &cq.release()->handle;
     return 0;

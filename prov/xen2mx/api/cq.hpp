@@ -16,7 +16,7 @@
 #include "domain.hpp"
 #include "fid.hpp"
 #include "progress.hpp"
-#include "wake_signal.hpp"
+#include "wait_object.hpp"
 
 namespace xen2mx::api {
 
@@ -44,10 +44,8 @@ struct CompletionQueue {
     Domain* domain = nullptr;
     Dependents dependents;
     fi_cq_format format = FI_CQ_FORMAT_CONTEXT;
-    fi_wait_obj wait_obj = FI_WAIT_NONE;
     fi_cq_wait_cond wait_cond = FI_CQ_COND_NONE;
-    WaitSet* wait_set = nullptr;
-    WakeSignal signal;
+    WaitObject wait;
     ProgressList sources;  // the endpoints that report here
 
     std::mutex lock;

@@ -17,26 +17,14 @@ namespace {
 int eq_close(fid* f) {
     auto* eq = object_of<EventQueue>(f);
     if (eq->dependents.busy()) return -FI_EBUSY;
-    if (eq->wait_set) eq->wait_set->remove(f, eq->signal.fd());
+    eq->wait.close(f);
     eq->fabric->dependents.release();
     std::unique_ptr<EventQueue> owner(eq);
     return 0;
 }
 
 int eq_control(fid* f, int command, void* arg) {
-    auto* eq = object_of<EventQueue>(f);
-    switch (command) {
-    case FI_GETWAIT:
-        if (!arg) return -FI_EINVAL;
-        if (eq->wait_obj != FI_WAIT_FD && eq->wait_obj != FI_WAIT_UNSPEC) return -FI_ENODATA;
-        *static_cast<int*>(arg) = eq->signal.fd();
-        return 0;
-    case FI_GETWAITOBJ:
-        if (!arg) return -FI_EINVAL;
-        *static_cast<fi_wait_obj*>(arg) = eq->wait_obj == FI_WAIT_UNSPEC ? FI_WAIT_FD : eq->wait_obj;
-        return 0;
-    default: return -FI_ENOSYS;
-    }
+    return object_of<EventQueue>(f)->wait.control(command, arg);
 }
 
 // Takes the head event under the lock; the caller holds `guard`.
@@ -50,7 +38,7 @@ ssize_t read_locked(EventQueue* eq, uint32_t* event, void* buf, size_t len, uint
     if (size) std::memcpy(buf, head.data.data(), head.data.size());
     if (!(flags & FI_PEEK)) {
         eq->events.pop_front();
-        if (eq->events.empty() && eq->signal.is_open()) eq->signal.clear();
+        if (eq->events.empty()) eq->wait.clear();
     }
     return size;
 }
@@ -102,7 +90,7 @@ ssize_t eq_readerr(fid_eq* handle, fi_eq_err_entry* buf, uint64_t flags) {
     }
     if (!(flags & FI_PEEK)) {
         eq->events.pop_front();
-        if (eq->events.empty() && eq->signal.is_open()) eq->signal.clear();
+        if (eq->events.empty()) eq->wait.clear();
     }
     return sizeof(*buf);
 }
@@ -120,13 +108,7 @@ ssize_t eq_write(fid_eq* handle, uint32_t event, const void* buf, size_t len, ui
 }
 
 const char* eq_strerror(fid_eq*, int prov_errno, const void*, char* buf, size_t len) {
-    const char* text = fi_strerror(prov_errno < 0 ? -prov_errno : prov_errno);
-    if (buf && len) {
-        std::strncpy(buf, text, len - 1);
-        buf[len - 1] = '\0';
-        return buf;
-    }
-    return text;
+    return provide_text(fi_strerror(prov_errno < 0 ? -prov_errno : prov_errno), buf, len);
 }
 
 fi_ops eq_fid_ops = {
@@ -160,7 +142,7 @@ int EventQueue::post(uint32_t type, const void* data, size_t length) {
     } catch (const std::bad_alloc&) {
         return -FI_ENOMEM;
     }
-    if (signal.is_open()) signal.raise();
+    wait.raise();
     changed.notify_all();
     return 0;
 }
@@ -179,7 +161,7 @@ int EventQueue::post_error(fid_t fid, void* context, uint64_t data, int err, int
     } catch (const std::bad_alloc&) {
         return -FI_ENOMEM;
     }
-    if (signal.is_open()) signal.raise();
+    wait.raise();
     changed.notify_all();
     return 0;
 }
@@ -192,26 +174,16 @@ bool EventQueue::has_events() {
 int open_eq(fid_fabric* fabric_handle, fi_eq_attr* attr, fid_eq** eq_handle, void* context) {
     if (!fabric_handle || !attr || !eq_handle) return -FI_EINVAL;
     if (attr->flags & ~uint64_t{FI_WRITE | FI_AFFINITY}) return -FI_EBADFLAGS;
-    if (int ret = check_wait_attr(attr->wait_obj, attr->wait_set)) return ret;
     auto* fabric = object_of<Fabric>(fabric_handle);
     auto eq = std::make_unique<EventQueue>();
     eq->fabric = fabric;
     eq->flags = attr->flags;
     eq->api_version = fabric_handle->api_version ? fabric_handle->api_version : kApiVersion;
-    eq->wait_obj = attr->wait_obj;
-    if (eq->wait_obj != FI_WAIT_NONE && eq->wait_obj != FI_WAIT_YIELD) {
-        if (int ret = eq->signal.open()) return ret;
-    }
     eq->handle.fid.fclass = FI_CLASS_EQ;
     eq->handle.fid.context = context;
     eq->handle.fid.ops = &eq_fid_ops;
     eq->handle.ops = &eq_ops;
-    if (eq->wait_obj == FI_WAIT_SET) {
-        auto* set = object_of<WaitSet>(attr->wait_set);
-        if (set->fabric != fabric) return -FI_EINVAL;
-        if (int ret = set->add(&eq->handle.fid, eq->signal.fd())) return ret;
-        eq->wait_set = set;
-    }
+    if (int ret = eq->wait.open(attr->wait_obj, attr->wait_set, fabric, &eq->handle.fid)) return ret;
     fabric->dependents.hold();
     *eq_handle = &eq.release()->handle;
     return 0;

@@ -12,7 +12,7 @@
 
 #include "fabric.hpp"
 #include "fid.hpp"
-#include "wake_signal.hpp"
+#include "wait_object.hpp"
 
 namespace xen2mx::api {
 
@@ -30,9 +30,7 @@ struct EventQueue {
     Dependents dependents;
     uint64_t flags = 0;
     uint32_t api_version = 0;
-    fi_wait_obj wait_obj = FI_WAIT_NONE;
-    WaitSet* wait_set = nullptr;
-    WakeSignal signal;
+    WaitObject wait;
 
     std::mutex lock;
     std::condition_variable changed;

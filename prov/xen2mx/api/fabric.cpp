@@ -101,8 +101,7 @@ int trywait(fid_fabric*, fid** fids, int count) {
         if (!fids[i]) return -FI_EINVAL;
         // A counter has no queue to drain: its descriptor is re-armed here.
         if (fids[i]->fclass == FI_CLASS_CNTR) {
-            auto* cntr = object_of<Counter>(fids[i]);
-            if (cntr->signal.is_open()) cntr->signal.clear();
+            object_of<Counter>(fids[i])->wait.clear();
         }
         if (has_pending(fids[i])) return -FI_EAGAIN;
     }
@@ -170,20 +169,6 @@ void WaitSet::remove(fid* member, int fd) {
     std::lock_guard guard(lock);
     members.erase(std::remove(members.begin(), members.end(), member), members.end());
     dependents.release();
-}
-
-int check_wait_attr(const fi_wait_obj& wait_obj, fid_wait* wait_set) {
-    switch (raw(wait_obj)) {
-    case FI_WAIT_NONE:
-    case FI_WAIT_UNSPEC:
-    case FI_WAIT_FD:
-    case FI_WAIT_YIELD: return 0;
-    case FI_WAIT_SET: return wait_set ? 0 : -FI_EINVAL;
-    default:
-        X2M_WARN(FI_LOG_CORE, "wait object %d not supported (NONE, UNSPEC, FD, SET, YIELD are)\n",
-                 raw(wait_obj));
-        return -FI_ENOSYS;
-    }
 }
 
 bool has_pending(fid* object) {

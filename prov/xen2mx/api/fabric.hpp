@@ -33,10 +33,6 @@ struct WaitSet {
     void remove(fid* member, int fd);
 };
 
-// Checks the wait object arguments shared by CQs, counters and EQs.
-// Returns 0 or a negative FI_E* code.
-int check_wait_attr(const fi_wait_obj& wait_obj, fid_wait* wait_set);
-
 // Whether an object has entries a waiter would return at once (fi_trywait).
 bool has_pending(fid* object);
 

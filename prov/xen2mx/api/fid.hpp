@@ -31,6 +31,9 @@ private:
     std::atomic<int> count_{0};
 };
 
+// What the strerror calls return: text, copied into buf when one is given.
+const char* provide_text(const char* text, char* buf, size_t len);
+
 // The fi_ops slots that an object does not support.
 int fid_no_bind(fid* f, fid* bfid, uint64_t flags);
 int fid_no_control(fid* f, int command, void* arg);

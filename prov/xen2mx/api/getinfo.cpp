@@ -2,6 +2,7 @@
 
 #include <strings.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <span>
@@ -239,6 +240,16 @@ int copy_address(void** field, size_t* length, const void* from, size_t from_len
     return 0;
 }
 
+struct Kind {
+    fi_ep_type type;
+    uint64_t caps;
+};
+
+// The endpoint types in the order getinfo lists them.
+std::array<Kind, 2> kinds_of(const Offers& offers) {
+    return {Kind{FI_EP_RDM, offers.rdm_caps}, Kind{FI_EP_DGRAM, offers.dgram_caps}};
+}
+
 }  // namespace
 
 Offers current_offers() { return Offers{offered_caps(FI_EP_RDM), offered_caps(FI_EP_DGRAM)}; }
@@ -272,11 +283,7 @@ int getinfo_with(const Offers& offers, const Params& params, uint32_t version, c
 
     fi_info* head = nullptr;
     fi_info** tail = &head;
-    const struct {
-        fi_ep_type type;
-        uint64_t caps;
-    } kinds[] = {{FI_EP_RDM, offers.rdm_caps}, {FI_EP_DGRAM, offers.dgram_caps}};
-    for (const auto& kind : kinds) {
+    for (const auto& kind : kinds_of(offers)) {
         if (!kind.caps) continue;
         fi_info* offer = make_offer(kind.type, kind.caps);
         if (!offer) {
@@ -323,12 +330,7 @@ namespace xen2mx::api {
 
 int check_info(const fi_info* info, uint32_t version) {
     if (!info) return -FI_EINVAL;
-    const Offers offers = current_offers();
-    const struct {
-        fi_ep_type type;
-        uint64_t caps;
-    } kinds[] = {{FI_EP_RDM, offers.rdm_caps}, {FI_EP_DGRAM, offers.dgram_caps}};
-    for (const auto& kind : kinds) {
+    for (const auto& kind : kinds_of(current_offers())) {
         if (!kind.caps) continue;
         fi_info* offer = make_offer(kind.type, kind.caps);
         if (!offer) return -FI_ENOMEM;
