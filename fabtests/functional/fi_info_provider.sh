@@ -42,7 +42,7 @@ expect_contains "$out" 'cq_data_size: 8' "remote CQ data size"
 expect_absent "$out" 'FI_RMA|FI_ATOMIC' "no RMA or atomic capability"
 
 out=$(run_tool "$FI_INFO" -e 2>&1 | tr -d "\\000")
-for var in FI_XEN2MX_LINK FI_XEN2MX_IFACE FI_XEN2MX_UDP_PORT_BASE FI_XEN2MX_PEER_TIMEOUT FI_XEN2MX_KEY; do
+for var in FI_XEN2MX_LINK FI_XEN2MX_IFACE FI_XEN2MX_UDP_PORT_BASE FI_XEN2MX_PEER_TIMEOUT FI_XEN2MX_KEY FI_XEN2MX_UDP_MTU; do
     expect_contains "$out" "^# $var:" "fi_info -e lists $var"
 done
 

@@ -26,7 +26,7 @@ for side in server client; do
 done
 [ $client_rc -eq 0 ] && pass "client exits 0" || fail "client exit $client_rc"
 [ $server_rc -eq 0 ] && pass "server exits 0" || fail "server exit $server_rc"
-results=$(grep -cE '^[0-9.]+[kmg]? +[0-9]+ +=[0-9]+ ' "$log/client")
+results=$(grep -cE '^[0-9.]+[kmg]? +[0-9.]+[kmg]? +=[0-9.]+[kmg]? ' "$log/client")
 [ "$results" -gt 0 ] && pass "$results sizes exchanged" || fail "no result lines"
 if grep -qiE 'error|fail' "$log/client" "$log/server"; then fail "errors reported"; else pass "no errors reported"; fi
 finish

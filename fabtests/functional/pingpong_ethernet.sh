@@ -54,7 +54,7 @@ for type in rdm dgram; do
         cat "$WORK/server"
         fail "fi_pingpong -e $type over the Ethernet link at MTU $mtu (client $client_rc, server $server_rc)"
     else
-        largest=$(awk '/^[0-9.]+[kmg]? +[0-9]+ +=/ {size=$1} END {print size}' "$WORK/client")
+        largest=$(awk '/^[0-9.]+[kmg]? +[0-9.]+[kmg]? +=/ {size=$1} END {print size}' "$WORK/client")
         pass "fi_pingpong -e $type -S all -c over the Ethernet link at MTU $mtu (up to $largest)"
     fi
 done

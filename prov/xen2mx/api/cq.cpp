@@ -177,7 +177,7 @@ int cq_signal(fid_cq* handle) {
 
 // prov_errno of a completion error is the engine's status.
 const char* cq_strerror(fid_cq*, int prov_errno, const void*, char* buf, size_t len) {
-    const bool status = prov_errno >= 0 && prov_errno <= static_cast<int>(engine::Status::NoResources);
+    const bool status = prov_errno >= 0 && prov_errno <= 0xff;  // engine::Status is 8 bits
     const char* text = status ? engine::status_text(static_cast<engine::Status>(prov_errno))
                               : fi_strerror(prov_errno < 0 ? -prov_errno : prov_errno);
     return provide_text(text, buf, len);

@@ -34,6 +34,7 @@ int link_errno(int ret) {
 int open_udp(const Params& params, const link::Address& wanted, std::unique_ptr<link::Link>* link) {
     link::UdpLinkConfig config;
     config.port_base = params.udp_port_base;
+    config.max_frame = static_cast<size_t>(params.udp_mtu);
     config.endpoint_id = wanted.endpoint == kAnyEndpoint ? -1 : wanted.endpoint;
     if (wanted.ipv4) {
         config.ipv4 = wanted.ipv4;

@@ -28,6 +28,10 @@ void define_params() {
     fi_param_define(&provider, "udp_port_base", FI_PARAM_INT,
                     "UDP port of endpoint id 0 on the udp link; endpoint id N uses base+N "
                     "(default: 30720)");
+    fi_param_define(&provider, "udp_mtu", FI_PARAM_INT,
+                    "Longest MXoE frame the udp link sends, in bytes, 1500 to 65507; it sets the "
+                    "size of medium fragments and pull replies, so every process of a job must use "
+                    "the same value (default: 65000)");
     fi_param_define(&provider, "peer_timeout", FI_PARAM_INT,
                     "Milliseconds a peer may stay silent before the operations in flight with it "
                     "complete in error (default: 30000)");
@@ -67,6 +71,13 @@ Params read_params() {
         timeout = kDefaultPeerTimeoutMs;
     }
     params.peer_timeout_ms = timeout;
+
+    int mtu = kDefaultUdpMtu;
+    if (fi_param_get_int(&provider, "udp_mtu", &mtu) == FI_SUCCESS && (mtu < 1500 || mtu > 65507)) {
+        X2M_WARN(FI_LOG_CORE, "FI_XEN2MX_UDP_MTU=%d out of range 1500..65507, using %d\n", mtu, kDefaultUdpMtu);
+        mtu = kDefaultUdpMtu;
+    }
+    params.udp_mtu = mtu;
 
     int key = static_cast<int>(kDefaultKey);
     fi_param_get_int(&provider, "key", &key);

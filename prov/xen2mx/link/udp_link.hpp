@@ -14,7 +14,9 @@ struct UdpLinkConfig {
     uint32_t ipv4 = 0x7f000001;  // the board, host order
     int port_base = 30720;
     int endpoint_id = -1;        // -1: the first free one
-    size_t max_frame = 9000;     // as Open-MX's default MTU
+    // Frames up to nearly the largest datagram: a pull moves a message in a
+    // few system calls. Both ends must use the same value.
+    size_t max_frame = 65000;
 };
 
 // Opens the link. Returns 0, or -EADDRINUSE when the endpoint id (or, for
