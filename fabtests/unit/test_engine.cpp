@@ -216,6 +216,9 @@ struct RecvOpts {
     uint64_t ignore = 0;
     bool tagged = true;
     PeerId from = kNoPeer;
+    bool report = true;
+    bool multi = false;
+    size_t min_free = 0;
 };
 
 int post_recv(World& w, Node& at, std::span<const iovec> iov, uint64_t context, const RecvOpts& o = {}) {
@@ -226,6 +229,9 @@ int post_recv(World& w, Node& at, std::span<const iovec> iov, uint64_t context, 
     a.tagged = o.tagged;
     a.from = o.from;
     a.context = ctx(context);
+    a.report = o.report;
+    a.multi = o.multi;
+    a.min_free = o.min_free;
     return at.ep().recv(a, w.now);
 }
 
@@ -2085,6 +2091,790 @@ TEST(Engine, BadArguments) {
     EXPECT_EQ(back.board, kMacB);
     EXPECT_EQ(back.endpoint, 2);
     EXPECT_EQ(p.a.ep().peer_of(p.b.address()), p.ab) << "one partner per address";
+}
+
+
+// ------------------------------------------------------------------ probes
+
+struct ProbeOpts {
+    uint64_t tag = 0;
+    uint64_t ignore = 0;
+    bool tagged = true;
+    PeerId from = kNoPeer;
+    engine::ProbeAction action = engine::ProbeAction::Peek;
+};
+
+int post_probe(World& w, Node& at, uint64_t context, const ProbeOpts& o = {}) {
+    engine::ProbeArgs a;
+    a.tag = o.tag;
+    a.ignore = o.ignore;
+    a.tagged = o.tagged;
+    a.from = o.from;
+    a.context = ctx(context);
+    a.action = o.action;
+    return at.ep().probe(a, w.now);
+}
+
+int post_claim(World& w, Node& at, uint8_t* buffer, size_t capacity, uint64_t context, bool discard = false,
+               bool report = true) {
+    iovec v{buffer, capacity};
+    engine::RecvArgs a;
+    if (buffer) a.iov = std::span<const iovec>{&v, 1};
+    a.context = ctx(context);
+    a.report = report;
+    return at.ep().claim(a, discard, w.now);
+}
+
+// The completions a node had for one context, in order.
+std::vector<Completion> completions_of(const Node& n, uint64_t context) {
+    std::vector<Completion> out;
+    for (const Completion& c : n.recvs)
+        if (id_of(c) == context) out.push_back(c);
+    return out;
+}
+
+ProbeOpts probe_tag(uint64_t tag, engine::ProbeAction action = engine::ProbeAction::Peek) {
+    ProbeOpts o;
+    o.tag = tag;
+    o.action = action;
+    return o;
+}
+
+// A peek describes a waiting message of any class (a large one with CQ data
+// once those 8 bytes are pulled) and leaves it for the receive that takes it.
+TEST(Engine, PeekDescribesEveryClassWithoutTakingIt) {
+    for (const Variant& v : kVariants) {
+        SCOPED_TRACE(v.name);
+        Pair p(config_for(v), v.max_frame);
+        const size_t rndv = effective_rndv(p.a.config());
+        uint64_t id = 0;
+        for (size_t size : {size_t{0}, size_t{10}, size_t{100}, size_t{5000}, rndv + 1, size_t{300000}}) {
+            for (bool with_data : {false, true}) {
+                ++id;
+                SCOPED_TRACE(std::to_string(size) + " bytes" + (with_data ? " with CQ data" : ""));
+                const bool large = size + (with_data ? 8 : 0) > rndv;
+                const Bytes payload = pattern(id, size);
+                SendOpts so;
+                so.tag = 0x7700 + id;
+                if (with_data) so.data = 0xdada000000000000ull + id;
+                ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, id, so), 0);
+                p.w.run_for(30ms);
+
+                const uint64_t frames_before = data_frames(p.a.ep().counters());
+                ASSERT_EQ(post_probe(p.w, p.b, 1000 + id, probe_tag(so.tag)), 0);
+                if (!(large && with_data)) {
+                    EXPECT_NE(p.b.recv_done(1000 + id), nullptr) << "everything is known: answered at once";
+                }
+                ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(1000 + id); }));
+                const Completion& c = *p.b.recv_done(1000 + id);
+                EXPECT_TRUE(c.probe);
+                EXPECT_FALSE(c.discarded);
+                EXPECT_EQ(c.status, Status::Ok) << engine::status_text(c.status);
+                EXPECT_TRUE(c.tagged);
+                EXPECT_EQ(c.tag, so.tag);
+                EXPECT_EQ(c.message_length, size);
+                EXPECT_EQ(c.length, 0u) << "nothing moved";
+                EXPECT_EQ(c.peer, p.ba);
+                EXPECT_EQ(c.has_data, with_data);
+                if (with_data) {
+                    EXPECT_EQ(c.data, *so.data);
+                }
+                EXPECT_EQ(data_frames(p.a.ep().counters()) - frames_before, large && with_data ? 1u : 0u)
+                    << "a peek pulls the CQ data and nothing else";
+
+                // Still there for a second look, and for the receive.
+                ASSERT_EQ(post_probe(p.w, p.b, 2000 + id, probe_tag(so.tag)), 0);
+                ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(2000 + id); }));
+                EXPECT_EQ(p.b.recv_done(2000 + id)->status, Status::Ok);
+                EXPECT_EQ(p.b.recv_done(2000 + id)->message_length, size);
+                if (large) {
+                    EXPECT_EQ(p.a.send_done(id), nullptr) << "the sender waits for the real receive";
+                }
+                Bytes buffer(size + kGuard, kGuardByte);
+                RecvOpts ro;
+                ro.tag = so.tag;
+                ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), size, id, ro), 0);
+                ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(id) && p.b.recv_done(id); }));
+                const Completion& r = *p.b.recv_done(id);
+                EXPECT_FALSE(r.probe);
+                EXPECT_EQ(r.status, Status::Ok);
+                EXPECT_EQ(r.length, size);
+                EXPECT_EQ(r.has_data, with_data);
+                if (with_data) {
+                    EXPECT_EQ(r.data, *so.data);
+                }
+                EXPECT_EQ(first_mismatch(buffer.data(), size, id), size);
+                EXPECT_TRUE(guard_intact(buffer, size));
+                EXPECT_EQ(p.a.send_done(id)->status, Status::Ok);
+
+                ASSERT_EQ(post_probe(p.w, p.b, 3000 + id, probe_tag(so.tag)), 0);
+                ASSERT_NE(p.b.recv_done(3000 + id), nullptr) << "nothing to wait for: answered at once";
+                EXPECT_EQ(p.b.recv_done(3000 + id)->status, Status::NoMessage);
+                EXPECT_TRUE(p.b.recv_done(3000 + id)->probe);
+            }
+        }
+    }
+}
+
+TEST(Engine, ProbeMatchesAsAReceiveWould) {
+    Pair p(config_for(kVariants[0]));
+    Node& c = p.w.add(kMacC, 3, config_for(kVariants[0]));
+    const PeerId bc = p.b.ep().peer_of(c.address());
+    ASSERT_EQ(post_probe(p.w, p.b, 1, probe_tag(5)), 0);
+    ASSERT_NE(p.b.recv_done(1), nullptr);
+    EXPECT_EQ(p.b.recv_done(1)->status, Status::NoMessage);
+
+    const Bytes tagged = pattern(1, 20), untagged = pattern(2, 30);
+    SendOpts so;
+    so.tag = 5;
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, tagged, 10, so), 0);
+    so.tagged = false;
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, untagged, 11, so), 0);
+    p.w.run_for(30ms);
+
+    const auto answer = [&](uint64_t id, const ProbeOpts& o) {
+        EXPECT_EQ(post_probe(p.w, p.b, id, o), 0);
+        const Completion* c = p.b.recv_done(id);
+        return c ? c->status == Status::Ok ? c->message_length : size_t{999} : size_t{888};
+    };
+    EXPECT_EQ(answer(2, probe_tag(6)), 999u) << "another tag";
+    ProbeOpts masked = probe_tag(4);
+    masked.ignore = 1;
+    EXPECT_EQ(answer(3, masked), 20u) << "4 ignoring bit 0 matches 5";
+    ProbeOpts plain;
+    plain.tagged = false;
+    EXPECT_EQ(answer(4, plain), 30u) << "the untagged message";
+    ProbeOpts from_c = probe_tag(5);
+    from_c.from = bc;
+    EXPECT_EQ(answer(5, from_c), 999u) << "not from that source";
+    ProbeOpts from_a = probe_tag(5);
+    from_a.from = p.ba;
+    EXPECT_EQ(answer(6, from_a), 20u);
+    ProbeOpts bad = probe_tag(5);
+    bad.from = 77;
+    EXPECT_EQ(post_probe(p.w, p.b, 7, bad), -EINVAL);
+}
+
+// Peek and claim: the message found is set aside, for the claim with the
+// same context and nothing else; other messages go their way.
+TEST(Engine, ClaimedMessageWaitsForItsClaim) {
+    Pair p(config_for(kVariants[0]));
+    uint64_t id = 0;
+    for (size_t size : {size_t{10}, size_t{5000}, size_t{300000}}) {
+        for (bool with_data : {false, true}) {
+            id += 10;
+            SCOPED_TRACE(std::to_string(size) + " bytes" + (with_data ? " with CQ data" : ""));
+            SendOpts so;
+            so.tag = 9;
+            if (with_data) so.data = 0xc1a1000000000000ull + id;
+            const Bytes first = pattern(id, size), second = pattern(id + 1, size);
+            ASSERT_EQ(post_send(p.w, p.a, p.ab, first, id, so), 0);
+            ASSERT_EQ(post_send(p.w, p.a, p.ab, second, id + 1, so), 0);
+            p.w.run_for(30ms);
+
+            const uint64_t claim = 500 + id;
+            ASSERT_EQ(post_probe(p.w, p.b, claim, probe_tag(9, engine::ProbeAction::Claim)), 0);
+            ASSERT_TRUE(p.w.run_until([&] { return !completions_of(p.b, claim).empty(); }));
+            const Completion described = completions_of(p.b, claim)[0];
+            EXPECT_TRUE(described.probe);
+            EXPECT_EQ(described.status, Status::Ok);
+            EXPECT_EQ(described.message_length, size);
+            if (with_data) {
+                EXPECT_EQ(described.data, *so.data);
+            }
+
+            // The first message is set aside: a receive gets the second.
+            Bytes other(size + kGuard, kGuardByte);
+            RecvOpts ro;
+            ro.tag = 9;
+            ASSERT_EQ(post_recv(p.w, p.b, other.data(), size, id + 1, ro), 0);
+            ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(id + 1); }));
+            EXPECT_EQ(first_mismatch(other.data(), size, id + 1), size) << "the second message";
+            ASSERT_EQ(post_probe(p.w, p.b, 900 + id, probe_tag(9)), 0);
+            ASSERT_NE(p.b.recv_done(900 + id), nullptr);
+            EXPECT_EQ(p.b.recv_done(900 + id)->status, Status::NoMessage) << "a claimed message is not matched";
+
+            Bytes buffer(size + kGuard, kGuardByte);
+            ASSERT_EQ(post_claim(p.w, p.b, buffer.data(), size, claim), 0);
+            ASSERT_TRUE(p.w.run_until([&] { return completions_of(p.b, claim).size() == 2; }));
+            const Completion r = completions_of(p.b, claim)[1];
+            EXPECT_FALSE(r.probe);
+            EXPECT_EQ(r.status, Status::Ok);
+            EXPECT_EQ(r.length, size);
+            EXPECT_EQ(r.tag, 9u);
+            EXPECT_EQ(r.peer, p.ba);
+            EXPECT_EQ(r.has_data, with_data);
+            if (with_data) {
+                EXPECT_EQ(r.data, *so.data);
+            }
+            EXPECT_EQ(first_mismatch(buffer.data(), size, id), size);
+            EXPECT_TRUE(guard_intact(buffer, size));
+            EXPECT_EQ(post_claim(p.w, p.b, buffer.data(), size, claim), -ENOMSG) << "claimed once";
+            ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(id) && p.a.send_done(id + 1); }));
+            EXPECT_EQ(p.a.send_done(id)->status, Status::Ok);
+        }
+    }
+    Bytes buffer(10);
+    EXPECT_EQ(post_claim(p.w, p.b, buffer.data(), 10, 12345), -ENOMSG) << "nothing claimed there";
+}
+
+// A discarded message is gone; the sender of a large one is told its send
+// is done without a byte pulled.
+TEST(Engine, DiscardDropsTheMessageAndReleasesItsSender) {
+    Pair p(config_for(kVariants[0]));
+    uint64_t id = 0;
+    for (size_t size : {size_t{10}, size_t{5000}, size_t{300000}}) {
+        for (bool with_data : {false, true}) {
+            for (bool by_claim : {false, true}) {
+                ++id;
+                SCOPED_TRACE(std::to_string(size) + " bytes" + (with_data ? " with CQ data" : "") +
+                             (by_claim ? ", claimed then discarded" : ", peek and discard"));
+                SendOpts so;
+                so.tag = 0xd15c;
+                if (with_data) so.data = 0xd15c000000000000ull + id;
+                const Bytes payload = pattern(id, size);
+                ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, id, so), 0);
+                p.w.run_for(30ms);
+                const uint64_t frames_before = data_frames(p.a.ep().counters());
+                const uint64_t probe = 100 + id;
+                const auto action = by_claim ? engine::ProbeAction::Claim : engine::ProbeAction::Discard;
+                ASSERT_EQ(post_probe(p.w, p.b, probe, probe_tag(so.tag, action)), 0);
+                ASSERT_TRUE(p.w.run_until([&] { return !completions_of(p.b, probe).empty(); }));
+                const Completion described = completions_of(p.b, probe)[0];
+                EXPECT_TRUE(described.probe);
+                EXPECT_EQ(described.status, Status::Ok);
+                EXPECT_EQ(described.discarded, !by_claim);
+                EXPECT_EQ(described.message_length, size);
+                if (with_data) {
+                    EXPECT_EQ(described.data, *so.data);
+                }
+                if (by_claim) {
+                    ASSERT_EQ(post_claim(p.w, p.b, nullptr, 0, probe, true), 0);
+                    const auto all = completions_of(p.b, probe);
+                    ASSERT_EQ(all.size(), 2u) << "a discard completes at once";
+                    const Completion& dropped = all[1];
+                    EXPECT_FALSE(dropped.probe);
+                    EXPECT_TRUE(dropped.discarded);
+                    EXPECT_EQ(dropped.status, Status::Ok);
+                    EXPECT_EQ(dropped.length, 0u);
+                    EXPECT_EQ(dropped.message_length, size);
+                    EXPECT_EQ(dropped.tag, so.tag);
+                    EXPECT_EQ(dropped.has_data, with_data);
+                    if (with_data) {
+                        EXPECT_EQ(dropped.data, *so.data);
+                    }
+                }
+                ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(id); }));
+                EXPECT_EQ(p.a.send_done(id)->status, Status::Ok);
+                p.w.run_for(20ms);
+                const bool large = size + (with_data ? 8 : 0) > effective_rndv(p.a.config());
+                EXPECT_EQ(data_frames(p.a.ep().counters()) - frames_before, large && with_data ? 1u : 0u)
+                    << "nothing pulled but the CQ data";
+                ASSERT_EQ(post_probe(p.w, p.b, 200 + id, probe_tag(so.tag)), 0);
+                ASSERT_NE(p.b.recv_done(200 + id), nullptr);
+                EXPECT_EQ(p.b.recv_done(200 + id)->status, Status::NoMessage);
+            }
+        }
+    }
+    // The discarded messages' data is given back to the unexpected budget:
+    // the next message is kept and received.
+    const Bytes last = pattern(99, 40);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, last, 99), 0);
+    p.w.run_for(20ms);
+    Bytes buffer(40);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 40, 99), 0);
+    ASSERT_NE(p.b.recv_done(99), nullptr);
+    EXPECT_EQ(first_mismatch(buffer.data(), 40, 99), 40u);
+}
+
+// A medium message whose frags are still arriving is described once whole.
+TEST(Engine, PeekWaitsForAMediumMessageToBeWhole) {
+    Pair p(config_for(kVariants[1]), kVariants[1].max_frame);  // 1500: many frags
+    const Bytes hello = pattern(1, 4);
+    Bytes small(4);
+    ASSERT_EQ(post_recv(p.w, p.b, small.data(), 4, 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 1), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(1) && p.b.recv_done(1); }));
+
+    // Frags arrive over several polls, in any order.
+    testing::Faults faults;
+    faults.reorder = 1.0;
+    faults.reorder_window = 6;
+    p.w.net.set_faults(faults);
+    const size_t size = 12000;
+    const size_t frags = (size + 8 + p.a.config().limits.medium_frag_max - 1) / p.a.config().limits.medium_frag_max;
+    ASSERT_GE(frags, 4u);
+    SendOpts so;
+    so.tag = 3;
+    so.data = 0x3333;
+    const Bytes payload = pattern(2, size);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, 2, so), 0);
+    const uint64_t before = p.b.ep().counters().frames_received;
+    for (int i = 0; i < 100 && p.b.ep().counters().frames_received == before; ++i) {
+        p.w.now += kStep;
+        p.b.ep().progress(p.w.now);
+    }
+    const uint64_t arrived = p.b.ep().counters().frames_received - before;
+    ASSERT_GE(arrived, 1u);
+    ASSERT_LT(arrived, frags) << "the seed delivered every frag at once";
+    ASSERT_EQ(post_probe(p.w, p.b, 10, probe_tag(3)), 0);
+    ASSERT_EQ(post_probe(p.w, p.b, 11, probe_tag(3, engine::ProbeAction::Claim)), 0);
+    EXPECT_EQ(p.b.recv_done(10), nullptr) << "answered before the message was whole";
+    EXPECT_EQ(p.b.recv_done(11), nullptr);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(10) && p.b.recv_done(11); }));
+    p.w.net.set_faults({});
+    for (uint64_t id : {10, 11}) {
+        const Completion& c = *p.b.recv_done(id);
+        EXPECT_EQ(c.status, Status::Ok);
+        EXPECT_EQ(c.message_length, size);
+        EXPECT_TRUE(c.has_data);
+        EXPECT_EQ(c.data, 0x3333u);
+    }
+    Bytes buffer(size);
+    ASSERT_EQ(post_claim(p.w, p.b, buffer.data(), size, 11), 0);
+    ASSERT_EQ(completions_of(p.b, 11).size(), 2u);
+    EXPECT_EQ(completions_of(p.b, 11)[1].length, size);
+    EXPECT_EQ(first_mismatch(buffer.data(), size, 2), size);
+}
+
+// A receive that takes a large message while a peek pulls its CQ data: the
+// peek answers (from what it pulled, or that nothing is left), the receive
+// gets every byte, the sender completes once.
+TEST(Engine, PeekRacingTheReceiveOfALargeMessage) {
+    Pair p(config_for(kVariants[0]));
+    for (uint64_t id = 1; id <= 4; ++id) {
+        const size_t size = 200000;
+        const Bytes payload = pattern(id, size);
+        SendOpts so;
+        so.tag = 8;
+        so.data = 0xabc0 + id;
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, id, so), 0);
+        p.w.run_for(30ms);
+        ASSERT_EQ(post_probe(p.w, p.b, 100 + id, probe_tag(8)), 0);
+        if (id % 2) p.b.ep().progress(p.w.now);  // sometimes the pull request is out first
+        Bytes buffer(size);
+        RecvOpts ro;
+        ro.tag = 8;
+        ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), size, id, ro), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(100 + id) && p.b.recv_done(id) && p.a.send_done(id); }));
+        const Completion& peek = *p.b.recv_done(100 + id);
+        if (peek.status == Status::Ok) {
+            EXPECT_EQ(peek.data, 0xabc0 + id);
+            EXPECT_EQ(peek.message_length, size);
+        } else {
+            EXPECT_EQ(peek.status, Status::NoMessage);
+        }
+        EXPECT_EQ(p.b.recv_done(id)->status, Status::Ok);
+        EXPECT_EQ(p.b.recv_done(id)->data, 0xabc0 + id);
+        EXPECT_EQ(first_mismatch(buffer.data(), size, id), size);
+        EXPECT_EQ(p.a.send_done(id)->status, Status::Ok);
+    }
+    p.w.run_for(200ms);
+    EXPECT_EQ(p.a.sends.size(), 4u) << "each send completed once";
+}
+
+// A probe that claims reserves at once: a receive posted while it pulls the
+// CQ data does not take the message.
+TEST(Engine, ClaimReservesBeforeItAnswers) {
+    Pair p(config_for(kVariants[0]));
+    const size_t size = 100000;
+    const Bytes big = pattern(1, size), small = pattern(2, 16);
+    SendOpts so;
+    so.tag = 4;
+    so.data = 77;
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, big, 1, so), 0);
+    p.w.run_for(30ms);
+    ASSERT_EQ(post_probe(p.w, p.b, 50, probe_tag(4, engine::ProbeAction::Claim)), 0);
+    EXPECT_EQ(p.b.recv_done(50), nullptr) << "its CQ data is still at the sender";
+    Bytes buffer(size);
+    RecvOpts ro;
+    ro.tag = 4;
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), size, 2, ro), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, small, 2, so), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(50) && p.b.recv_done(2); }));
+    EXPECT_EQ(p.b.recv_done(2)->length, 16u) << "the receive got the next message";
+    EXPECT_EQ(first_mismatch(buffer.data(), 16, 2), 16u);
+    EXPECT_EQ(p.b.recv_done(50)->status, Status::Ok);
+    EXPECT_EQ(p.b.recv_done(50)->message_length, size);
+    EXPECT_EQ(p.b.recv_done(50)->data, 77u);
+    ASSERT_EQ(post_claim(p.w, p.b, buffer.data(), size, 50), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return completions_of(p.b, 50).size() == 2 && p.a.send_done(1); }));
+    EXPECT_EQ(completions_of(p.b, 50)[1].length, size);
+    EXPECT_EQ(first_mismatch(buffer.data(), size, 1), size);
+}
+
+// The sender of a claimed large message restarts: the message can no longer
+// be pulled, and its claim says why.
+TEST(Engine, ClaimOfALargeMessageWhoseSenderRestarted) {
+    Pair p(config_for(kVariants[0]));
+    const Bytes big = pattern(1, 100000);
+    SendOpts so;
+    so.tag = 6;
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, big, 1, so), 0);
+    p.w.run_for(30ms);
+    ASSERT_EQ(post_probe(p.w, p.b, 60, probe_tag(6, engine::ProbeAction::Claim)), 0);
+    ASSERT_NE(p.b.recv_done(60), nullptr);
+    EXPECT_EQ(p.b.recv_done(60)->status, Status::Ok);
+
+    p.a.restart(0x77000001);
+    const PeerId ab = p.a.ep().peer_of(p.b.address());
+    const Bytes hello = pattern(2, 8);
+    Bytes small(8);
+    RecvOpts ro;
+    ro.tag = 7;
+    so.tag = 7;
+    ASSERT_EQ(post_recv(p.w, p.b, small.data(), 8, 2, ro), 0);
+    ASSERT_EQ(post_send(p.w, p.a, ab, hello, 2, so), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(2); }));
+    Bytes buffer(100000);
+    ASSERT_EQ(post_claim(p.w, p.b, buffer.data(), buffer.size(), 60), 0);
+    const auto all = completions_of(p.b, 60);
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[1].status, Status::PeerReset);
+    EXPECT_EQ(post_claim(p.w, p.b, buffer.data(), buffer.size(), 60), -ENOMSG);
+}
+
+TEST(Engine, ProbesOnDatagrams) {
+    Pair p(dgram_config(kVariants[1]), kVariants[1].max_frame);
+    uint64_t id = 0;
+    for (size_t size : {size_t{12}, size_t{6000}}) {
+        for (auto action : {engine::ProbeAction::Peek, engine::ProbeAction::Claim, engine::ProbeAction::Discard}) {
+            ++id;
+            SCOPED_TRACE(std::to_string(size) + " bytes, action " + std::to_string(static_cast<int>(action)));
+            SendOpts so;
+            so.tag = 40 + id;
+            so.data = id;
+            const Bytes payload = pattern(id, size);
+            ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, id, so), 0);
+            p.w.run_for(10ms);
+            ASSERT_EQ(post_probe(p.w, p.b, 100 + id, probe_tag(so.tag, action)), 0);
+            ASSERT_NE(p.b.recv_done(100 + id), nullptr);
+            const Completion& c = *p.b.recv_done(100 + id);
+            EXPECT_EQ(c.status, Status::Ok);
+            EXPECT_EQ(c.message_length, size);
+            EXPECT_EQ(c.data, id);
+            Bytes buffer(size);
+            if (action == engine::ProbeAction::Claim) {
+                ASSERT_EQ(post_claim(p.w, p.b, buffer.data(), size, 100 + id), 0);
+                EXPECT_EQ(completions_of(p.b, 100 + id).size(), 2u);
+            } else {
+                RecvOpts ro;
+                ro.tag = so.tag;
+                ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), size, id, ro), 0);
+                EXPECT_EQ(p.b.recv_done(id) != nullptr, action == engine::ProbeAction::Peek)
+                    << "a discarded message is not received";
+                if (action == engine::ProbeAction::Discard) {
+                    EXPECT_TRUE(p.b.ep().cancel(ctx(id)));
+                }
+            }
+            if (action != engine::ProbeAction::Discard) {
+                EXPECT_EQ(first_mismatch(buffer.data(), size, id), size);
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ selective completion
+
+// A receive posted without a report completes unmarked; the layer above
+// reports its errors all the same.
+TEST(Engine, UnreportedReceivesAreMarked) {
+    Pair p(config_for(kVariants[0]));
+    RecvOpts quiet;
+    quiet.report = false;
+    Bytes b1(10), b2(100000), b3(5);
+    ASSERT_EQ(post_recv(p.w, p.b, b1.data(), 10, 1, quiet), 0);
+    ASSERT_EQ(post_recv(p.w, p.b, b2.data(), 100000, 2, quiet), 0);
+    ASSERT_EQ(post_recv(p.w, p.b, b3.data(), 5, 3, quiet), 0);
+    ASSERT_EQ(post_recv(p.w, p.b, b1.data(), 10, 4), 0);
+    const Bytes small = pattern(1, 10), large = pattern(2, 100000), truncated = pattern(3, 9);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, small, 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, large, 2), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, truncated, 3), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, small, 4), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recvs.size() == 4; }));
+    EXPECT_FALSE(p.b.recv_done(1)->report);
+    EXPECT_FALSE(p.b.recv_done(2)->report);
+    EXPECT_EQ(p.b.recv_done(2)->length, 100000u);
+    EXPECT_FALSE(p.b.recv_done(3)->report);
+    EXPECT_EQ(p.b.recv_done(3)->status, Status::Truncated);
+    EXPECT_TRUE(p.b.recv_done(4)->report);
+    // Probes always answer; claims follow their own flag.
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, small, 5), 0);
+    p.w.run_for(20ms);
+    ASSERT_EQ(post_probe(p.w, p.b, 5, probe_tag(0, engine::ProbeAction::Claim)), 0);
+    EXPECT_TRUE(p.b.recv_done(5)->report);
+    ASSERT_EQ(post_claim(p.w, p.b, b1.data(), 10, 5, false, false), 0);
+    ASSERT_EQ(completions_of(p.b, 5).size(), 2u);
+    EXPECT_FALSE(completions_of(p.b, 5)[1].report);
+}
+
+// ------------------------------------------------------------------ multi-receive buffers
+
+RecvOpts multi_opts(size_t min_free, bool report = true) {
+    RecvOpts o;
+    o.tagged = false;
+    o.multi = true;
+    o.min_free = min_free;
+    o.report = report;
+    return o;
+}
+
+SendOpts untagged(std::optional<uint64_t> data = std::nullopt) {
+    SendOpts o;
+    o.tagged = false;
+    o.data = data;
+    return o;
+}
+
+// Messages land back to back, each where its completion says; one that does
+// not fit releases the buffer and goes to the next receive.
+TEST(Engine, MultiRecvPlacesMessagesBackToBack) {
+    Pair p(config_for(kVariants[0]));
+    Bytes buffer(1000 + kGuard, kGuardByte);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 1000, 1, multi_opts(100)), 0);
+    Bytes next(200, kGuardByte);
+    RecvOpts plain;
+    plain.tagged = false;
+    ASSERT_EQ(post_recv(p.w, p.b, next.data(), 200, 2, plain), 0);
+    // A tagged message never goes to a multi-receive buffer.
+    Bytes tagged_buffer(10);
+    ASSERT_EQ(post_recv(p.w, p.b, tagged_buffer.data(), 10, 3), 0);
+    const Bytes tagged_payload = pattern(3, 10);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, tagged_payload, 3), 0);
+
+    const size_t sizes[] = {100, 0, 200, 300, 300};
+    uint64_t seed = 10;
+    for (size_t size : sizes) {
+        const Bytes payload = pattern(seed, size);
+        const auto data = seed == 12 ? std::optional<uint64_t>(42) : std::nullopt;
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, seed, untagged(data)), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(seed); })) << "the payload lives until then";
+        ++seed;
+    }
+    ASSERT_TRUE(p.w.run_until([&] { return completions_of(p.b, 1).size() == 5 && p.b.recv_done(3); }));
+    EXPECT_EQ(p.b.recv_done(3)->length, 10u);
+    size_t offset = 0;
+    const auto pieces = completions_of(p.b, 1);
+    for (size_t i = 0; i < 5; ++i) {
+        SCOPED_TRACE("message " + std::to_string(i));
+        const Completion& c = pieces[i];
+        EXPECT_EQ(c.status, Status::Ok);
+        EXPECT_FALSE(c.tagged);
+        EXPECT_EQ(c.buf, buffer.data() + offset);
+        EXPECT_EQ(c.length, sizes[i]);
+        EXPECT_FALSE(c.released) << "900 bytes used: 100 still free";
+        EXPECT_EQ(c.has_data, i == 2);
+        if (i == 2) {
+            EXPECT_EQ(c.data, 42u);
+        }
+        EXPECT_EQ(first_mismatch(buffer.data() + offset, sizes[i], 10 + i), sizes[i]);
+        offset += sizes[i];
+    }
+    EXPECT_TRUE(guard_intact(buffer, 1000));
+
+    const Bytes too_big = pattern(20, 150);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, too_big, 20, untagged()), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(2); }));
+    const auto all = completions_of(p.b, 1);
+    ASSERT_EQ(all.size(), 6u);
+    EXPECT_TRUE(all[5].release_only);
+    EXPECT_TRUE(all[5].released);
+    EXPECT_TRUE(all[5].report);
+    EXPECT_EQ(all[5].length, 0u);
+    EXPECT_EQ(p.b.recv_done(2)->length, 150u) << "the next receive took it";
+    EXPECT_EQ(first_mismatch(next.data(), 150, 20), 150u);
+    EXPECT_TRUE(guard_intact(buffer, 1000));
+}
+
+// Below the minimum free space the buffer is released with the message that
+// filled it; what follows waits for another receive.
+TEST(Engine, MultiRecvReleasedBelowTheMinimum) {
+    Pair p(config_for(kVariants[0]));
+    Bytes buffer(1000);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 1000, 1, multi_opts(128)), 0);
+    const Bytes m1 = pattern(1, 500), m2 = pattern(2, 400), m3 = pattern(3, 50);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, m1, 1, untagged()), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, m2, 2, untagged()), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, m3, 3, untagged()), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.sends.size() == 3; }));
+    const auto all = completions_of(p.b, 1);
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_FALSE(all[0].released);
+    EXPECT_TRUE(all[1].released) << "100 bytes left, fewer than 128";
+    EXPECT_FALSE(all[1].release_only);
+    EXPECT_EQ(all[1].buf, buffer.data() + 500);
+    Bytes rest(50);
+    RecvOpts plain;
+    plain.tagged = false;
+    ASSERT_EQ(post_recv(p.w, p.b, rest.data(), 50, 4, plain), 0);
+    ASSERT_NE(p.b.recv_done(4), nullptr);
+    EXPECT_EQ(first_mismatch(rest.data(), 50, 3), 50u);
+}
+
+// Every class, expected or waiting: medium and large messages fill their
+// place as they arrive, and the buffer is released with the last of them.
+TEST(Engine, MultiRecvAcrossClasses) {
+    for (bool unexpected : {false, true}) {
+        SCOPED_TRACE(unexpected ? "unexpected" : "expected");
+        Pair p(config_for(kVariants[1]), kVariants[1].max_frame);
+        const size_t sizes[] = {10, 5000, 100000, 20};
+        const size_t capacity = 150000;
+        Bytes buffer(capacity + kGuard, kGuardByte);
+        const auto post = [&] { return post_recv(p.w, p.b, buffer.data(), capacity, 1, multi_opts(50000)); };
+        if (!unexpected) {
+            ASSERT_EQ(post(), 0);
+        }
+        std::vector<Bytes> payloads;
+        for (size_t i = 0; i < 4; ++i) payloads.push_back(pattern(i, sizes[i]));
+        for (size_t i = 0; i < 4; ++i) {
+            const auto data = i == 3 ? std::optional<uint64_t>(7) : std::nullopt;
+            ASSERT_EQ(post_send(p.w, p.a, p.ab, payloads[i], i, untagged(data)), 0);
+        }
+        if (unexpected) {
+            p.w.run_for(30ms);
+            ASSERT_EQ(post(), 0);
+        }
+        ASSERT_TRUE(p.w.run_until([&] { return completions_of(p.b, 1).size() == 3; }));
+        p.w.run_for(30ms);
+        const auto all = completions_of(p.b, 1);
+        ASSERT_EQ(all.size(), 3u) << "the fourth message does not go there";
+        size_t released = 0;
+        for (const Completion& c : all) {
+            EXPECT_EQ(c.status, Status::Ok);
+            released += c.released;
+        }
+        EXPECT_EQ(released, 1u);
+        EXPECT_TRUE(all.back().released) << "the last completion releases the buffer";
+        size_t offset = 0;
+        for (size_t i = 0; i < 3; ++i) {
+            EXPECT_EQ(first_mismatch(buffer.data() + offset, sizes[i], i), sizes[i]) << i;
+            const auto piece = std::find_if(all.begin(), all.end(), [&](const Completion& c) {
+                return c.buf == buffer.data() + offset;
+            });
+            ASSERT_NE(piece, all.end()) << i;
+            EXPECT_EQ(piece->length, sizes[i]);
+            offset += sizes[i];
+        }
+        EXPECT_TRUE(guard_intact(buffer, capacity));
+        Bytes rest(20);
+        RecvOpts plain;
+        plain.tagged = false;
+        ASSERT_EQ(post_recv(p.w, p.b, rest.data(), 20, 9, plain), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(9); }));
+        EXPECT_EQ(p.b.recv_done(9)->data, 7u);
+        EXPECT_EQ(first_mismatch(rest.data(), 20, 3), 20u);
+        ASSERT_TRUE(p.w.run_until([&] { return p.a.sends.size() == 4; }));
+    }
+}
+
+TEST(Engine, MultiRecvArgumentsAndCancel) {
+    Pair p(config_for(kVariants[0]));
+    Bytes buffer(300000);
+    RecvOpts tagged_multi = multi_opts(0);
+    tagged_multi.tagged = true;
+    EXPECT_EQ(post_recv(p.w, p.b, buffer.data(), 100, 1, tagged_multi), -EINVAL);
+    const iovec two[2] = {{buffer.data(), 10}, {buffer.data() + 10, 10}};
+    EXPECT_EQ(post_recv(p.w, p.b, std::span<const iovec>(two, 2), 1, multi_opts(0)), -EINVAL);
+
+    // Canceled with nothing in it: released at once, in error.
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 1000, 2, multi_opts(0)), 0);
+    EXPECT_TRUE(p.b.ep().cancel(ctx(2)));
+    ASSERT_EQ(completions_of(p.b, 2).size(), 1u);
+    EXPECT_EQ(p.b.recv_done(2)->status, Status::Canceled);
+    EXPECT_TRUE(p.b.recv_done(2)->released);
+
+    // Canceled while a large message is being pulled into it: the message
+    // completes and releases it.
+    const Bytes hello = pattern(1, 4);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 1, untagged()), 0);
+    p.w.run_for(20ms);
+    Bytes four(4);
+    RecvOpts plain;
+    plain.tagged = false;
+    ASSERT_EQ(post_recv(p.w, p.b, four.data(), 4, 3, plain), 0);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), buffer.size(), 4, multi_opts(0)), 0);
+    const Bytes big = pattern(5, 200000);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, big, 5, untagged()), 0);
+    p.w.net.cut(kMacA, 1, true);
+    p.b.ep().progress(p.w.now);  // matched: the pull starts, and goes nowhere
+    EXPECT_TRUE(p.b.ep().cancel(ctx(4)));
+    EXPECT_TRUE(completions_of(p.b, 4).empty());
+    EXPECT_FALSE(p.b.ep().cancel(ctx(4))) << "it takes nothing more";
+    p.w.net.cut(kMacA, 1, false);
+    ASSERT_TRUE(p.w.run_until([&] { return !completions_of(p.b, 4).empty() && p.a.send_done(5); }));
+    const auto all = completions_of(p.b, 4);
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].status, Status::Ok);
+    EXPECT_EQ(all[0].length, 200000u);
+    EXPECT_TRUE(all[0].released);
+    EXPECT_EQ(first_mismatch(buffer.data(), 200000, 5), 200000u);
+}
+
+// Under selective completion, the pieces of a buffer are not reported but
+// its release is.
+TEST(Engine, MultiRecvReleaseIsAlwaysReported) {
+    Pair p(config_for(kVariants[0]));
+    Bytes buffer(100);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 100, 1, multi_opts(30, false)), 0);
+    const Bytes payloads[] = {pattern(0, 30), pattern(1, 30), pattern(2, 30)};
+    for (uint64_t i = 0; i < 3; ++i) ASSERT_EQ(post_send(p.w, p.a, p.ab, payloads[i], i, untagged()), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return completions_of(p.b, 1).size() == 3; }));
+    const auto all = completions_of(p.b, 1);
+    EXPECT_FALSE(all[0].report);
+    EXPECT_FALSE(all[1].report);
+    EXPECT_TRUE(all[2].report);
+    EXPECT_TRUE(all[2].released) << "10 bytes left, fewer than 30";
+
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 100, 2, multi_opts(0, false)), 0);
+    const Bytes too_big = pattern(9, 101);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, too_big, 9, untagged()), 0);
+    p.w.run_for(20ms);
+    ASSERT_EQ(completions_of(p.b, 2).size(), 1u);
+    EXPECT_TRUE(p.b.recv_done(2)->release_only);
+    EXPECT_TRUE(p.b.recv_done(2)->report);
+}
+
+// With every request in use, a buffer cannot follow one more message: it is
+// released, and the message waits for a receive.
+TEST(Engine, MultiRecvWithoutFreeRequests) {
+    Config config = config_for(kVariants[0]);
+    config.max_recvs = 1;
+    Pair p(config);
+    Bytes buffer(1000);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 1000, 1, multi_opts(0)), 0);
+    const Bytes m = pattern(1, 40);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, m, 1, untagged()), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(1); }));
+    EXPECT_TRUE(p.b.recv_done(1)->release_only);
+    Bytes single(40);
+    RecvOpts plain;
+    plain.tagged = false;
+    ASSERT_EQ(post_recv(p.w, p.b, single.data(), 40, 2, plain), 0);
+    ASSERT_NE(p.b.recv_done(2), nullptr);
+    EXPECT_EQ(first_mismatch(single.data(), 40, 1), 40u);
+}
+
+TEST(Engine, MultiRecvOnDatagrams) {
+    Pair p(dgram_config(kVariants[1]), kVariants[1].max_frame);
+    Bytes buffer(20000 + kGuard, kGuardByte);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 20000, 1, multi_opts(5000)), 0);
+    const size_t sizes[] = {7, 6000, 32, 9000};
+    for (size_t i = 0; i < 4; ++i) {
+        const Bytes payload = pattern(i, sizes[i]);
+        ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, i, untagged()), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return completions_of(p.b, 1).size() == i + 1; }));
+    }
+    const auto all = completions_of(p.b, 1);
+    size_t offset = 0;
+    for (size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(all[i].buf, buffer.data() + offset);
+        EXPECT_EQ(all[i].length, sizes[i]);
+        EXPECT_EQ(first_mismatch(buffer.data() + offset, sizes[i], i), sizes[i]);
+        offset += sizes[i];
+    }
+    EXPECT_TRUE(all[3].released) << "4961 bytes left";
+    EXPECT_TRUE(guard_intact(buffer, 20000));
 }
 
 }  // namespace

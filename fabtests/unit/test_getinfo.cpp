@@ -97,13 +97,45 @@ TEST(GetinfoOffer, NothingBeyondMessagingIsAdvertised) {
     ASSERT_EQ(r.ret, 0);
     const uint64_t never = FI_RMA | FI_ATOMIC | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE |
                            FI_MULTICAST | FI_COLLECTIVE | FI_NAMED_RX_CTX | FI_HMEM | FI_TRIGGER |
-                           FI_SHARED_AV | FI_RMA_EVENT | FI_MULTI_RECV;
+                           FI_SHARED_AV | FI_RMA_EVENT;
     for (fi_info* i = r.info.get(); i; i = i->next) {
         EXPECT_EQ(i->caps & never, 0u);
         EXPECT_EQ(i->tx_attr->caps & never, 0u);
         EXPECT_EQ(i->rx_attr->caps & never, 0u);
         EXPECT_EQ(i->tx_attr->rma_iov_limit, 0u);
+        // Multi-receive buffers are a receive-side capability.
+        EXPECT_TRUE(i->caps & FI_MULTI_RECV);
+        EXPECT_TRUE(i->rx_attr->caps & FI_MULTI_RECV);
+        EXPECT_FALSE(i->tx_attr->caps & FI_MULTI_RECV);
     }
+}
+
+TEST(GetinfoOffer, MultiRecvIsSecondaryOnTheReceiveSide) {
+    auto hints = new_hints();
+    hints->caps = FI_MSG;
+    Result plain = run(hints.get());
+    ASSERT_EQ(plain.ret, 0);
+    for (fi_info* i = plain.info.get(); i; i = i->next) {
+        EXPECT_FALSE(i->caps & FI_MULTI_RECV) << "a secondary capability only when asked for";
+        EXPECT_FALSE(i->rx_attr->caps & FI_MULTI_RECV);
+    }
+    hints->caps = FI_MSG | FI_MULTI_RECV;
+    hints->rx_attr->op_flags = FI_MULTI_RECV;
+    Result multi = run(hints.get());
+    ASSERT_EQ(multi.ret, 0);
+    EXPECT_EQ(multi.count(), 2u) << "RDM and DGRAM";
+    for (fi_info* i = multi.info.get(); i; i = i->next) {
+        EXPECT_TRUE(i->caps & FI_MULTI_RECV);
+        EXPECT_TRUE(i->rx_attr->caps & FI_MULTI_RECV);
+        EXPECT_FALSE(i->tx_attr->caps & FI_MULTI_RECV);
+        EXPECT_EQ(i->rx_attr->op_flags, uint64_t{FI_MULTI_RECV});
+    }
+    auto rx_only = new_hints();
+    rx_only->rx_attr->caps = FI_MSG | FI_RECV | FI_MULTI_RECV;
+    EXPECT_EQ(run(rx_only.get()).ret, 0);
+    auto tx_side = new_hints();
+    tx_side->tx_attr->caps = FI_MULTI_RECV;
+    EXPECT_EQ(run(tx_side.get()).ret, -FI_ENODATA) << "not a transmit capability";
 }
 
 TEST(GetinfoOffer, SideCapsAreSplit) {
@@ -384,8 +416,7 @@ TEST(GetinfoTxRx, Filters) {
         [](fi_info* i) { i->tx_attr->size = kQueueSize + 1; },
         [](fi_info* i) { i->tx_attr->iov_limit = kIovLimit + 1; },
         [](fi_info* i) { i->tx_attr->rma_iov_limit = 1; },
-        [](fi_info* i) { i->rx_attr->caps = FI_MULTI_RECV; },
-        [](fi_info* i) { i->rx_attr->op_flags = FI_MULTI_RECV; },
+        [](fi_info* i) { i->rx_attr->op_flags = FI_INJECT; },
         [](fi_info* i) { i->rx_attr->msg_order = FI_ORDER_RAR; },
         [](fi_info* i) { i->rx_attr->comp_order = FI_ORDER_DATA; },
         [](fi_info* i) { i->rx_attr->size = kQueueSize * 2; },
@@ -631,9 +662,12 @@ TEST(GetinfoClients, MpichStyleHints) {
     Result r = run(hints.get());
     ASSERT_EQ(r.ret, 0);
     EXPECT_EQ(r.count(), 1u);
-    // MPICH's first pass also wants FI_MULTI_RECV, which is not offered yet.
+    // MPICH's first pass also wants FI_MULTI_RECV.
     hints->caps |= FI_MULTI_RECV;
-    EXPECT_EQ(run(hints.get()).ret, -FI_ENODATA);
+    Result multi = run(hints.get());
+    ASSERT_EQ(multi.ret, 0);
+    EXPECT_TRUE(multi.info->caps & FI_MULTI_RECV);
+    EXPECT_TRUE(multi.info->rx_attr->caps & FI_MULTI_RECV);
 }
 
 TEST(GetinfoClients, FiPingpongStyleHints) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +48,7 @@ struct Peer {
     Handle<fid_cq> tx;
     Handle<fid_cq> rx;
     Handle<fid_cntr> tx_cntr;
+    Handle<fid_cntr> rx_cntr;
     Handle<fid_ep> ep;
     std::vector<uint8_t> name;
 };
@@ -61,7 +63,7 @@ protected:
         InfoPtr hints(fi_allocinfo());
         hints->fabric_attr->prov_name = strdup("xen2mx");
         hints->ep_attr->type = GetParam();
-        hints->caps = FI_MSG | FI_TAGGED | FI_SOURCE | FI_DIRECTED_RECV;
+        hints->caps = FI_MSG | FI_TAGGED | FI_SOURCE | FI_DIRECTED_RECV | FI_MULTI_RECV;
         fi_info* info = nullptr;
         ASSERT_EQ(fi_getinfo(kVersion, nullptr, nullptr, 0, hints.get(), &info), 0);
         info_.reset(info);
@@ -71,7 +73,8 @@ protected:
 
     size_t max_size() const { return info_->ep_attr->max_msg_size; }
 
-    void open_peer(Peer& peer) {
+    // rx_bind: extra flags for the receive CQ binding (FI_SELECTIVE_COMPLETION).
+    void open_peer(Peer& peer, uint64_t rx_bind = 0) {
         fi_av_attr av_attr{};
         av_attr.type = FI_AV_TABLE;
         ASSERT_EQ(fi_av_open(domain_.get(), &av_attr, peer.av.out(), nullptr), 0);
@@ -83,11 +86,13 @@ protected:
         fi_cntr_attr cntr_attr{};
         cntr_attr.wait_obj = FI_WAIT_UNSPEC;
         ASSERT_EQ(fi_cntr_open(domain_.get(), &cntr_attr, peer.tx_cntr.out(), nullptr), 0);
+        ASSERT_EQ(fi_cntr_open(domain_.get(), &cntr_attr, peer.rx_cntr.out(), nullptr), 0);
         ASSERT_EQ(fi_endpoint(domain_.get(), info_.get(), peer.ep.out(), nullptr), 0);
         ASSERT_EQ(fi_ep_bind(peer.ep.get(), peer.av.id(), 0), 0);
         ASSERT_EQ(fi_ep_bind(peer.ep.get(), peer.tx.id(), FI_TRANSMIT), 0);
-        ASSERT_EQ(fi_ep_bind(peer.ep.get(), peer.rx.id(), FI_RECV), 0);
+        ASSERT_EQ(fi_ep_bind(peer.ep.get(), peer.rx.id(), FI_RECV | rx_bind), 0);
         ASSERT_EQ(fi_ep_bind(peer.ep.get(), peer.tx_cntr.id(), FI_SEND), 0);
+        ASSERT_EQ(fi_ep_bind(peer.ep.get(), peer.rx_cntr.id(), FI_RECV), 0);
         ASSERT_EQ(fi_enable(peer.ep.get()), 0);
         peer.name.resize(64);
         size_t len = peer.name.size();
@@ -144,6 +149,50 @@ protected:
                 return;
             }
             fi_cq_read(from.tx.get(), nullptr, 0);
+        }
+    }
+
+    // Makes progress on every endpoint until done() or the patience runs out.
+    bool progress_until(const std::function<bool()>& done) {
+        const auto deadline = Clock::now() + kPatience;
+        while (!done()) {
+            if (Clock::now() > deadline) return false;
+            for (Peer* peer : {&a_, &b_, &c_}) {
+                if (!peer->ep) continue;
+                fi_cq_read(peer->tx.get(), nullptr, 0);
+                fi_cq_read(peer->rx.get(), nullptr, 0);
+            }
+        }
+        return true;
+    }
+
+    // fi_trecvmsg with probe flags (FI_PEEK, FI_CLAIM, FI_DISCARD), then its
+    // completion, as wait() returns it.
+    int probe(Peer& at, uint64_t tag, uint64_t flags, void* context, fi_cq_tagged_entry* entry,
+              fi_cq_err_entry* error = nullptr, fi_addr_t* source = nullptr, void* buf = nullptr, size_t len = 0) {
+        iovec iov{buf, len};
+        fi_msg_tagged msg{};
+        msg.msg_iov = buf ? &iov : nullptr;
+        msg.iov_count = buf ? 1 : 0;
+        msg.addr = FI_ADDR_UNSPEC;
+        msg.tag = tag;
+        msg.context = context;
+        const ssize_t ret = fi_trecvmsg(at.ep.get(), &msg, flags);
+        if (ret) return static_cast<int>(ret);
+        return wait(at.rx.get(), entry, error, source);
+    }
+
+    // Peeks until a message with this tag has arrived.
+    int peek_until_there(Peer& at, uint64_t tag, void* context, fi_cq_tagged_entry* entry, fi_addr_t* source,
+                         uint64_t flags = FI_PEEK) {
+        const auto deadline = Clock::now() + kPatience;
+        for (;;) {
+            fi_cq_err_entry error{};
+            const int ret = probe(at, tag, flags, context, entry, &error, source);
+            if (ret != -FI_ENOMSG) return ret;
+            EXPECT_EQ(error.op_context, context);
+            if (Clock::now() > deadline) return -FI_ETIMEDOUT;
+            fi_cq_read(a_.tx.get(), nullptr, 0);
         }
     }
 
@@ -415,6 +464,315 @@ TEST_P(ReliableMessaging, WrongKeyIsRefused) {
     fi_cq_err_entry error{};
     EXPECT_EQ(wait(a_.tx.get(), &entry, &error), -FI_ECONNREFUSED);
     EXPECT_EQ(error.op_context, &context);
+}
+
+// ------------------------------------------------------------------ probes
+
+// Sizes of every class a probe meets on either endpoint type (large ones
+// are in ReliableMessaging).
+std::vector<size_t> probe_sizes() { return {0, 10, 100, 5000, 30000}; }
+
+TEST_P(Messaging, PeekDescribesAWaitingMessageAndLeavesIt) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    uint64_t n = 0;
+    for (size_t size : probe_sizes()) {
+        ++n;
+        SCOPED_TRACE("size " + std::to_string(size));
+        const uint64_t tag = 0x9e000 + n;
+        const uint64_t cq_data = 0x5eed000000000000ull + n;
+        const auto& data = sent_.emplace_back(message(n, size));
+        ASSERT_EQ(fi_tsenddata(a_.ep.get(), data.data(), size, nullptr, cq_data, a_to_b_, tag, nullptr), 0);
+
+        fi_context peek_context{};
+        fi_cq_tagged_entry entry{};
+        fi_addr_t source = FI_ADDR_NOTAVAIL;
+        ASSERT_EQ(peek_until_there(b_, tag, &peek_context, &entry, &source), 0);
+        EXPECT_EQ(entry.op_context, &peek_context);
+        EXPECT_EQ(entry.flags, uint64_t{FI_TAGGED | FI_RECV | FI_REMOTE_CQ_DATA});
+        EXPECT_EQ(entry.len, size) << "the message's length";
+        EXPECT_EQ(entry.buf, nullptr) << "no data with the peek";
+        EXPECT_EQ(entry.tag, tag);
+        EXPECT_EQ(entry.data, cq_data);
+        EXPECT_EQ(source, b_to_a_);
+        EXPECT_EQ(fi_cntr_read(b_.rx_cntr.get()), n - 1) << "a peek receives nothing";
+
+        // Still there for the receive.
+        std::vector<uint8_t> buffer(size + 1, 0xee);
+        ASSERT_EQ(fi_trecv(b_.ep.get(), buffer.data(), size, nullptr, FI_ADDR_UNSPEC, tag, 0, nullptr), 0);
+        ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+        EXPECT_EQ(entry.len, size);
+        EXPECT_EQ(entry.data, cq_data);
+        EXPECT_TRUE(std::equal(data.begin(), data.end(), buffer.begin()));
+        ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+
+        fi_cq_err_entry error{};
+        EXPECT_EQ(probe(b_, tag, FI_PEEK, &peek_context, &entry, &error), -FI_ENOMSG) << "taken";
+        EXPECT_EQ(error.op_context, &peek_context);
+        EXPECT_EQ(error.err, FI_ENOMSG);
+        EXPECT_EQ(error.flags & (FI_TAGGED | FI_RECV), uint64_t{FI_TAGGED | FI_RECV});
+    }
+    EXPECT_EQ(fi_cntr_read(b_.rx_cntr.get()), n);
+}
+
+TEST_P(Messaging, ClaimedMessageGoesToItsClaim) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    uint64_t n = 0;
+    for (size_t size : probe_sizes()) {
+        n += 2;
+        SCOPED_TRACE("size " + std::to_string(size));
+        const uint64_t tag = 0xc1a1;
+        ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(n, size), true, tag, nullptr));
+        ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(n + 1, size), true, tag, nullptr));
+
+        fi_context claim{};
+        fi_cq_tagged_entry entry{};
+        ASSERT_EQ(peek_until_there(b_, tag, &claim, &entry, nullptr, FI_PEEK | FI_CLAIM), 0);
+        EXPECT_EQ(entry.op_context, &claim);
+        EXPECT_EQ(entry.len, size);
+
+        // The claimed first message is no longer matched: the receive gets the second.
+        std::vector<uint8_t> second(size);
+        ASSERT_EQ(fi_trecv(b_.ep.get(), second.data(), size, nullptr, FI_ADDR_UNSPEC, tag, 0, nullptr), 0);
+        ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+        EXPECT_EQ(second, message(n + 1, size));
+
+        std::vector<uint8_t> first(size);
+        ASSERT_EQ(probe(b_, tag, FI_CLAIM, &claim, &entry, nullptr, nullptr, first.data(), size), 0);
+        EXPECT_EQ(entry.op_context, &claim);
+        EXPECT_EQ(entry.flags, uint64_t{FI_TAGGED | FI_RECV});
+        EXPECT_EQ(entry.len, size);
+        EXPECT_EQ(entry.tag, tag);
+        EXPECT_EQ(first, message(n, size));
+        EXPECT_EQ(probe(b_, tag, FI_CLAIM, &claim, &entry, nullptr, nullptr, first.data(), size), -FI_ENOMSG)
+            << "claimed once";
+        ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+        ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    }
+    EXPECT_EQ(fi_cntr_read(b_.rx_cntr.get()), 2 * probe_sizes().size());
+}
+
+TEST_P(Messaging, DiscardDropsTheMessage) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    uint64_t n = 0;
+    for (size_t size : probe_sizes()) {
+        for (bool by_claim : {false, true}) {
+            ++n;
+            SCOPED_TRACE("size " + std::to_string(size) + (by_claim ? ", claimed first" : ""));
+            const uint64_t tag = 0xd00 + n;
+            ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(n, size), true, tag, nullptr));
+            fi_context context{};
+            fi_cq_tagged_entry entry{};
+            const uint64_t flags = by_claim ? FI_PEEK | FI_CLAIM : FI_PEEK | FI_DISCARD;
+            ASSERT_EQ(peek_until_there(b_, tag, &context, &entry, nullptr, flags), 0);
+            EXPECT_EQ(entry.len, size);
+            if (by_claim) {
+                // The buffers of a discard are ignored.
+                ASSERT_EQ(probe(b_, tag, FI_CLAIM | FI_DISCARD, &context, &entry), 0);
+                EXPECT_EQ(entry.op_context, &context);
+                EXPECT_EQ(entry.flags, uint64_t{FI_TAGGED | FI_RECV});
+                EXPECT_EQ(entry.len, 0u) << "nothing delivered";
+            }
+            ASSERT_EQ(wait(a_.tx.get(), &entry), 0) << "the sender is done";
+            fi_cq_err_entry error{};
+            EXPECT_EQ(probe(b_, tag, FI_PEEK, &context, &entry, &error), -FI_ENOMSG) << "gone";
+        }
+    }
+    EXPECT_EQ(fi_cntr_read(b_.rx_cntr.get()), n) << "a discarded message counts as received";
+}
+
+// Rendezvous messages: a peek pulls no more than the CQ data, the claim
+// pulls the rest, and a discard completes the send without a pull.
+TEST_P(ReliableMessaging, ProbesOfLargeMessages) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    const size_t size = (size_t{1} << 20) + 5;
+    const auto& data = sent_.emplace_back(message(1, size));
+    int tx_claimed = 0;
+    int tx_discarded = 0;
+    ASSERT_EQ(fi_tsenddata(a_.ep.get(), data.data(), size, nullptr, 0xfeed, a_to_b_, 1, &tx_claimed), 0);
+    ASSERT_EQ(fi_tsenddata(a_.ep.get(), data.data(), size, nullptr, 0xbeef, a_to_b_, 2, &tx_discarded), 0);
+
+    fi_context claim{};
+    fi_cq_tagged_entry entry{};
+    ASSERT_EQ(peek_until_there(b_, 1, &claim, &entry, nullptr, FI_PEEK | FI_CLAIM), 0);
+    EXPECT_EQ(entry.len, size);
+    EXPECT_EQ(entry.data, 0xfeedu);
+    EXPECT_TRUE(entry.flags & FI_REMOTE_CQ_DATA);
+    fi_context discard{};
+    ASSERT_EQ(peek_until_there(b_, 2, &discard, &entry, nullptr, FI_PEEK | FI_DISCARD), 0);
+    EXPECT_EQ(entry.len, size);
+    EXPECT_EQ(entry.data, 0xbeefu);
+    ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    EXPECT_EQ(entry.op_context, &tx_discarded) << "the discarded send completes first: nothing to pull";
+    EXPECT_EQ(fi_cq_read(a_.tx.get(), &entry, 1), -FI_EAGAIN) << "the claimed one waits for its receive";
+
+    std::vector<uint8_t> buffer(size);
+    ASSERT_EQ(probe(b_, 1, FI_CLAIM, &claim, &entry, nullptr, nullptr, buffer.data(), size), 0);
+    EXPECT_EQ(entry.len, size);
+    EXPECT_EQ(entry.data, 0xfeedu);
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), buffer.begin()));
+    ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    EXPECT_EQ(entry.op_context, &tx_claimed);
+}
+
+// ------------------------------------------------------------------ multi-receive buffers
+
+TEST_P(Messaging, MultiRecvPacksMessagesIntoOneBuffer) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    size_t min_free = 1024;
+    ASSERT_EQ(fi_setopt(b_.ep.id(), FI_OPT_ENDPOINT, FI_OPT_MIN_MULTI_RECV, &min_free, sizeof min_free), 0);
+    std::vector<uint8_t> buffer(4096 + 16, 0xee);
+    iovec iov{buffer.data(), 4096};
+    fi_msg msg{};
+    msg.msg_iov = &iov;
+    msg.iov_count = 1;
+    msg.addr = FI_ADDR_UNSPEC;
+    int multi_context = 0;
+    msg.context = &multi_context;
+    ASSERT_EQ(fi_recvmsg(b_.ep.get(), &msg, FI_MULTI_RECV), 0);
+    std::vector<uint8_t> next(600, 0xee);
+    int next_context = 0;
+    ASSERT_EQ(fi_recv(b_.ep.get(), next.data(), next.size(), nullptr, FI_ADDR_UNSPEC, &next_context), 0);
+
+    const size_t sizes[] = {1000, 0, 1000, 1000, 500, 600};
+    size_t offset = 0;
+    for (size_t i = 0; i < 6; ++i) {
+        SCOPED_TRACE("message " + std::to_string(i));
+        ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(i, sizes[i]), false, 0, nullptr));
+        fi_cq_tagged_entry entry{};
+        ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+        EXPECT_EQ(entry.len, sizes[i]);
+        if (i < 5) {
+            EXPECT_EQ(entry.op_context, &multi_context);
+            EXPECT_EQ(entry.buf, buffer.data() + offset);
+            // 3500 bytes used by the fifth: 596 left, fewer than 1024.
+            EXPECT_EQ(entry.flags, uint64_t{FI_RECV | FI_MSG} | (i == 4 ? FI_MULTI_RECV : 0));
+            const auto expected = message(i, sizes[i]);
+            EXPECT_TRUE(std::equal(expected.begin(), expected.end(), buffer.begin() + offset));
+            offset += sizes[i];
+        } else {
+            EXPECT_EQ(entry.op_context, &next_context) << "the buffer was released";
+            EXPECT_EQ(entry.flags, uint64_t{FI_RECV | FI_MSG});
+            EXPECT_EQ(next, message(i, 600));
+        }
+        ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    }
+    EXPECT_EQ(buffer[4096], 0xee);
+    // Tagged messages never go to a multi-receive buffer.
+    fi_msg_tagged tmsg{};
+    tmsg.msg_iov = &iov;
+    tmsg.iov_count = 1;
+    EXPECT_EQ(fi_trecvmsg(b_.ep.get(), &tmsg, FI_MULTI_RECV), -FI_EBADFLAGS);
+}
+
+// FI_MULTI_RECV as the default receive flag; a message that does not fit
+// releases the buffer with an entry of its own.
+TEST_P(Messaging, MultiRecvFromTheOpFlagAndAReleaseOfItsOwn) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    size_t min_free = 0;
+    size_t len = sizeof min_free;
+    ASSERT_EQ(fi_getopt(b_.ep.id(), FI_OPT_ENDPOINT, FI_OPT_MIN_MULTI_RECV, &min_free, &len), 0);
+    EXPECT_EQ(min_free, 128u) << "the documented default";
+    uint64_t flags = FI_RECV | FI_MULTI_RECV;
+    ASSERT_EQ(fi_control(b_.ep.id(), FI_SETOPSFLAG, &flags), 0);
+    std::vector<uint8_t> buffer(1000);
+    int multi_context = 0;
+    ASSERT_EQ(fi_recv(b_.ep.get(), buffer.data(), buffer.size(), nullptr, FI_ADDR_UNSPEC, &multi_context), 0);
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(1, 700), false, 0, nullptr));
+    fi_cq_tagged_entry entry{};
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    EXPECT_EQ(entry.buf, buffer.data());
+    EXPECT_EQ(entry.flags, uint64_t{FI_RECV | FI_MSG});
+    // 300 bytes left, more than 128: kept, but 400 does not fit.
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(2, 400), false, 0, nullptr));
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    EXPECT_EQ(entry.op_context, &multi_context);
+    EXPECT_EQ(entry.flags, uint64_t{FI_MULTI_RECV}) << "a release alone";
+    EXPECT_EQ(entry.len, 0u);
+    // Tagged receives are not affected by the default.
+    std::vector<uint8_t> tagged(400);
+    ASSERT_EQ(fi_trecv(b_.ep.get(), tagged.data(), tagged.size(), nullptr, FI_ADDR_UNSPEC, 3, 0, nullptr), 0);
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(3, 400), true, 3, nullptr));
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    EXPECT_EQ(entry.flags, uint64_t{FI_RECV | FI_TAGGED});
+    EXPECT_EQ(tagged, message(3, 400));
+    // The 400-byte message waited for the next buffer.
+    std::vector<uint8_t> second(1000);
+    ASSERT_EQ(fi_recv(b_.ep.get(), second.data(), second.size(), nullptr, FI_ADDR_UNSPEC, &multi_context), 0);
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    EXPECT_EQ(entry.buf, second.data());
+    EXPECT_EQ(entry.len, 400u);
+    EXPECT_TRUE(std::equal(second.begin(), second.begin() + 400, message(2, 400).begin()));
+    // Canceled: released in error.
+    ASSERT_EQ(fi_cancel(b_.ep.id(), &multi_context), 0);
+    fi_cq_err_entry error{};
+    ASSERT_EQ(wait(b_.rx.get(), &entry, &error), -FI_ECANCELED);
+    EXPECT_TRUE(error.flags & FI_MULTI_RECV);
+}
+
+// ------------------------------------------------------------------ selective completion
+
+TEST_P(Messaging, SelectiveCompletionOnTheReceiveSide) {
+    ASSERT_NO_FATAL_FAILURE(open_peer(a_));
+    ASSERT_NO_FATAL_FAILURE(open_peer(b_, FI_SELECTIVE_COMPLETION));
+    a_to_b_ = introduce(a_, b_);
+    b_to_a_ = introduce(b_, a_);
+    std::vector<uint8_t> quiet(100), loud(100), small(4);
+    int quiet_context = 0, loud_context = 0, small_context = 0;
+    ASSERT_EQ(fi_recv(b_.ep.get(), quiet.data(), quiet.size(), nullptr, FI_ADDR_UNSPEC, &quiet_context), 0);
+    iovec iov{loud.data(), loud.size()};
+    fi_msg msg{};
+    msg.msg_iov = &iov;
+    msg.iov_count = 1;
+    msg.addr = FI_ADDR_UNSPEC;
+    msg.context = &loud_context;
+    ASSERT_EQ(fi_recvmsg(b_.ep.get(), &msg, FI_COMPLETION), 0);
+    ASSERT_EQ(fi_recv(b_.ep.get(), small.data(), small.size(), nullptr, FI_ADDR_UNSPEC, &small_context), 0);
+    for (size_t i = 0; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(i, 50), false, 0, nullptr));
+
+    // The queue hands out errors first: which comes first is not the point.
+    fi_cq_tagged_entry entry{};
+    fi_cq_err_entry error{};
+    void* reported = nullptr;
+    for (int i = 0; i < 2; ++i) {
+        const int ret = wait(b_.rx.get(), &entry, &error);
+        if (ret == 0) {
+            reported = entry.op_context;
+        } else {
+            EXPECT_EQ(ret, -FI_ETRUNC) << "errors are always reported";
+            EXPECT_EQ(error.op_context, &small_context);
+        }
+    }
+    EXPECT_EQ(reported, &loud_context) << "only the receive that asked";
+    EXPECT_TRUE(progress_until([&] { return fi_cntr_read(b_.rx_cntr.get()) + fi_cntr_readerr(b_.rx_cntr.get()) == 3; }))
+        << "the counter counts every receive";
+    EXPECT_EQ(fi_cntr_readerr(b_.rx_cntr.get()), 1u);
+    const auto first = message(0, 50);
+    EXPECT_TRUE(std::equal(first.begin(), first.end(), quiet.begin())) << "delivered, if not reported";
+    EXPECT_EQ(fi_cq_read(b_.rx.get(), &entry, 1), -FI_EAGAIN);
+
+    // FI_COMPLETION as the default receive flag reports them all again.
+    uint64_t flags = FI_RECV | FI_COMPLETION;
+    ASSERT_EQ(fi_control(b_.ep.id(), FI_SETOPSFLAG, &flags), 0);
+    ASSERT_EQ(fi_recv(b_.ep.get(), quiet.data(), quiet.size(), nullptr, FI_ADDR_UNSPEC, &quiet_context), 0);
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(4, 20), false, 0, nullptr));
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    EXPECT_EQ(entry.op_context, &quiet_context);
+
+    // A multi-receive buffer posted without FI_COMPLETION still reports its release.
+    flags = FI_RECV;
+    ASSERT_EQ(fi_control(b_.ep.id(), FI_SETOPSFLAG, &flags), 0);
+    std::vector<uint8_t> multi(300);
+    iov = {multi.data(), multi.size()};
+    int multi_context = 0;
+    msg.context = &multi_context;
+    ASSERT_EQ(fi_recvmsg(b_.ep.get(), &msg, FI_MULTI_RECV), 0);
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(5, 100), false, 0, nullptr));
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(6, 100), false, 0, nullptr));
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    EXPECT_EQ(entry.op_context, &multi_context);
+    EXPECT_EQ(entry.flags, uint64_t{FI_RECV | FI_MSG | FI_MULTI_RECV}) << "100 bytes left, fewer than 128";
+    EXPECT_EQ(entry.buf, multi.data() + 100);
+    EXPECT_EQ(fi_cq_read(b_.rx.get(), &entry, 1), -FI_EAGAIN) << "the first piece was not reported";
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, ReliableMessaging, testing::Values(FI_EP_RDM),

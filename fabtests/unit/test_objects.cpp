@@ -1207,7 +1207,20 @@ TEST_P(Endpoints, DataOperationsCheckTheirArguments) {
     msg.iov_count = 1;
     msg.addr = peer;
     EXPECT_EQ(fi_sendmsg(ep.get(), &msg, 1ULL << 40), -FI_EBADFLAGS);
-    EXPECT_EQ(fi_recvmsg(ep.get(), &msg, FI_MULTI_RECV), -FI_EBADFLAGS);
+    EXPECT_EQ(fi_recvmsg(ep.get(), &msg, FI_INJECT), -FI_EBADFLAGS);
+    EXPECT_EQ(fi_recvmsg(ep.get(), &msg, FI_PEEK), -FI_EBADFLAGS) << "probes are tagged";
+    fi_msg_tagged tmsg{};
+    tmsg.msg_iov = many.data();
+    tmsg.iov_count = 1;
+    tmsg.addr = FI_ADDR_UNSPEC;
+    EXPECT_EQ(fi_trecvmsg(ep.get(), &tmsg, FI_MULTI_RECV), -FI_EBADFLAGS) << "multi-receive is untagged";
+    EXPECT_EQ(fi_trecvmsg(ep.get(), &tmsg, FI_DISCARD), -FI_EBADFLAGS) << "FI_DISCARD needs FI_PEEK or FI_CLAIM";
+    EXPECT_EQ(fi_trecvmsg(ep.get(), &tmsg, FI_CLAIM), -FI_EINVAL) << "a claim needs its context";
+    tmsg.context = &context;
+    EXPECT_EQ(fi_trecvmsg(ep.get(), &tmsg, FI_CLAIM), -FI_ENOMSG) << "nothing was claimed";
+    msg.iov_count = 2;
+    msg.addr = FI_ADDR_UNSPEC;
+    EXPECT_EQ(fi_recvmsg(ep.get(), &msg, FI_MULTI_RECV), -FI_EINVAL) << "one buffer";
     // RMA and atomics arrive with their own issue.
     EXPECT_EQ(fi_read(ep.get(), buffer, sizeof buffer, nullptr, peer, 0, 0, &context), -FI_ENOSYS);
     EXPECT_EQ(fi_write(ep.get(), buffer, sizeof buffer, nullptr, peer, 0, 0, &context), -FI_ENOSYS);
@@ -1304,15 +1317,45 @@ TEST_P(Endpoints, DataOperationsNeedAnEnabledEndpoint) {
     EXPECT_EQ(fi_trecv(ep.get(), buffer, sizeof buffer, nullptr, FI_ADDR_UNSPEC, 0, 0, nullptr), -FI_EOPBADSTATE);
 }
 
-TEST_P(Endpoints, NothingToCancelAndNoOptions) {
+TEST_P(Endpoints, NothingToCancelAndOnlyTheMultiRecvOption) {
     Handle<fid_ep> ep;
     ASSERT_EQ(open_endpoint(ep), 0);
     int context = 0;
     EXPECT_EQ(fi_cancel(ep.id(), &context), -FI_ENOENT);
     size_t value = 0;
     size_t len = sizeof value;
-    EXPECT_EQ(fi_getopt(ep.id(), FI_OPT_ENDPOINT, FI_OPT_MIN_MULTI_RECV, &value, &len), -FI_ENOPROTOOPT);
-    EXPECT_EQ(fi_setopt(ep.id(), FI_OPT_ENDPOINT, FI_OPT_MIN_MULTI_RECV, &value, sizeof value), -FI_ENOPROTOOPT);
+    ASSERT_TRUE(info_->caps & FI_MULTI_RECV);
+    EXPECT_EQ(fi_getopt(ep.id(), FI_OPT_ENDPOINT, FI_OPT_MIN_MULTI_RECV, &value, &len), 0);
+    EXPECT_EQ(len, sizeof value);
+    EXPECT_EQ(value, 128u) << "the documented default";
+    value = 4096;
+    EXPECT_EQ(fi_setopt(ep.id(), FI_OPT_ENDPOINT, FI_OPT_MIN_MULTI_RECV, &value, sizeof value), 0);
+    value = 0;
+    EXPECT_EQ(fi_getopt(ep.id(), FI_OPT_ENDPOINT, FI_OPT_MIN_MULTI_RECV, &value, &len), 0);
+    EXPECT_EQ(value, 4096u);
+    EXPECT_EQ(fi_setopt(ep.id(), FI_OPT_ENDPOINT, FI_OPT_MIN_MULTI_RECV, &value, 4), -FI_EINVAL);
+    len = 4;
+    EXPECT_EQ(fi_getopt(ep.id(), FI_OPT_ENDPOINT, FI_OPT_MIN_MULTI_RECV, &value, &len), -FI_ETOOSMALL);
+    EXPECT_EQ(len, sizeof value);
+    EXPECT_EQ(fi_getopt(ep.id(), FI_OPT_ENDPOINT, FI_OPT_CM_DATA_SIZE, &value, &len), -FI_ENOPROTOOPT);
+
+    // Without the capability, the option does not exist.
+    InfoPtr plain(fi_dupinfo(info_.get()));
+    ASSERT_TRUE(plain);
+    plain->caps &= ~uint64_t{FI_MULTI_RECV};
+    plain->rx_attr->caps &= ~uint64_t{FI_MULTI_RECV};
+    Handle<fid_ep> other;
+    ASSERT_EQ(fi_endpoint(domain_.get(), plain.get(), other.out(), nullptr), 0);
+    len = sizeof value;
+    EXPECT_EQ(fi_getopt(other.id(), FI_OPT_ENDPOINT, FI_OPT_MIN_MULTI_RECV, &value, &len), -FI_ENOPROTOOPT);
+    EXPECT_EQ(fi_setopt(other.id(), FI_OPT_ENDPOINT, FI_OPT_MIN_MULTI_RECV, &value, sizeof value), -FI_ENOPROTOOPT);
+    char buffer[64];
+    iovec iov{buffer, sizeof buffer};
+    fi_msg msg{};
+    msg.msg_iov = &iov;
+    msg.iov_count = 1;
+    msg.addr = FI_ADDR_UNSPEC;
+    EXPECT_EQ(fi_recvmsg(other.get(), &msg, FI_MULTI_RECV), -FI_EBADFLAGS) << "nor the flag";
 }
 
 TEST_P(Endpoints, OperationFlagsRoundTrip) {

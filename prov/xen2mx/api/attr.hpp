@@ -38,8 +38,10 @@ inline constexpr uint64_t kRxSideCaps = FI_MSG | FI_TAGGED | FI_RMA | FI_ATOMIC 
 inline constexpr uint64_t kDomainSideCaps = FI_LOCAL_COMM | FI_REMOTE_COMM | FI_SHARED_AV;
 
 // Capability sets, by the issue that makes them work.
+// FI_MULTI_RECV is a secondary, receive-side capability: returned when asked
+// for (or without hints), and only in rx_attr among the side attributes.
 inline constexpr uint64_t kMessagingCaps = FI_MSG | FI_TAGGED | FI_SEND | FI_RECV | FI_DIRECTED_RECV |
-                                           FI_SOURCE | FI_LOCAL_COMM | FI_REMOTE_COMM;
+                                           FI_SOURCE | FI_MULTI_RECV | FI_LOCAL_COMM | FI_REMOTE_COMM;
 // RMA and atomics arrive with the issue "RMA, atomics and Open MPI".
 inline constexpr uint64_t kRmaCaps =
     FI_RMA | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE | FI_RMA_EVENT;
@@ -71,6 +73,9 @@ inline constexpr size_t kMaxCqs = 1024;
 inline constexpr size_t kMaxCntrs = 1024;
 inline constexpr size_t kMaxMrs = 65536;
 inline constexpr size_t kMrIovLimit = 1;
+// FI_OPT_MIN_MULTI_RECV by default: a buffer is kept while a whole tiny or
+// small message (one frame) still fits in it.
+inline constexpr size_t kDefaultMinMultiRecv = 128;
 
 // The fi_info offered for one endpoint type with the given capabilities
 // (RMA and atomic sizes appear when those capabilities are present).

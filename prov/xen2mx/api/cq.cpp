@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include <rdma/fi_errno.h>
 
 #include "enum_field.hpp"
 #include "engine/types.hpp"
 #include "log.hpp"
+#include "wire/address_codec.hpp"
 
 namespace xen2mx::api {
 
@@ -175,12 +177,17 @@ int cq_signal(fid_cq* handle) {
     return 0;
 }
 
-// prov_errno of a completion error is the engine's status.
-const char* cq_strerror(fid_cq*, int prov_errno, const void*, char* buf, size_t len) {
+// prov_errno of a completion error is the engine's status, and err_data the
+// name of the peer concerned, which the text shows when there is room.
+const char* cq_strerror(fid_cq*, int prov_errno, const void* err_data, char* buf, size_t len) {
     const bool status = prov_errno >= 0 && prov_errno <= 0xff;  // engine::Status is 8 bits
     const char* text = status ? engine::status_text(static_cast<engine::Status>(prov_errno))
                               : fi_strerror(prov_errno < 0 ? -prov_errno : prov_errno);
-    return provide_text(text, buf, len);
+    if (!buf || !len || !err_data) return provide_text(text, buf, len);
+    auto peer = wire::decode_address({static_cast<const uint8_t*>(err_data), wire::kAddressLength});
+    if (!peer) return provide_text(text, buf, len);
+    const std::string full = std::string(text) + " (peer " + wire::address_to_string(*peer) + ")";
+    return provide_text(full.c_str(), buf, len);
 }
 
 int cq_close(fid* f) {

@@ -215,11 +215,6 @@ ssize_t ep_cancel(fid_t f, void* context) {
     return ep->engine->cancel(context) ? 0 : -FI_ENOENT;
 }
 
-// FI_OPT_MIN_MULTI_RECV arrives with FI_MULTI_RECV; no other option applies.
-int ep_getopt(fid_t, int, int, void*, size_t*) { return -FI_ENOPROTOOPT; }
-
-int ep_setopt(fid_t, int, int, const void*, size_t) { return -FI_ENOPROTOOPT; }
-
 fi_ops ep_fid_ops = {
     .size = sizeof(fi_ops),
     .close = ep_close,
@@ -233,8 +228,8 @@ fi_ops ep_fid_ops = {
 fi_ops_ep ep_ops = {
     .size = sizeof(fi_ops_ep),
     .cancel = ep_cancel,
-    .getopt = ep_getopt,
-    .setopt = ep_setopt,
+    .getopt = endpoint_getopt,
+    .setopt = endpoint_setopt,
     .tx_ctx = X2M_ENOSYS(fi_ops_ep, tx_ctx),  // no scalable endpoints
     .rx_ctx = X2M_ENOSYS(fi_ops_ep, rx_ctx),
     .rx_size_left = X2M_ENOSYS(fi_ops_ep, rx_size_left),  // deprecated calls
@@ -410,6 +405,7 @@ int fabric_errno(engine::Status status) {
     case engine::Status::PeerRefused: return FI_ECONNREFUSED;
     case engine::Status::PeerReset: return FI_ECONNRESET;
     case engine::Status::NoResources: return FI_ENOMEM;
+    case engine::Status::NoMessage: return FI_ENOMSG;
     }
     return FI_EOTHER;
 }
@@ -432,6 +428,14 @@ void Endpoint::progress() {
     if (engine) engine->progress(engine::Clock::now());
 }
 
+void Endpoint::describe_peer(engine::PeerId peer, CompletionError* error) {
+    if (peer == engine::kNoPeer) return;
+    static_assert(wire::kAddressLength <= kMaxErrData);
+    wire::encode_address(engine->peer_address(peer),
+                         std::span<uint8_t, wire::kAddressLength>(error->err_data.data(), wire::kAddressLength));
+    error->err_data_size = wire::kAddressLength;
+}
+
 void Endpoint::complete(const engine::Completion& c) {
     const int err = fabric_errno(c.status);
     Completion entry;
@@ -449,28 +453,38 @@ void Endpoint::complete(const engine::Completion& c) {
         error.entry = entry;
         error.err = err;
         error.prov_errno = static_cast<int>(c.status);
+        describe_peer(c.peer, &error);
         tx_cq->post_error(error);
         return;
     }
 
-    entry.flags = FI_RECV | (c.tagged ? FI_TAGGED : FI_MSG) | (c.has_data ? FI_REMOTE_CQ_DATA : 0);
-    entry.len = c.length;
+    // A multi-receive buffer released on its own is reported by FI_MULTI_RECV alone.
+    if (!c.release_only)
+        entry.flags = FI_RECV | (c.tagged ? FI_TAGGED : FI_MSG) | (c.has_data ? FI_REMOTE_CQ_DATA : 0);
+    if (c.released) entry.flags |= FI_MULTI_RECV;
+    // A peek reports the size of the message it found (fi_tagged(3)).
+    entry.len = c.probe ? c.message_length : c.length;
+    entry.buf = c.buf;
     entry.data = c.data;
     if (c.peer != engine::kNoPeer) {
         if (c.peer >= addrs.size()) addrs.resize(c.peer + 1, FI_ADDR_NOTAVAIL);
         if (addrs[c.peer] == FI_ADDR_NOTAVAIL && av) addrs[c.peer] = av->find(engine->peer_address(c.peer));
         entry.source = addrs[c.peer];
     }
-    if (Counter* cntr = cntrs[kRecvCntr]) err ? cntr->add_error(1) : cntr->add(1);
+    // The counter counts messages taken off the queue: a probe that leaves
+    // the message where it is, or a buffer release, is no receive.
+    const bool counted = !c.release_only && (!c.probe || c.discarded);
+    if (Counter* cntr = cntrs[kRecvCntr]; cntr && counted) err ? cntr->add_error(1) : cntr->add(1);
     if (!rx_cq) return;
     if (!err) {
-        rx_cq->post(entry);
+        if (c.report) rx_cq->post(entry);
         return;
     }
     CompletionError error;
     error.entry = entry;
     error.err = err;
     error.prov_errno = static_cast<int>(c.status);
+    describe_peer(c.peer, &error);
     if (c.status == engine::Status::Truncated) error.olen = c.message_length - c.length;
     rx_cq->post_error(error);
 }

@@ -11,6 +11,7 @@
 
 #include <rdma/fi_endpoint.h>
 
+#include "attr.hpp"
 #include "domain.hpp"
 #include "engine/endpoint.hpp"
 #include "fid.hpp"
@@ -19,6 +20,7 @@
 namespace xen2mx::api {
 
 struct AddressVector;
+struct CompletionError;
 struct CompletionQueue;
 struct Counter;
 struct EventQueue;
@@ -52,6 +54,8 @@ struct Endpoint {
     CompletionQueue* rx_cq = nullptr;
     bool tx_selective = false;
     bool rx_selective = false;
+    // FI_OPT_MIN_MULTI_RECV: a multi-receive buffer with less free space is released.
+    size_t min_multi_recv = kDefaultMinMultiRecv;
     // Counters by event: send, recv, read, write, remote read, remote write.
     enum CounterSlot { kSendCntr, kRecvCntr, kReadCntr, kWriteCntr, kRemoteReadCntr, kRemoteWriteCntr, kCntrSlots };
     Counter* cntrs[kCntrSlots] = {};
@@ -72,6 +76,8 @@ struct Endpoint {
 
     // A completion from the engine, called with `lock` held.
     void complete(const engine::Completion& completion);
+    // Error data: the name of the peer an error concerns (fi_cq_strerror shows it).
+    void describe_peer(engine::PeerId peer, CompletionError* error);
 
     // The engine peer for an fi_addr_t, or kNoPeer when the AV has none.
     engine::PeerId peer_of(fi_addr_t addr);
@@ -85,6 +91,10 @@ int open_endpoint(fid_domain* domain, fi_info* info, fid_ep** ep, void* context)
 // The data-path op tables (ep_msg.cpp).
 extern fi_ops_msg endpoint_msg_ops;
 extern fi_ops_tagged endpoint_tagged_ops;
+
+// fi_getopt and fi_setopt (ep_msg.cpp): FI_OPT_MIN_MULTI_RECV.
+int endpoint_getopt(fid_t fid, int level, int optname, void* optval, size_t* optlen);
+int endpoint_setopt(fid_t fid, int level, int optname, const void* optval, size_t optlen);
 
 // Maps an engine status to a positive fabric errno.
 int fabric_errno(engine::Status status);

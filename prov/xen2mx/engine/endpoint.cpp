@@ -53,6 +53,16 @@ uint64_t read_prefix(const std::array<uint8_t, kDataPrefix>& prefix) {
     return (uint64_t{wire::get_be32(prefix.data())} << 32) | wire::get_be32(prefix.data() + 4);
 }
 
+void write_prefix(std::array<uint8_t, kDataPrefix>& prefix, uint64_t value) {
+    wire::put_be32(prefix.data(), static_cast<uint32_t>(value >> 32));
+    wire::put_be32(prefix.data() + 4, static_cast<uint32_t>(value));
+}
+
+// What a message carries beyond its CQ data prefix.
+size_t payload_of(uint8_t flags, size_t length) {
+    return length - ((flags & kFlagCqData) ? std::min(kDataPrefix, length) : 0);
+}
+
 }  // namespace
 
 const char* status_text(Status status) {
@@ -64,6 +74,7 @@ const char* status_text(Status status) {
     case Status::PeerRefused: return "peer refused the connection (endpoint key mismatch)";
     case Status::PeerReset: return "peer restarted while the operation was in flight";
     case Status::NoResources: return "no room for an unexpected message";
+    case Status::NoMessage: return "no matching message is waiting";
     }
     return "unknown status";
 }
@@ -233,9 +244,12 @@ int Endpoint::recv(const RecvArgs& args, TimePoint now) {
     now_ = now;
     if (args.iov.size() > kMaxIov) return -EINVAL;
     if (args.from != kNoPeer && args.from >= partners_.size()) return -EINVAL;
+    // A multi-receive buffer is one stretch of memory that untagged messages fill.
+    if (args.multi && (args.tagged || args.iov.size() != 1)) return -EINVAL;
     RecvRequest* recv = recvs_.get();
     if (!recv) return -EAGAIN;
     recv->context = args.context;
+    recv->report = args.report;
     recv->tagged = args.tagged;
     recv->tag = args.tag;
     recv->ignore = args.ignore;
@@ -244,40 +258,311 @@ int Endpoint::recv(const RecvArgs& args, TimePoint now) {
     for (const iovec& v : args.iov) recv->iov[recv->iov_count++] = v;
     recv->capacity = iov_length(args.iov);
 
-    // The oldest matching unexpected message first: order per sender holds.
-    Unexpected* found = unexpected_.find([&](const Unexpected* u) {
-        return !u->claimed && tag_matches(*recv, u->tagged(), u->match, u->peer);
-    });
-    if (!found) {
+    if (args.multi) {
+        recv->kind = RecvRequest::Kind::Multi;
+        recv->min_free = args.min_free;
+        post_multi(recv);
+    } else if (Unexpected* found = first_unexpected(*recv)) {
+        take_unexpected(recv, found);
+    } else {
         posted_.push_back(recv);
-        return 0;
     }
+    run_rescans();
+    return 0;
+}
+
+// The oldest unexpected message a receive or probe may take: order per
+// sender holds. Messages already matched or set aside by a probe are not.
+Unexpected* Endpoint::first_unexpected(const RecvRequest& recv) {
+    return unexpected_.find([&](const Unexpected* u) {
+        return !u->claimed && !u->reserved && tag_matches(recv, u->tagged(), u->match, u->peer);
+    });
+}
+
+void Endpoint::take_unexpected(RecvRequest* recv, Unexpected* found) {
     recv->prepare(found->flags, found->match, found->message_length, found->peer);
     if (found->large) {
-        unexpected_.remove(found);
-        std::unique_ptr<Unexpected> owner(found);
-        start_pull(recv, owner->peer, owner->region, owner->region_seq);
-        return 0;
+        const PeerId peer = found->peer;
+        const uint8_t region = found->region;
+        const uint8_t region_seq = found->region_seq;
+        release_unexpected(found);
+        start_pull(recv, peer, region, region_seq);
+        return;
     }
     if (!found->complete) {
         found->claimed = recv;  // the rest of its frags will go there
-        return 0;
+        return;
     }
     copy_to_iov({recv->dest.data(), recv->dest_count}, 0,
                 {found->data.data(), std::min(found->data.size(), recv->transfer_length)});
-    unexpected_.remove(found);
-    unexpected_bytes_ -= found->data.size();
-    std::unique_ptr<Unexpected> owner(found);
+    release_unexpected(found);
     complete_recv(recv, Status::Ok);
-    return 0;
+}
+
+// Takes a message off the unexpected queue for good. Probes waiting to
+// describe it look again once the current call is done; one pulling its CQ
+// data goes on, and answers from what it pulls.
+void Endpoint::release_unexpected(Unexpected* unexpected) {
+    unexpected_.remove(unexpected);
+    unexpected_bytes_ -= unexpected->data.size();
+    if (unexpected->fetch) unexpected->fetch->target = nullptr;
+    while (RecvRequest* probe = unexpected->probes.pop_front()) {
+        probe->target = nullptr;
+        rescans_.push_back(probe);
+    }
+    std::unique_ptr<Unexpected> owner(unexpected);
+}
+
+// A message dropped unread. The sender of a large one waits for a NOTIFY
+// to let go of its buffer: it gets one that says nothing was pulled.
+void Endpoint::drop_unexpected(Unexpected* unexpected) {
+    if (unexpected->large && unexpected->lost == Status::Ok)
+        send_notify(unexpected->peer, unexpected->region, unexpected->region_seq, 0);
+    release_unexpected(unexpected);
 }
 
 bool Endpoint::cancel(void* context) {
     RecvRequest* recv = posted_.find([context](const RecvRequest* r) { return r->context == context; });
     if (!recv) return false;
     posted_.remove(recv);
+    if (recv->kind == RecvRequest::Kind::Multi && recv->pieces) {
+        // Messages are still arriving into it: the last of them releases it.
+        recv->retired = true;
+        return true;
+    }
     complete_recv(recv, Status::Canceled);
     return true;
+}
+
+// ------------------------------------------------------------------ multi-receive buffers
+
+// A new buffer first takes the unexpected messages it matches, in order.
+void Endpoint::post_multi(RecvRequest* buffer) {
+    while (Unexpected* found = first_unexpected(*buffer)) {
+        RecvRequest* piece = carve(buffer, payload_of(found->flags, found->message_length), false);
+        if (!piece) return;  // released: the message waits for the next receive
+        // A complete message completes its piece at once, and the last piece
+        // of a released buffer frees it: whether it was released is read first.
+        const bool released = buffer->retired;
+        take_unexpected(piece, found);
+        if (released) return;
+    }
+    posted_.push_back(buffer);
+}
+
+// The piece of a buffer that a message of `payload` bytes goes to, right
+// after the messages placed before it. Null when the message does not fit
+// whole: the buffer is then released, and the message goes on to the next
+// receive. The same when no request is left to follow the piece with (all
+// of them are in use): releasing the buffer early is the one way on that
+// keeps per-sender order.
+RecvRequest* Endpoint::carve(RecvRequest* buffer, size_t payload, bool listed) {
+    RecvRequest* piece = payload <= buffer->capacity - buffer->used ? recvs_.get() : nullptr;
+    if (!piece) {
+        retire(buffer, listed);
+        return nullptr;
+    }
+    piece->kind = RecvRequest::Kind::Piece;
+    piece->parent = buffer;
+    piece->context = buffer->context;
+    piece->report = buffer->report;
+    piece->tagged = false;
+    piece->order = buffer->order;
+    piece->iov[0] = iovec{static_cast<uint8_t*>(buffer->iov[0].iov_base) + buffer->used, payload};
+    piece->iov_count = 1;
+    piece->capacity = payload;
+    buffer->used += payload;
+    ++buffer->pieces;
+    if (buffer->capacity - buffer->used < buffer->min_free) retire(buffer, listed);
+    return piece;
+}
+
+// The buffer takes no more messages. The application hears that it has it
+// back with the completion of the last message placed in it, or, when none
+// is still arriving, with a completion of its own.
+void Endpoint::retire(RecvRequest* buffer, bool listed) {
+    if (listed) posted_.remove(buffer);
+    buffer->retired = true;
+    if (!buffer->pieces) release_buffer(buffer);
+}
+
+void Endpoint::release_buffer(RecvRequest* buffer) {
+    Completion c;
+    c.context = buffer->context;
+    c.released = true;
+    c.release_only = true;
+    recvs_.put(buffer);
+    sink_.complete(c);
+}
+
+// A piece whose message will never be whole (a datagram lost a frag): its
+// space stays unused.
+void Endpoint::abandon_piece(RecvRequest* piece) {
+    RecvRequest* buffer = piece->parent;
+    recvs_.put(piece);
+    if (--buffer->pieces == 0 && buffer->retired) release_buffer(buffer);
+}
+
+// ------------------------------------------------------------------ probes
+
+int Endpoint::probe(const ProbeArgs& args, TimePoint now) {
+    now_ = now;
+    if (args.from != kNoPeer && args.from >= partners_.size()) return -EINVAL;
+    RecvRequest* probe = recvs_.get();
+    if (!probe) return -EAGAIN;
+    probe->kind = RecvRequest::Kind::Probe;
+    probe->context = args.context;
+    probe->tagged = args.tagged;
+    probe->tag = args.tag;
+    probe->ignore = args.ignore;
+    probe->from = args.from;
+    probe->action = args.action;
+    evaluate_probe(probe);
+    run_rescans();
+    return 0;
+}
+
+void Endpoint::evaluate_probe(RecvRequest* probe) {
+    Unexpected* found = first_unexpected(*probe);
+    if (!found) {
+        probe_not_found(probe);
+        return;
+    }
+    probe->prepare(found->flags, found->match, found->message_length, found->peer);
+    // Set aside at once, so that nothing takes it before the answer.
+    if (probe->action != ProbeAction::Peek) found->reserved = true;
+    if (found->describable()) {
+        answer_probe(probe, found);
+        return;
+    }
+    probe->target = found;
+    if (found->large && !found->fetch) {
+        // The CQ data travels in front of the payload, still at the sender:
+        // those bytes are pulled (prepare() pointed the probe at them). The
+        // region stays the sender's until a receive pulls it all.
+        found->fetch = probe;
+        start_pull(probe, found->peer, found->region, found->region_seq);
+        return;
+    }
+    found->probes.push_back(probe);
+}
+
+// Describes the message; `found` is null when a probe that pulled the CQ
+// data itself saw the message taken meanwhile (only a peek answers then).
+void Endpoint::answer_probe(RecvRequest* probe, Unexpected* found) {
+    Completion c;
+    c.context = probe->context;
+    c.tagged = !(probe->flags & kFlagUntagged);
+    c.tag = probe->match;
+    c.peer = probe->peer;
+    c.probe = true;
+    c.has_data = probe->flags & kFlagCqData;
+    c.message_length = payload_of(probe->flags, probe->message_length);
+    if (c.has_data && found) {
+        if (found->large) write_prefix(probe->prefix, found->cq_data);
+        else std::copy_n(found->data.begin(), std::min(kDataPrefix, found->data.size()), probe->prefix.begin());
+    }
+    if (c.has_data) c.data = read_prefix(probe->prefix);
+    if (found && probe->action == ProbeAction::Claim) {
+        found->claim_context = probe->context;
+    } else if (found && probe->action == ProbeAction::Discard) {
+        c.discarded = true;
+        drop_unexpected(found);
+    }
+    recvs_.put(probe);
+    sink_.complete(c);
+}
+
+void Endpoint::probe_not_found(RecvRequest* probe) {
+    Completion c;
+    c.context = probe->context;
+    c.tagged = probe->tagged;
+    c.probe = true;
+    c.status = Status::NoMessage;
+    recvs_.put(probe);
+    sink_.complete(c);
+}
+
+// The message became describable: the probes waiting for it answer. The one
+// that reserved it (there is at most one) goes last, as it may drop it.
+void Endpoint::settle(Unexpected* found) {
+    RecvRequest* holder = nullptr;
+    while (RecvRequest* probe = found->probes.pop_front()) {
+        probe->target = nullptr;
+        if (probe->action == ProbeAction::Peek) answer_probe(probe, found);
+        else holder = probe;
+    }
+    if (holder) answer_probe(holder, found);
+}
+
+// The pull of a large message's CQ data ended.
+void Endpoint::fetched(RecvRequest* probe, Status status) {
+    Unexpected* found = probe->target;
+    probe->target = nullptr;
+    if (found) found->fetch = nullptr;
+    if (status != Status::Ok) {
+        // The sender reset or went silent, or a receive took the message and
+        // the sender let go of it: it is no longer there to describe. The
+        // probes that waited on this pull look again.
+        if (found) {
+            found->reserved = false;
+            while (RecvRequest* waiting = found->probes.pop_front()) {
+                waiting->target = nullptr;
+                rescans_.push_back(waiting);
+            }
+        }
+        probe_not_found(probe);
+        return;
+    }
+    if (!found) {
+        // Taken meanwhile. What was pulled still describes it to a peek; a
+        // claim or discard has nothing left to act on, and looks again.
+        if (probe->action == ProbeAction::Peek) answer_probe(probe, nullptr);
+        else rescans_.push_back(probe);
+        return;
+    }
+    found->cq_data = read_prefix(probe->prefix);
+    found->cq_data_known = true;
+    found->probes.push_front(probe);
+    settle(found);
+}
+
+void Endpoint::run_rescans() {
+    while (RecvRequest* probe = rescans_.pop_front()) evaluate_probe(probe);
+}
+
+int Endpoint::claim(const RecvArgs& args, bool discard, TimePoint now) {
+    now_ = now;
+    if (args.iov.size() > kMaxIov || !args.context) return -EINVAL;
+    Unexpected* found = unexpected_.find([&](const Unexpected* u) { return u->claim_context == args.context; });
+    if (!found) return -ENOMSG;
+    RecvRequest* recv = recvs_.get();
+    if (!recv) return -EAGAIN;
+    recv->context = args.context;
+    recv->report = args.report;
+    recv->tagged = found->tagged();
+    recv->order = recv_order_++;
+    for (const iovec& v : args.iov) recv->iov[recv->iov_count++] = v;
+    recv->capacity = iov_length(args.iov);
+
+    if (found->lost != Status::Ok) {
+        const Status lost = found->lost;
+        recv->prepare(found->flags, found->match, found->message_length, found->peer);
+        release_unexpected(found);
+        complete_recv(recv, lost);
+    } else if (discard) {
+        recv->prepare(found->flags, found->match, found->message_length, found->peer);
+        recv->discard = true;
+        // The completion still carries the CQ data, known since the probe.
+        if (found->large) write_prefix(recv->prefix, found->cq_data);
+        else std::copy_n(found->data.begin(), std::min(kDataPrefix, found->data.size()), recv->prefix.begin());
+        drop_unexpected(found);
+        complete_recv(recv, Status::Ok);
+    } else {
+        take_unexpected(recv, found);
+    }
+    run_rescans();
+    return 0;
 }
 
 // ------------------------------------------------------------------ frames out
@@ -488,6 +773,7 @@ void Endpoint::progress(TimePoint now) {
     for (int batch = 0; batch < kPollBatches && link_->poll(*this, kPollBudget) == kPollBudget; ++batch) {
     }
     timers(now);
+    run_rescans();
 }
 
 // Acks wait a little so that one covers several messages; an endpoint about
@@ -691,10 +977,22 @@ void Endpoint::received_message(Partner& partner) {
     }
 }
 
-RecvRequest* Endpoint::match_posted(bool tagged, uint64_t match, PeerId peer) {
-    RecvRequest* recv = posted_.find([&](const RecvRequest* r) { return tag_matches(*r, tagged, match, peer); });
-    if (recv) posted_.remove(recv);
-    return recv;
+// The receive a message goes to: a posted one, or a piece of a multi-receive
+// buffer. A buffer the message does not fit is released on the way.
+RecvRequest* Endpoint::match_posted(uint8_t flags, uint64_t match, size_t length, PeerId peer) {
+    const bool tagged = !(flags & kFlagUntagged);
+    for (RecvRequest* recv = posted_.front(); recv;) {
+        RecvRequest* next = recv->next;
+        if (tag_matches(*recv, tagged, match, peer)) {
+            if (recv->kind != RecvRequest::Kind::Multi) {
+                posted_.remove(recv);
+                return recv;
+            }
+            if (RecvRequest* piece = carve(recv, payload_of(flags, length), true)) return piece;
+        }
+        recv = next;
+    }
+    return nullptr;
 }
 
 bool Endpoint::take_unexpected_budget(size_t bytes) {
@@ -708,8 +1006,7 @@ bool Endpoint::take_unexpected_budget(size_t bytes) {
 // and the sender resends it later).
 void Endpoint::deliver_whole(PeerId peer, uint8_t flags, uint64_t match, std::span<const uint8_t> data, bool* kept) {
     *kept = true;
-    const bool tagged = !(flags & kFlagUntagged);
-    if (RecvRequest* recv = match_posted(tagged, match, peer)) {
+    if (RecvRequest* recv = match_posted(flags, match, data.size(), peer)) {
         recv->prepare(flags, match, data.size(), peer);
         copy_to_iov({recv->dest.data(), recv->dest_count}, 0, data.first(recv->transfer_length));
         complete_recv(recv, Status::Ok);
@@ -780,8 +1077,7 @@ void Endpoint::on_medium(const wire::Frame& frame, const link::Route& from) {
         partial.msg_length = frag.msg_length;
         partial.frags_expected = frag_mask(frag.msg_length, config_.limits.medium_frag_max);
         partial.started = now_;
-        const bool tagged = !(frag.src_generation & kFlagUntagged);
-        if (RecvRequest* recv = match_posted(tagged, frag.match_info, peer)) {
+        if (RecvRequest* recv = match_posted(frag.src_generation, frag.match_info, frag.msg_length, peer)) {
             recv->prepare(frag.src_generation, frag.match_info, frag.msg_length, peer);
             partial.recv = recv;
         } else {
@@ -836,16 +1132,19 @@ void Endpoint::finish_medium(PeerId, Partner& partner, size_t index) {
     partner.partials.erase(partner.partials.begin() + static_cast<std::ptrdiff_t>(index));
     if (partial.recv) {
         complete_recv(partial.recv, Status::Ok);
-    } else if (RecvRequest* recv = partial.unexpected->claimed) {
-        Unexpected* unexpected = partial.unexpected;
-        copy_to_iov({recv->dest.data(), recv->dest_count}, 0,
-                    {unexpected->data.data(), std::min(unexpected->data.size(), recv->transfer_length)});
-        unexpected_.remove(unexpected);
-        unexpected_bytes_ -= unexpected->data.size();
-        std::unique_ptr<Unexpected> owner(unexpected);
-        complete_recv(recv, Status::Ok);
     } else {
-        partial.unexpected->complete = true;
+        Unexpected* unexpected = partial.unexpected;
+        unexpected->complete = true;
+        RecvRequest* recv = unexpected->claimed;
+        // Probes waiting for it describe it now. One that reserved it may
+        // drop it, but a reserved message is never a receive's.
+        settle(unexpected);
+        if (recv) {
+            copy_to_iov({recv->dest.data(), recv->dest_count}, 0,
+                        {unexpected->data.data(), std::min(unexpected->data.size(), recv->transfer_length)});
+            release_unexpected(unexpected);
+            complete_recv(recv, Status::Ok);
+        }
     }
     received_message(partner);
 }
@@ -859,9 +1158,7 @@ void Endpoint::drop_partial(Partner& partner, size_t index, Status status) {
     RecvRequest* recv = partial.recv;
     if (partial.unexpected) {
         recv = partial.unexpected->claimed;
-        unexpected_.remove(partial.unexpected);
-        unexpected_bytes_ -= partial.unexpected->data.size();
-        std::unique_ptr<Unexpected> owner(partial.unexpected);
+        release_unexpected(partial.unexpected);
     }
     if (!recv) return;
     if (status == Status::Ok) repost(recv);
@@ -869,6 +1166,10 @@ void Endpoint::drop_partial(Partner& partner, size_t index, Status status) {
 }
 
 void Endpoint::repost(RecvRequest* recv) {
+    if (recv->kind == RecvRequest::Kind::Piece) {
+        abandon_piece(recv);
+        return;
+    }
     recv->unmatch();
     RecvRequest* after = posted_.find([recv](const RecvRequest* r) { return r->order > recv->order; });
     posted_.insert_before(recv, after);
@@ -885,8 +1186,7 @@ void Endpoint::on_rndv(const wire::Frame& frame, const link::Route& from) {
         sequenced_partner(frame, from, rndv.src_endpoint, rndv.session, rndv.lib_seqnum, rndv.lib_piggyack, &peer);
     if (!partner || !accept_seq(*partner, rndv.lib_seqnum, -1)) return;
 
-    const bool tagged = !(rndv.src_generation & kFlagUntagged);
-    if (RecvRequest* recv = match_posted(tagged, rndv.match_info, peer)) {
+    if (RecvRequest* recv = match_posted(rndv.src_generation, rndv.match_info, rndv.msg_length, peer)) {
         recv->prepare(rndv.src_generation, rndv.match_info, rndv.msg_length, peer);
         start_pull(recv, peer, rndv.pulled_rdma_id, rndv.pulled_rdma_seqnum);
     } else {
@@ -1253,7 +1553,9 @@ void Endpoint::on_nack_mcp(const wire::Frame& frame) {
 
 void Endpoint::finish_pull(Pull& pull, Status status) {
     RecvRequest* recv = pull.recv;
-    if (status == Status::Ok)
+    // A probe's pull of the CQ data leaves the message to the receive that
+    // will take it: the sender is told nothing yet.
+    if (status == Status::Ok && recv->kind != RecvRequest::Kind::Probe)
         send_notify(pull.peer, pull.region, pull.region_seq, static_cast<uint32_t>(recv->transfer_length));
     pull.active = false;
     --active_pulls_;
@@ -1267,23 +1569,41 @@ void Endpoint::finish_pull(Pull& pull, Status status) {
 // ------------------------------------------------------------------ completions
 
 void Endpoint::complete_recv(RecvRequest* recv, Status status) {
+    if (recv->kind == RecvRequest::Kind::Probe) {
+        fetched(recv, status);  // a probe's pull of a large message's CQ data
+        return;
+    }
     Completion c;
     c.context = recv->context;
     c.is_send = false;
     c.tagged = recv->tagged;
     c.peer = recv->peer;
+    c.report = recv->report;
     if (recv->matched) {
         c.tag = recv->match;
         c.has_data = recv->flags & kFlagCqData;
         const size_t prefix = c.has_data ? kDataPrefix : 0;
         if (c.has_data) c.data = read_prefix(recv->prefix);
         c.message_length = recv->message_length - std::min(prefix, recv->message_length);
-        if (status == Status::Ok) {
+        if (status == Status::Ok && recv->discard) {
+            c.discarded = true;
+        } else if (status == Status::Ok) {
             c.length = recv->transfer_length - std::min(prefix, recv->transfer_length);
             if (c.message_length > c.length) status = Status::Truncated;
         }
     }
     c.status = status;
+    if (recv->kind == RecvRequest::Kind::Multi) c.released = true;  // canceled
+    if (recv->kind == RecvRequest::Kind::Piece) {
+        RecvRequest* buffer = recv->parent;
+        c.buf = recv->iov[0].iov_base;
+        if (--buffer->pieces == 0 && buffer->retired) {
+            c.released = true;
+            recvs_.put(buffer);
+        }
+    }
+    // The application always hears that it has its buffer back.
+    if (c.released) c.report = true;
     recvs_.put(recv);
     sink_.complete(c);
 }
@@ -1344,9 +1664,13 @@ void Endpoint::reset_partner(PeerId peer, Partner& partner, Status status) {
     while (!partner.partials.empty()) drop_partial(partner, 0, status);
     drop_early(partner);
     unexpected_.for_each([&](Unexpected* u) {
-        if (u->peer != peer || !u->large) return;
-        unexpected_.remove(u);
-        std::unique_ptr<Unexpected> owner(u);
+        if (u->peer != peer || !u->large || u->lost != Status::Ok) return;
+        if (u->claim_context) {
+            // A probe claimed it: the receive that comes for it fails.
+            u->lost = status;
+            return;
+        }
+        release_unexpected(u);
     });
     partner.state = Partner::State::Unknown;
     partner.established = false;

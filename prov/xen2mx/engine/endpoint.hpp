@@ -43,6 +43,22 @@ struct RecvArgs {
     bool tagged = true;
     PeerId from = kNoPeer;
     void* context = nullptr;
+    bool report = true;  // post a completion entry (false: selective completion)
+    // A multi-receive buffer (untagged, one iovec): messages are placed back
+    // to back, each only if it fits whole; the buffer is released once less
+    // than min_free bytes remain, or when a message does not fit.
+    bool multi = false;
+    size_t min_free = 0;
+};
+
+// What a probe looks for, as a receive would take it.
+struct ProbeArgs {
+    uint64_t tag = 0;
+    uint64_t ignore = 0;
+    bool tagged = true;
+    PeerId from = kNoPeer;
+    void* context = nullptr;
+    ProbeAction action = ProbeAction::Peek;
 };
 
 class Endpoint final : private link::FrameSink {
@@ -68,7 +84,22 @@ public:
     int send(const SendArgs& args, TimePoint now);
     int recv(const RecvArgs& args, TimePoint now);
 
+    // Looks in the unexpected queue for the oldest message a receive with
+    // these arguments would take. The answer is a completion marked `probe`:
+    // the message described (nothing moved; message_length is its size), or
+    // Status::NoMessage. It may come later than the call: a medium message is
+    // described once whole, a large one with CQ data once those 8 bytes are
+    // pulled. Claim sets the message aside for claim() under args.context;
+    // Discard drops it (a large one's sender is told it is done).
+    int probe(const ProbeArgs& args, TimePoint now);
+
+    // Receives into args.iov, or with `discard` drops, the message a probe
+    // claimed under args.context. -ENOMSG when there is none.
+    int claim(const RecvArgs& args, bool discard, TimePoint now);
+
     // Cancels a posted, unmatched receive (completed as Status::Canceled).
+    // A multi-receive buffer takes no more messages: it is released at once,
+    // or with the last message still arriving into it.
     bool cancel(void* context);
 
     // Handles received frames and expired timers.
@@ -126,7 +157,26 @@ private:
     void on_nack_mcp(const wire::Frame& frame);
 
     // Matching.
-    RecvRequest* match_posted(bool tagged, uint64_t match, PeerId peer);
+    RecvRequest* match_posted(uint8_t flags, uint64_t match, size_t length, PeerId peer);
+    Unexpected* first_unexpected(const RecvRequest& recv);
+    void take_unexpected(RecvRequest* recv, Unexpected* unexpected);
+    void release_unexpected(Unexpected* unexpected);
+    void drop_unexpected(Unexpected* unexpected);
+
+    // Multi-receive buffers.
+    void post_multi(RecvRequest* buffer);
+    RecvRequest* carve(RecvRequest* buffer, size_t payload, bool listed);
+    void retire(RecvRequest* buffer, bool listed);
+    void release_buffer(RecvRequest* buffer);
+    void abandon_piece(RecvRequest* piece);
+
+    // Probes.
+    void evaluate_probe(RecvRequest* probe);
+    void answer_probe(RecvRequest* probe, Unexpected* unexpected);
+    void probe_not_found(RecvRequest* probe);
+    void settle(Unexpected* unexpected);
+    void fetched(RecvRequest* probe, Status status);
+    void run_rescans();
     void deliver_whole(PeerId peer, uint8_t flags, uint64_t match, std::span<const uint8_t> data, bool* kept);
     void finish_medium(PeerId peer, Partner& partner, size_t index);
     void drop_partial(Partner& partner, size_t index, Status status);
@@ -164,6 +214,9 @@ private:
     uint64_t recv_order_ = 0;
     IntrusiveList<Unexpected> unexpected_;
     size_t unexpected_bytes_ = 0;
+    // Probes whose message went away before they could describe it: they
+    // look again once the call that took it is done.
+    IntrusiveList<RecvRequest> rescans_;
 
     // Large sends that receivers may pull, by region id.
     std::array<SendRequest*, 256> regions_{};

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/intrusive_list.hpp"
 #include "engine/types.hpp"
 
 namespace xen2mx::engine {
@@ -67,9 +68,25 @@ struct SendRequest {
 
 struct Unexpected;
 
+// What a probe does with the message it finds.
+enum class ProbeAction : uint8_t {
+    Peek,     // describe it, leave it for any receive
+    Claim,    // describe it and set it aside for Endpoint::claim with the same context
+    Discard,  // describe it and drop it
+};
+
 struct RecvRequest {
+    enum class Kind : uint8_t {
+        Receive,  // a receive into the application's buffers
+        Multi,    // a multi-receive buffer: messages go to pieces carved from it
+        Piece,    // one message's share of a multi-receive buffer
+        Probe,    // a look at the unexpected queue
+    };
+
     RecvRequest* prev = nullptr;
     RecvRequest* next = nullptr;
+    Kind kind = Kind::Receive;
+    bool report = true;  // post a completion entry (errors always are)
     void* context = nullptr;
     bool tagged = false;
     uint64_t tag = 0;
@@ -94,6 +111,19 @@ struct RecvRequest {
     // A large message waiting for a pull slot: the region to pull from.
     uint8_t pull_region = 0;
     uint8_t pull_region_seq = 0;
+    bool discard = false;  // a claimed message dropped unread: nothing is delivered
+
+    // Multi: how much of the buffer pieces have taken, the free space below
+    // which it is released, and the pieces whose messages are still arriving.
+    size_t used = 0;
+    size_t min_free = 0;
+    size_t pieces = 0;
+    bool retired = false;  // takes no more messages; released with its last piece
+    RecvRequest* parent = nullptr;  // Piece: its buffer
+
+    // Probe.
+    ProbeAction action = ProbeAction::Peek;
+    Unexpected* target = nullptr;  // the message it waits to describe
 
     void reset() { *this = RecvRequest{}; }
     // Forgets the message it was matched to, to wait for another.
@@ -126,7 +156,25 @@ struct Unexpected {
     uint16_t seq = 0;
     RecvRequest* claimed = nullptr;  // matched while frags were still arriving
 
+    // Probes. A probe that claims or discards reserves the message as soon as
+    // it finds it: no receive or other probe matches it any more.
+    bool reserved = false;
+    void* claim_context = nullptr;  // claimed: only Endpoint::claim with this context takes it
+    Status lost = Status::Ok;       // claimed, then its sender reset: the claim fails with this
+    // The CQ data of a large message is in its payload: a probe pulls those
+    // first bytes (`fetch`) before it can describe the message.
+    bool cq_data_known = false;
+    uint64_t cq_data = 0;
+    RecvRequest* fetch = nullptr;
+    IntrusiveList<RecvRequest> probes;  // waiting for it to be whole, or for its CQ data
+
     bool tagged() const { return !(flags & kFlagUntagged); }
+    bool has_cq_data() const { return flags & kFlagCqData; }
+    // Whether a probe can describe it now: its CQ data, if any, is known (a
+    // message too short to hold it has none to fetch).
+    bool describable() const {
+        return complete || (large && (!has_cq_data() || cq_data_known || message_length < kDataPrefix));
+    }
 };
 
 // A MEDIUM message whose frags are arriving.

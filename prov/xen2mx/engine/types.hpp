@@ -27,6 +27,7 @@ enum class Status : uint8_t {
     PeerRefused,  // the peer refused the connection (wrong endpoint key)
     PeerReset,    // the peer restarted (new session) while the operation was in flight
     NoResources,  // no room to keep an unexpected message
+    NoMessage,    // a probe found no matching unexpected message
 };
 
 const char* status_text(Status status);
@@ -43,6 +44,15 @@ struct Completion {
     PeerId peer = kNoPeer;       // the sender (receives)
     Status status = Status::Ok;
     bool report = true;          // the operation asked for a completion entry
+
+    // Multi-receive buffers (RecvArgs::multi).
+    void* buf = nullptr;         // where this message was placed in the buffer
+    bool released = false;       // the buffer is done with: its last completion
+    bool release_only = false;   // no message: only the release of a buffer
+
+    // Probes (Endpoint::probe) and claimed messages (Endpoint::claim).
+    bool probe = false;          // describes a waiting message: nothing moved (message_length is its size)
+    bool discarded = false;      // the message was dropped unread
 };
 
 class CompletionSink {
