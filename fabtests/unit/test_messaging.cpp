@@ -449,6 +449,11 @@ TEST_P(ReliableMessaging, SilentPeerGivesAnErrorNotAHang) {
     EXPECT_EQ(wait(a_.tx.get(), &entry, &error), -FI_ETIMEDOUT);
     EXPECT_EQ(error.op_context, &context);
     EXPECT_GE(Clock::now() - start, 1500ms) << "FI_XEN2MX_PEER_TIMEOUT is 2000 ms";
+    // The error names the peer that went silent.
+    char text[256] = {};
+    fi_cq_strerror(a_.tx.get(), error.prov_errno, error.err_data, text, sizeof text);
+    EXPECT_NE(std::string(text).find("peer did not answer"), std::string::npos) << text;
+    EXPECT_NE(std::string(text).find("fi_xen2mx://02:00:7f:00:00:01/250"), std::string::npos) << text;
 }
 
 TEST_P(ReliableMessaging, WrongKeyIsRefused) {
