@@ -59,8 +59,16 @@ public:
              fi_av_insert(b.av.get(), name.data(), 1, &b.peer, 0, nullptr) == 1;
     }
 
-    bool ok = false;
-    Side a, b;
+    // Everything closes, children first, and nothing is left on the domain.
+    ~Endpoints() {
+        for (Side* side : {&b, &a}) {
+            EXPECT_EQ(side->ep.close(), 0);
+            EXPECT_EQ(side->cq.close(), 0);
+            EXPECT_EQ(side->av.close(), 0);
+        }
+        EXPECT_EQ(domain_.close(), 0);
+        EXPECT_EQ(fabric_.close(), 0);
+    }
 
 private:
     bool open(Side& side) {
@@ -76,9 +84,14 @@ private:
                fi_ep_bind(side.ep.get(), side.cq.id(), FI_TRANSMIT | FI_RECV) == 0 && fi_enable(side.ep.get()) == 0;
     }
 
+    // Declared before the endpoints: members close in reverse order, children first.
     InfoPtr info_;
     Handle<fid_fabric> fabric_;
     Handle<fid_domain> domain_;
+
+public:
+    bool ok = false;
+    Side a, b;
 };
 
 // Reads n completions, all successful, within the patience; with manual
