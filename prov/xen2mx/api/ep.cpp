@@ -449,12 +449,7 @@ void Endpoint::complete(const engine::Completion& c) {
             if (c.report) tx_cq->post(entry);
             return;
         }
-        CompletionError error;
-        error.entry = entry;
-        error.err = err;
-        error.prov_errno = static_cast<int>(c.status);
-        describe_peer(c.peer, &error);
-        tx_cq->post_error(error);
+        post_failure(tx_cq, entry, c, err);
         return;
     }
 
@@ -480,13 +475,17 @@ void Endpoint::complete(const engine::Completion& c) {
         if (c.report) rx_cq->post(entry);
         return;
     }
+    post_failure(rx_cq, entry, c, err);
+}
+
+void Endpoint::post_failure(CompletionQueue* cq, const Completion& entry, const engine::Completion& c, int err) {
     CompletionError error;
     error.entry = entry;
     error.err = err;
     error.prov_errno = static_cast<int>(c.status);
     describe_peer(c.peer, &error);
     if (c.status == engine::Status::Truncated) error.olen = c.message_length - c.length;
-    rx_cq->post_error(error);
+    cq->post_error(error);
 }
 
 }  // namespace xen2mx::api

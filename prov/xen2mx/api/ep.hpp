@@ -20,6 +20,7 @@
 namespace xen2mx::api {
 
 struct AddressVector;
+struct Completion;
 struct CompletionError;
 struct CompletionQueue;
 struct Counter;
@@ -78,6 +79,8 @@ struct Endpoint {
     void complete(const engine::Completion& completion);
     // Error data: the name of the peer an error concerns (fi_cq_strerror shows it).
     void describe_peer(engine::PeerId peer, CompletionError* error);
+    // An error entry for a failed operation, on the CQ of its side.
+    void post_failure(CompletionQueue* cq, const Completion& entry, const engine::Completion& c, int err);
 
     // The engine peer for an fi_addr_t, or kNoPeer when the AV has none.
     engine::PeerId peer_of(fi_addr_t addr);
