@@ -1,6 +1,9 @@
 #include "params.hpp"
 
 #include <array>
+#include <cctype>
+#include <climits>
+#include <string>
 #include <string_view>
 
 #include "log.hpp"
@@ -40,6 +43,22 @@ void define_params() {
                     "that must not talk to each other use different keys (default: 1479691608)");
 }
 
+namespace {
+
+// An integer parameter; a value out of [low, high] is replaced by the
+// default, with a warning naming the variable.
+int bounded_int(const char* name, int fallback, int low, int high) {
+    int value = fallback;
+    if (fi_param_get_int(&provider, name, &value) != FI_SUCCESS) return fallback;
+    if (value >= low && value <= high) return value;
+    std::string variable = std::string("FI_XEN2MX_") + name;
+    for (char& c : variable) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    X2M_WARN(FI_LOG_CORE, "%s=%d out of range %d..%d, using %d\n", variable.c_str(), value, low, high, fallback);
+    return fallback;
+}
+
+}  // namespace
+
 Params read_params() {
     Params params;
     char* text = nullptr;
@@ -54,30 +73,9 @@ Params read_params() {
     text = nullptr;
     if (fi_param_get_str(&provider, "iface", &text) == FI_SUCCESS && text) params.iface = text;
 
-    int base = kDefaultUdpPortBase;
-    if (fi_param_get_int(&provider, "udp_port_base", &base) == FI_SUCCESS) {
-        if (base < 1 || base > 65535 - 255) {
-            X2M_WARN(FI_LOG_CORE, "FI_XEN2MX_UDP_PORT_BASE=%d out of range 1..65280, using %d\n", base,
-                     kDefaultUdpPortBase);
-            base = kDefaultUdpPortBase;
-        }
-    }
-    params.udp_port_base = base;
-
-    int timeout = kDefaultPeerTimeoutMs;
-    if (fi_param_get_int(&provider, "peer_timeout", &timeout) == FI_SUCCESS && timeout < 1) {
-        X2M_WARN(FI_LOG_CORE, "FI_XEN2MX_PEER_TIMEOUT=%d is not positive, using %d\n", timeout,
-                 kDefaultPeerTimeoutMs);
-        timeout = kDefaultPeerTimeoutMs;
-    }
-    params.peer_timeout_ms = timeout;
-
-    int mtu = kDefaultUdpMtu;
-    if (fi_param_get_int(&provider, "udp_mtu", &mtu) == FI_SUCCESS && (mtu < 1500 || mtu > 65507)) {
-        X2M_WARN(FI_LOG_CORE, "FI_XEN2MX_UDP_MTU=%d out of range 1500..65507, using %d\n", mtu, kDefaultUdpMtu);
-        mtu = kDefaultUdpMtu;
-    }
-    params.udp_mtu = mtu;
+    params.udp_port_base = bounded_int("udp_port_base", kDefaultUdpPortBase, 1, 65535 - 255);
+    params.peer_timeout_ms = bounded_int("peer_timeout", kDefaultPeerTimeoutMs, 1, INT_MAX);
+    params.udp_mtu = bounded_int("udp_mtu", kDefaultUdpMtu, 1500, 65507);
 
     int key = static_cast<int>(kDefaultKey);
     fi_param_get_int(&provider, "key", &key);
