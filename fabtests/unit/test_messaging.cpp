@@ -456,6 +456,40 @@ TEST_P(ReliableMessaging, SilentPeerGivesAnErrorNotAHang) {
     EXPECT_NE(std::string(text).find("fi_xen2mx://02:00:7f:00:00:01/250"), std::string::npos) << text;
 }
 
+// Control progress is automatic: the connection a first send sets up is
+// completed without the sender calling in again, so a message injected just
+// before the sender goes off computing reaches a peer that is waiting for it.
+TEST_P(ReliableMessaging, FirstMessageToAPeerArrivesWhileTheSenderIsIdle) {
+    ASSERT_EQ(info_->domain_attr->data_progress, FI_PROGRESS_MANUAL);
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    for (bool inject : {true, false}) {
+        SCOPED_TRACE(inject ? "fi_tinject" : "fi_tsend");
+        std::vector<uint8_t> buffer(64, 0xee);
+        ASSERT_EQ(fi_trecv(b_.ep.get(), buffer.data(), buffer.size(), nullptr, FI_ADDR_UNSPEC, 9, 0, nullptr), 0);
+        if (!inject) {
+            // A new peer again: a third endpoint, unknown to b so far.
+            ASSERT_NO_FATAL_FAILURE(open_peer(c_));
+            const fi_addr_t c_to_b = introduce(c_, b_);
+            const auto& data = sent_.emplace_back(message(2, 40));
+            ASSERT_EQ(fi_tsend(c_.ep.get(), data.data(), data.size(), nullptr, c_to_b, 9, nullptr), 0);
+        } else {
+            const auto& data = message(1, 40);
+            ASSERT_EQ(fi_tinject(a_.ep.get(), data.data(), data.size(), a_to_b_, 9), 0);
+        }
+        // Only the receiver makes progress from now on.
+        fi_cq_tagged_entry entry{};
+        ssize_t n = -FI_EAGAIN;
+        const auto deadline = Clock::now() + 3s;
+        while (n == -FI_EAGAIN && Clock::now() < deadline) n = fi_cq_read(b_.rx.get(), &entry, 1);
+        ASSERT_EQ(n, 1) << "the message waits for its sender to call in again";
+        EXPECT_EQ(entry.len, 40u);
+        buffer.resize(40);
+        EXPECT_EQ(buffer, message(inject ? 1 : 2, 40));
+    }
+    fi_cq_tagged_entry entry{};
+    EXPECT_EQ(wait(c_.tx.get(), &entry), 0) << "the send completes once its sender reads its queue";
+}
+
 TEST_P(ReliableMessaging, WrongKeyIsRefused) {
     setenv("FI_XEN2MX_KEY", "1234", 1);
     ASSERT_NO_FATAL_FAILURE(open_peer(a_));

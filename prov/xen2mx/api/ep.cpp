@@ -3,9 +3,11 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <random>
+#include <system_error>
 
 #include <rdma/fi_atomic.h>
 #include <rdma/fi_cm.h>
@@ -45,7 +47,9 @@ void release(Object*& object) {
 int ep_close(fid* f) {
     auto* ep = object_of<Endpoint>(f);
     if (ep->dependents.busy()) return -FI_EBUSY;
-    // Nobody makes progress on it from now on.
+    // Nobody makes progress on it from now on: its threads stop before the
+    // queues and counters they post to are released.
+    ep->stop_threads();
     if (ep->tx_cq) ep->tx_cq->sources.remove(ep);
     if (ep->rx_cq && ep->rx_cq != ep->tx_cq) ep->rx_cq->sources.remove(ep);
     for (Counter* cntr : ep->cntrs) {
@@ -381,12 +385,20 @@ int open_endpoint(fid_domain* domain_handle, fi_info* info, fid_ep** ep_handle, 
 
 namespace xen2mx::api {
 
-Endpoint::~Endpoint() {
-    if (progress_thread.joinable()) {
+void Endpoint::stop_threads() {
+    if (!progress_thread.joinable() && !connect_thread.joinable()) return;
+    {
+        std::lock_guard guard(lock);
         stopping.store(true, std::memory_order_release);
-        stop_signal.raise();
-        progress_thread.join();
     }
+    stop_signal.raise();
+    connect_wake.notify_all();
+    if (progress_thread.joinable()) progress_thread.join();
+    if (connect_thread.joinable()) connect_thread.join();
+}
+
+Endpoint::~Endpoint() {
+    stop_threads();
     if (engine) {
         // Acks owed to peers go out now: their sends complete only with them.
         std::lock_guard guard(lock);
@@ -426,6 +438,44 @@ engine::PeerId Endpoint::peer_of(fi_addr_t addr) {
 void Endpoint::progress() {
     std::lock_guard guard(lock);
     if (engine) engine->progress(engine::Clock::now());
+}
+
+void Endpoint::watch_connection(engine::PeerId peer) {
+    if (progress_thread.joinable() || !engine->connecting(peer)) return;
+    if (std::find(connecting.begin(), connecting.end(), peer) == connecting.end()) connecting.push_back(peer);
+    if (!connect_thread.joinable()) {
+        if (!stop_signal.is_open() && stop_signal.open() != 0) return;  // the application's progress will do
+        try {
+            connect_thread = std::thread([this] { complete_connections(); });
+        } catch (const std::system_error&) {
+            X2M_WARN(FI_LOG_EP_DATA, "no thread to set up connections: they wait for the application's progress\n");
+            return;
+        }
+    }
+    connect_wake.notify_one();
+}
+
+void Endpoint::complete_connections() {
+    const int link_fd = engine->wait_fd();
+    std::unique_lock guard(lock);
+    for (;;) {
+        connect_wake.wait(guard, [this] { return stopping.load(std::memory_order_acquire) || !connecting.empty(); });
+        if (stopping.load(std::memory_order_acquire)) return;
+        const auto now = engine::Clock::now();
+        engine->progress(now);
+        std::erase_if(connecting, [this](engine::PeerId peer) { return !engine->connecting(peer); });
+        if (connecting.empty()) continue;
+        // Sleep until a frame comes (the peer's reply) or a resend is due.
+        int sleep_ms = 100;
+        const auto next = engine->next_timer();
+        if (next != engine::TimePoint::max())
+            sleep_ms = static_cast<int>(std::clamp<long long>(
+                std::chrono::ceil<std::chrono::milliseconds>(next - now).count(), 0, sleep_ms));
+        guard.unlock();
+        pollfd fds[2] = {{link_fd, POLLIN, 0}, {stop_signal.fd(), POLLIN, 0}};
+        ::poll(fds, 2, sleep_ms);
+        guard.lock();
+    }
 }
 
 void Endpoint::describe_peer(engine::PeerId peer, CompletionError* error) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,14 @@ struct Endpoint {
     std::atomic<bool> stopping{false};
     WakeSignal stop_signal;
 
+    // Manual data progress: control progress is still automatic, so the
+    // connections that first sends set up are completed by a thread of their
+    // own (started when first needed) while the application does not call
+    // in. Guarded by `lock`.
+    std::thread connect_thread;
+    std::condition_variable connect_wake;
+    std::vector<engine::PeerId> connecting;
+
     EndpointSink sink;
 
     ~Endpoint();
@@ -87,6 +96,14 @@ struct Endpoint {
 
     // One round of progress, taking the lock.
     void progress();
+
+    // After a send to `peer`, called with `lock` held: if the send waits for
+    // its connection, the connect thread sees it through.
+    void watch_connection(engine::PeerId peer);
+    // The connect thread's loop.
+    void complete_connections();
+    // Stops the progress and connect threads (before the bindings go).
+    void stop_threads();
 };
 
 int open_endpoint(fid_domain* domain, fi_info* info, fid_ep** ep, void* context);

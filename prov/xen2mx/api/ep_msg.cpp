@@ -76,6 +76,7 @@ ssize_t post_send(Endpoint* ep, const SendOp& op) {
         ep->engine->progress(now);
         ret = ep->engine->send(args, now);
     }
+    if (ret == 0) ep->watch_connection(args.peer);
     return engine_errno(ret);
 }
 

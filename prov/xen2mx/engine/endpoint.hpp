@@ -78,6 +78,8 @@ public:
     // The partner for an address, added on first use.
     PeerId peer_of(const link::Address& address);
     const link::Address& peer_address(PeerId peer) const { return partners_[peer].address; }
+    // Whether sends to the peer wait for the connection to be set up.
+    bool connecting(PeerId peer) const { return !partners_[peer].pending.empty(); }
 
     // Returns 0, -EAGAIN when no request is free (progress, then retry),
     // -EMSGSIZE beyond max_message(), -EINVAL for bad arguments.
