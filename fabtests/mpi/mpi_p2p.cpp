@@ -1,6 +1,6 @@
 // Point-to-point MPI over the provider: every size class with its contents
-// checked, wildcards, probes and matched probes, synchronous sends, and
-// hundreds of requests in flight at once.
+// checked, wildcards, probes and matched probes, synchronous sends, hundreds
+// of requests in flight at once, and a canceled receive.
 //   mpi_p2p [rounds]     (default 2)
 #include <mpi.h>
 
@@ -322,6 +322,30 @@ void many_in_flight(Report& report, int count) {
     report.part(name);
 }
 
+// A receive nobody sent to is canceled (MPI_Cancel, MPI_Test_cancelled);
+// the message sent afterwards under its tag goes to the next receive.
+void cancel(Report& report) {
+    const int next = (report.rank() + 1) % report.size();
+    const int prev = (report.rank() + report.size() - 1) % report.size();
+    Bytes in(256, 0);
+    MPI_Request request;
+    MPI_Irecv(in.data(), 256, MPI_BYTE, MPI_ANY_SOURCE, 450, MPI_COMM_WORLD, &request);
+    MPI_Cancel(&request);
+    MPI_Status status;
+    MPI_Wait(&request, &status);
+    int cancelled = 0;
+    MPI_Test_cancelled(&status, &cancelled);
+    if (!cancelled) report.fail("MPI_Cancel: a receive no message matched was not canceled");
+    MPI_Barrier(MPI_COMM_WORLD);
+    Bytes out = message(report.rank(), next, 450, 11, 200);
+    MPI_Request send;
+    MPI_Isend(out.data(), 200, MPI_BYTE, next, 450, MPI_COMM_WORLD, &send);
+    MPI_Recv(in.data(), 256, MPI_BYTE, MPI_ANY_SOURCE, 450, MPI_COMM_WORLD, &status);
+    check_received(report, "after MPI_Cancel", status, in, prev, 450, 11, 200);
+    MPI_Wait(&send, MPI_STATUS_IGNORE);
+    report.part("MPI_Cancel of a receive");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -333,5 +357,6 @@ int main(int argc, char** argv) {
     probes(report, rounds);
     synchronous(report, rounds);
     many_in_flight(report, 500);
+    cancel(report);
     return report.finish();
 }
