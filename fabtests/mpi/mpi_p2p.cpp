@@ -1,6 +1,7 @@
 // Point-to-point MPI over the provider: every size class with its contents
 // checked, wildcards, probes and matched probes, synchronous sends, hundreds
-// of requests in flight at once, and a canceled receive.
+// of requests in flight at once, a canceled receive, and a rank that stays
+// away longer than the peer timeout.
 //   mpi_p2p [rounds]     (default 2)
 #include <mpi.h>
 
@@ -346,6 +347,51 @@ void cancel(Report& report) {
     report.part("MPI_Cancel of a receive");
 }
 
+// Rank 0 goes computing for longer than the provider's peer timeout
+// (FI_XEN2MX_PEER_TIMEOUT, when set to 10 s or less), with a large receive
+// posted: the others' eager sends still complete while it is away, and its
+// receive is pulled meanwhile, complete when it comes back.
+void away(Report& report) {
+    const char* timeout = std::getenv("FI_XEN2MX_PEER_TIMEOUT");
+    const int timeout_ms = timeout ? std::atoi(timeout) : 0;
+    if (timeout_ms <= 0 || timeout_ms > 10000 || report.size() < 2) return;
+    const double away_s = (timeout_ms + 1000) / 1000.0;
+    constexpr int kLarge = 1024 * 1024;
+    if (report.rank() == 0) {
+        Bytes large(kLarge, 0);
+        MPI_Request request;
+        MPI_Irecv(large.data(), kLarge, MPI_BYTE, 1, 460, MPI_COMM_WORLD, &request);
+        MPI_Barrier(MPI_COMM_WORLD);
+        std::this_thread::sleep_for(std::chrono::duration<double>(away_s));
+        int done = 0;
+        MPI_Status status;
+        MPI_Test(&request, &done, &status);
+        if (!done) {
+            report.fail("a large receive posted before going away was not pulled meanwhile");
+            MPI_Wait(&request, &status);
+        }
+        check_received(report, "large receive while away", status, large, 1, 460, 12, kLarge);
+        Bytes small(64);
+        for (int source = 1; source < report.size(); ++source) {
+            MPI_Recv(small.data(), 64, MPI_BYTE, source, 461, MPI_COMM_WORLD, &status);
+            check_received(report, "eager message while away", status, small, source, 461, 12, 64);
+        }
+    } else {
+        Bytes large = message(report.rank(), 0, 460, 12, kLarge);
+        Bytes small = message(report.rank(), 0, 461, 12, 64);
+        MPI_Barrier(MPI_COMM_WORLD);
+        const double start = MPI_Wtime();
+        MPI_Send(small.data(), 64, MPI_BYTE, 0, 461, MPI_COMM_WORLD);
+        if (report.rank() == 1) MPI_Send(large.data(), kLarge, MPI_BYTE, 0, 460, MPI_COMM_WORLD);
+        const double waited = MPI_Wtime() - start;
+        if (waited > away_s / 2)
+            report.fail("sends to a rank away took %.3f s: they waited for it to come back", waited);
+    }
+    char name[96];
+    std::snprintf(name, sizeof name, "a rank away for %.1f s, past the peer timeout", away_s);
+    report.part(name);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -358,5 +404,6 @@ int main(int argc, char** argv) {
     synchronous(report, rounds);
     many_in_flight(report, 500);
     cancel(report);
+    away(report);
     return report.finish();
 }

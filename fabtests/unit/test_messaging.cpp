@@ -490,6 +490,53 @@ TEST_P(ReliableMessaging, FirstMessageToAPeerArrivesWhileTheSenderIsIdle) {
     EXPECT_EQ(wait(c_.tx.get(), &entry), 0) << "the send completes once its sender reads its queue";
 }
 
+// An endpoint whose application stays away longer than the peer timeout
+// (2000 ms here: a rank computing) still answers its peers: it takes their
+// connection, acks their messages, pulls into the receive it posted before
+// leaving, and serves the pulls of the large send it made before leaving.
+TEST_P(ReliableMessaging, AnEndpointThatDoesNotCallInStillAnswersItsPeers) {
+    ASSERT_EQ(info_->domain_attr->data_progress, FI_PROGRESS_MANUAL);
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    // Reads one entry of cq, making progress on its endpoint alone, for up to `patience`.
+    auto read_alone = [](fid_cq* cq, std::chrono::milliseconds patience) {
+        fi_cq_tagged_entry entry{};
+        const auto deadline = Clock::now() + patience;
+        ssize_t n = -FI_EAGAIN;
+        while (n == -FI_EAGAIN && Clock::now() < deadline) n = fi_cq_read(cq, &entry, 1);
+        if (n == -FI_EAVAIL) {
+            fi_cq_err_entry error{};
+            fi_cq_readerr(cq, &error, 0);
+            return -error.err;
+        }
+        return static_cast<int>(n);
+    };
+    const size_t large = size_t{1} << 20;
+
+    // The receiver is away: b posts a large receive and leaves; a sends a
+    // large message to it and a small one nobody waits for yet.
+    std::vector<uint8_t> big(large, 0);
+    ASSERT_EQ(fi_trecv(b_.ep.get(), big.data(), big.size(), nullptr, FI_ADDR_UNSPEC, 5, 0, nullptr), 0);
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(5, large), true, 5, nullptr));
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(6, 100), true, 6, nullptr));
+    EXPECT_EQ(read_alone(a_.tx.get(), 4000ms), 1) << "the large send";
+    EXPECT_EQ(read_alone(a_.tx.get(), 4000ms), 1) << "the small send";
+    // b comes back: both messages are there.
+    EXPECT_EQ(read_alone(b_.rx.get(), 1000ms), 1);
+    EXPECT_EQ(big, message(5, large));
+    std::vector<uint8_t> small(100, 0);
+    ASSERT_EQ(fi_trecv(b_.ep.get(), small.data(), small.size(), nullptr, FI_ADDR_UNSPEC, 6, 0, nullptr), 0);
+    EXPECT_EQ(read_alone(b_.rx.get(), 1000ms), 1);
+    EXPECT_EQ(small, message(6, 100));
+
+    // The sender is away: a sends a large message and leaves; b pulls it.
+    std::fill(big.begin(), big.end(), 0);
+    ASSERT_EQ(fi_trecv(b_.ep.get(), big.data(), big.size(), nullptr, FI_ADDR_UNSPEC, 7, 0, nullptr), 0);
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(7, large), true, 7, nullptr));
+    EXPECT_EQ(read_alone(b_.rx.get(), 4000ms), 1);
+    EXPECT_EQ(big, message(7, large));
+    EXPECT_EQ(read_alone(a_.tx.get(), 1000ms), 1);
+}
+
 TEST_P(ReliableMessaging, WrongKeyIsRefused) {
     setenv("FI_XEN2MX_KEY", "1234", 1);
     ASSERT_NO_FATAL_FAILURE(open_peer(a_));

@@ -35,6 +35,10 @@ namespace xen2mx::api {
 
 namespace {
 
+// The keeper makes progress on an endpoint whose application has not for this
+// long, or a quarter of the peer timeout when that is shorter.
+constexpr std::chrono::milliseconds kKeeperIdle{1000};
+
 constexpr uint64_t kCqBindFlags = FI_TRANSMIT | FI_RECV | FI_SELECTIVE_COMPLETION;
 constexpr uint64_t kCntrBindFlags = FI_SEND | FI_RECV | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE;
 
@@ -183,6 +187,16 @@ int ep_enable(Endpoint* ep) {
                 ep->progress();
             }
         });
+    } else if (ep->type == FI_EP_RDM) {
+        if (int ret = ep->stop_signal.open()) return ret;
+        if (int ret = ep->keeper_wake.open()) return ret;
+        // Enabling counts as the application's progress: the keeper waits.
+        ep->last_progress = engine::Clock::now();
+        try {
+            ep->keeper_thread = std::thread([ep] { ep->keep(); });
+        } catch (const std::system_error&) {
+            X2M_WARN(FI_LOG_EP_CTRL, "fi_enable: no keeper thread: the protocol waits for the application's progress\n");
+        }
     }
     return 0;
 }
@@ -386,15 +400,14 @@ int open_endpoint(fid_domain* domain_handle, fi_info* info, fid_ep** ep_handle, 
 namespace xen2mx::api {
 
 void Endpoint::stop_threads() {
-    if (!progress_thread.joinable() && !connect_thread.joinable()) return;
+    if (!progress_thread.joinable() && !keeper_thread.joinable()) return;
     {
         std::lock_guard guard(lock);
         stopping.store(true, std::memory_order_release);
     }
     stop_signal.raise();
-    connect_wake.notify_all();
     if (progress_thread.joinable()) progress_thread.join();
-    if (connect_thread.joinable()) connect_thread.join();
+    if (keeper_thread.joinable()) keeper_thread.join();
 }
 
 Endpoint::~Endpoint() {
@@ -437,43 +450,46 @@ engine::PeerId Endpoint::peer_of(fi_addr_t addr) {
 
 void Endpoint::progress() {
     std::lock_guard guard(lock);
-    if (engine) engine->progress(engine::Clock::now());
+    if (!engine) return;
+    last_progress = engine::Clock::now();
+    engine->progress(last_progress);
 }
 
 void Endpoint::watch_connection(engine::PeerId peer) {
-    if (progress_thread.joinable() || !engine->connecting(peer)) return;
-    if (std::find(connecting.begin(), connecting.end(), peer) == connecting.end()) connecting.push_back(peer);
-    if (!connect_thread.joinable()) {
-        if (!stop_signal.is_open() && stop_signal.open() != 0) return;  // the application's progress will do
-        try {
-            connect_thread = std::thread([this] { complete_connections(); });
-        } catch (const std::system_error&) {
-            X2M_WARN(FI_LOG_EP_DATA, "no thread to set up connections: they wait for the application's progress\n");
-            return;
-        }
-    }
-    connect_wake.notify_one();
+    if (!keeper_thread.joinable() || !engine->connecting(peer)) return;
+    if (std::find(connecting.begin(), connecting.end(), peer) != connecting.end()) return;
+    connecting.push_back(peer);
+    keeper_wake.raise();
 }
 
-void Endpoint::complete_connections() {
+void Endpoint::keep() {
     const int link_fd = engine->wait_fd();
+    const auto idle = std::min<engine::Duration>(kKeeperIdle, engine->config().peer_timeout / 4);
+    const int idle_check_ms =
+        std::max(1, static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(idle).count() / 4));
     std::unique_lock guard(lock);
-    for (;;) {
-        connect_wake.wait(guard, [this] { return stopping.load(std::memory_order_acquire) || !connecting.empty(); });
-        if (stopping.load(std::memory_order_acquire)) return;
+    while (!stopping.load(std::memory_order_acquire)) {
+        keeper_wake.clear();
         const auto now = engine::Clock::now();
-        engine->progress(now);
-        std::erase_if(connecting, [this](engine::PeerId peer) { return !engine->connecting(peer); });
-        if (connecting.empty()) continue;
-        // Sleep until a frame comes (the peer's reply) or a resend is due.
-        int sleep_ms = 100;
-        const auto next = engine->next_timer();
-        if (next != engine::TimePoint::max())
-            sleep_ms = static_cast<int>(std::clamp<long long>(
-                std::chrono::ceil<std::chrono::milliseconds>(next - now).count(), 0, sleep_ms));
+        if (!connecting.empty() || now - last_progress >= idle) {
+            engine->progress(now);
+            std::erase_if(connecting, [this](engine::PeerId peer) { return !engine->connecting(peer); });
+        }
+        // Sends waiting for a connection: wake for the peer's reply or the
+        // next resend. Otherwise look again in a while.
+        int sleep_ms = idle_check_ms;
+        nfds_t count = 2;
+        if (!connecting.empty()) {
+            count = 3;
+            sleep_ms = 100;
+            const auto next = engine->next_timer();
+            if (next != engine::TimePoint::max())
+                sleep_ms = static_cast<int>(std::clamp<long long>(
+                    std::chrono::ceil<std::chrono::milliseconds>(next - now).count(), 0, sleep_ms));
+        }
         guard.unlock();
-        pollfd fds[2] = {{link_fd, POLLIN, 0}, {stop_signal.fd(), POLLIN, 0}};
-        ::poll(fds, 2, sleep_ms);
+        pollfd fds[3] = {{stop_signal.fd(), POLLIN, 0}, {keeper_wake.fd(), POLLIN, 0}, {link_fd, POLLIN, 0}};
+        ::poll(fds, count, sleep_ms);
         guard.lock();
     }
 }

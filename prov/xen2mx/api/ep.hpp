@@ -3,7 +3,6 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -72,12 +71,17 @@ struct Endpoint {
     std::atomic<bool> stopping{false};
     WakeSignal stop_signal;
 
-    // Manual data progress: control progress is still automatic, so the
-    // connections that first sends set up are completed by a thread of their
-    // own (started when first needed) while the application does not call
-    // in. Guarded by `lock`.
-    std::thread connect_thread;
-    std::condition_variable connect_wake;
+    // Manual data progress on a reliable endpoint: the application's calls
+    // make progress, and a keeper thread sees that the protocol never stalls
+    // for long without them. It completes at once the connections that sends
+    // wait for (control progress is automatic), and steps in when the
+    // application has not made progress for a while (it computes), so that
+    // peers get their acks rather than take this endpoint for dead.
+    std::thread keeper_thread;
+    WakeSignal keeper_wake;
+    // Guarded by `lock`: the application's last progress, and the peers
+    // whose connection sends wait for.
+    engine::TimePoint last_progress{};
     std::vector<engine::PeerId> connecting;
 
     EndpointSink sink;
@@ -97,12 +101,12 @@ struct Endpoint {
     // One round of progress, taking the lock.
     void progress();
 
-    // After a send to `peer`, called with `lock` held: if the send waits for
-    // its connection, the connect thread sees it through.
+    // After a send to `peer`, called with `lock` held: a send that waits for
+    // its connection is the keeper's to see through.
     void watch_connection(engine::PeerId peer);
-    // The connect thread's loop.
-    void complete_connections();
-    // Stops the progress and connect threads (before the bindings go).
+    // The keeper thread's loop.
+    void keep();
+    // Stops the progress and keeper threads (before the bindings go).
     void stop_threads();
 };
 
