@@ -23,6 +23,13 @@ dir="$stage$X2M_PROVDIR"
 others=$(find "$dir" -mindepth 1 ! -name libxen2mx-fi.so)
 [ -z "$others" ] && pass "nothing else in the provider directory" || fail "stray files: $others"
 [ -n "$(find "$stage" -name fi_xen2mx.7)" ] && pass "man page installed" || fail "no fi_xen2mx.7"
+mpirun_wrapper=$(find "$stage" -path '*/bin/xen2mx-mpirun' -type f -perm -u+x)
+if [ -n "$mpirun_wrapper" ]; then
+    pass "xen2mx-mpirun installed"
+    expect_contains "$("$mpirun_wrapper" --help 2>&1)" 'mtl_ofi_provider_include xen2mx' "xen2mx-mpirun --help says what it sets"
+else
+    fail "no bin/xen2mx-mpirun"
+fi
 
 out=$(FI_PROVIDER_PATH="$dir" run_tool "$FI_INFO" -p xen2mx 2>&1)
 expect_contains "$out" '^provider: xen2mx$' "the installed copy loads"
