@@ -174,8 +174,13 @@ int ep_enable(Endpoint* ep) {
         ep->progress_thread = std::thread([ep] {
             const int link_fd = ep->engine->wait_fd();
             while (!ep->stopping.load(std::memory_order_acquire)) {
+                bool sleep;
+                {
+                    std::lock_guard guard(ep->lock);
+                    sleep = ep->engine->prepare_wait();
+                }
                 pollfd fds[2] = {{link_fd, POLLIN, 0}, {ep->stop_signal.fd(), POLLIN, 0}};
-                ::poll(fds, 2, 1);
+                if (sleep) ::poll(fds, 2, 1);
                 ep->progress();
             }
         });
@@ -404,6 +409,8 @@ int fabric_errno(engine::Status status) {
     case engine::Status::PeerTimeout: return FI_ETIMEDOUT;
     case engine::Status::PeerRefused: return FI_ECONNREFUSED;
     case engine::Status::PeerReset: return FI_ECONNRESET;
+    case engine::Status::PeerGone: return FI_ECONNABORTED;
+    case engine::Status::ReadFailed: return FI_EIO;
     case engine::Status::NoResources: return FI_ENOMEM;
     case engine::Status::NoMessage: return FI_ENOMSG;
     }

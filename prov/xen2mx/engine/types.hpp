@@ -26,6 +26,8 @@ enum class Status : uint8_t {
     PeerTimeout,  // the peer did not answer within the peer timeout
     PeerRefused,  // the peer refused the connection (wrong endpoint key)
     PeerReset,    // the peer restarted (new session) while the operation was in flight
+    PeerGone,     // the peer closed its endpoint or exited while the operation was in flight
+    ReadFailed,   // the sender's memory could not be read (a large message on the same host)
     NoResources,  // no room to keep an unexpected message
     NoMessage,    // a probe found no matching unexpected message
 };
