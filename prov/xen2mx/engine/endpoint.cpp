@@ -895,17 +895,18 @@ Partner* Endpoint::partner_of_frame(const wire::Frame& frame, const link::Route&
     auto found = partner_index_.find(partner_key(frame.head.src_mac, src_endpoint));
     if (found != partner_index_.end()) {
         *id = found->second;
-        return &partners_[*id];
+    } else if (create) {
+        link::Address address;
+        address.board = frame.head.src_mac;
+        address.endpoint = src_endpoint;
+        address.ipv4 = from.ipv4;
+        address.udp_port = from.udp_port;
+        *id = peer_of(address);
+    } else {
+        return nullptr;
     }
-    if (!create) return nullptr;
-    link::Address address;
-    address.board = frame.head.src_mac;
-    address.endpoint = src_endpoint;
-    address.ipv4 = from.ipv4;
-    address.udp_port = from.udp_port;
-    *id = peer_of(address);
     Partner& partner = partners_[*id];
-    if (from.lossless()) {
+    if (from.lossless() && !partner.resolved) {
         // It came on a same-host channel: the way back is the same.
         partner.route = from;
         partner.resolved = true;
