@@ -432,7 +432,7 @@ engine::PeerId Endpoint::peer_of(fi_addr_t addr) {
 
 void Endpoint::progress() {
     std::lock_guard guard(lock);
-    if (engine) engine->progress(engine::Clock::now());
+    if (engine) engine->progress(engine::coarse_now());
 }
 
 void Endpoint::describe_peer(engine::PeerId peer, CompletionError* error) {

@@ -370,6 +370,7 @@ private:
 
     void close_channel(Channel& channel) {
         channel.open = false;
+        --open_channels_;
         auto known = peers_.find(peer_key(channel.board, channel.endpoint));
         if (known != peers_.end() && known->second == channel.number) peers_.erase(known);
         channel.socket.reset();
@@ -397,6 +398,7 @@ private:
         event.data.u32 = channel->number;
         ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, channel->socket.get(), &event);
         channels_.push_back(std::move(channel));
+        ++open_channels_;
         return *channels_.back();
     }
 
@@ -562,12 +564,18 @@ private:
     size_t hangups_ = 0;
     bool armed_ = false;
     bool direct_reads_ = true;
+
+public:
+    bool has_channels() const { return open_channels_ != 0; }
+
+private:
+    size_t open_channels_ = 0;
 };
 
 // Local peers through the shm link, the others through the network link.
 class CombinedLink final : public Link {
 public:
-    CombinedLink(std::unique_ptr<Link> shm, std::unique_ptr<Link> network, UniqueFd epoll)
+    CombinedLink(std::unique_ptr<ShmLink> shm, std::unique_ptr<Link> network, UniqueFd epoll)
         : shm_(std::move(shm)), network_(std::move(network)), epoll_(std::move(epoll)),
           kind_("shm+" + std::string(network_->kind())) {}
 
@@ -584,9 +592,10 @@ public:
 
     int poll(FrameSink& sink, int budget) override {
         int handled = shm_->poll(sink, budget);
-        // A look at the network costs a system call (udp); while local
-        // frames keep coming, it is taken every few polls only.
-        if (handled == 0 || ++polls_ % 4 == 0) handled += network_->poll(sink, std::max(budget - handled, 8));
+        // A look at the network costs a system call (udp), several times
+        // what a look at the rings costs: while there are local peers, it
+        // is taken every few polls only.
+        if (!shm_->has_channels() || ++polls_ % 16 == 0) handled += network_->poll(sink, std::max(budget - handled, 8));
         return handled;
     }
 
@@ -602,7 +611,7 @@ public:
     }
 
 private:
-    std::unique_ptr<Link> shm_;
+    std::unique_ptr<ShmLink> shm_;
     std::unique_ptr<Link> network_;
     UniqueFd epoll_;
     std::string kind_;
@@ -659,7 +668,9 @@ std::unique_ptr<Link> combine_links(std::unique_ptr<Link> shm, std::unique_ptr<L
         event.events = EPOLLIN;
         ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, link->wait_fd(), &event);
     }
-    return std::make_unique<CombinedLink>(std::move(shm), std::move(network), std::move(epoll));
+    // open_shm_link made it.
+    std::unique_ptr<ShmLink> local(static_cast<ShmLink*>(shm.release()));
+    return std::make_unique<CombinedLink>(std::move(local), std::move(network), std::move(epoll));
 }
 
 }  // namespace xen2mx::link

@@ -36,7 +36,7 @@ struct ShmLinkConfig {
 int open_shm_link(const ShmLinkConfig& config, std::unique_ptr<Link>* link);
 
 // One link for both kinds of peer: peers the shm link reaches through it,
-// the others through `network`. Takes both.
+// the others through `network`. Takes both; `shm` comes from open_shm_link.
 std::unique_ptr<Link> combine_links(std::unique_ptr<Link> shm, std::unique_ptr<Link> network);
 
 }  // namespace xen2mx::link
