@@ -55,8 +55,9 @@ all_to_all() {
             failed=$((failed + 1))
             echo "---- $name: rank $r exited $(cat "$RUN/rc.$r")"
             cat "$RUN/out.$r"
-            # The provider's warnings and errors, not libfabric's search through the others.
-            grep -avE '<(info|debug|trace)>|returned -61 ' "$RUN/err.$r" | tail -20
+            # What is not libfabric's log, and the provider's warnings.
+            grep -av '^libfabric:' "$RUN/err.$r" | tail -20
+            grep -aE '^libfabric:.*:xen2mx:.*<(warn|error)>' "$RUN/err.$r" | tail -20
         fi
     done
     if [ $failed -eq 0 ]; then

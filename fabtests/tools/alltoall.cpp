@@ -640,8 +640,13 @@ int main(int argc, char** argv) {
     uint64_t bytes = 0;
     bool ok = open_fabric(options, &f) && publish_name(options, f) && gather_names(options, &f, deadline);
     if (ok) {
-        std::printf("rank %d: %s, %s, %d peer(s)\n", options.rank, f.info->fabric_attr->prov_name,
-                    f.cq_waits ? "waiting on the CQ" : "polling the CQ", options.ranks - 1);
+        unsigned long long per_peer = 0;
+        for (int round = 0; round < options.rounds; ++round) {
+            for (int seq = 0; seq < options.messages; ++seq) per_peer += plan_of(round, seq).len;
+        }
+        std::printf("rank %d: %s, %s, %d peer(s), %llu bytes of messages to each\n", options.rank,
+                    f.info->fabric_attr->prov_name, f.cq_waits ? "waiting on the CQ" : "polling the CQ",
+                    options.ranks - 1, per_peer);
     }
     for (int round = 0; ok && round < options.rounds; ++round) {
         Exchange exchange(options, f);
