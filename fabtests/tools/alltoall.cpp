@@ -40,17 +40,17 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdarg>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
-#include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -177,6 +177,9 @@ struct Op {
     bool posted = false;
     bool done = false;
 };
+
+// Completions give back the context pointer: the operation it starts.
+static_assert(std::is_standard_layout_v<Op> && offsetof(Op, context) == 0);
 
 struct Fabric {
     fi_info* info = nullptr;
@@ -430,9 +433,8 @@ public:
                 }
                 any_blocked = any_blocked || blocked;
             }
-            const ssize_t got = poll(any_blocked);
-            if (got < 0) return false;
-            if (got == 0 && Clock::now() > deadline) {
+            if (poll(any_blocked) < 0) return false;
+            if (left > 0 && Clock::now() > deadline) {
                 describe_outstanding(what);
                 return false;
             }
@@ -661,7 +663,10 @@ int main(int argc, char** argv) {
     }
     // Everything sent has completed and everything expected has arrived: one
     // more message each way tells the peers so, and nobody leaves before
-    // hearing it from all the others.
+    // hearing it from all the others and having its own acknowledged. What a
+    // peer may still wait for then is the acknowledgement of its last
+    // message, which the provider owes and sends at the latest when the
+    // endpoint closes.
     if (ok) {
         Exchange done(options, f);
         add_ops(done, options, kPhaseDone, 0, 1);
