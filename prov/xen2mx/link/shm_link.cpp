@@ -198,10 +198,10 @@ public:
                 sink.on_frame(frame, channel.route());
             }))
                 ++handled;
-            if (channel.in.broken()) channel.hangup = true;
+            if (channel.in.broken()) mark_hangup(channel);
         }
         if (count) next_ = (next_ + 1) % count;
-        if (hangups_) end_hung_up(sink);
+        if (hangup_seen_) end_hung_up(sink);
         return handled;
     }
 
@@ -347,15 +347,18 @@ private:
     }
 
     void mark_hangup(Channel& channel) {
-        if (!channel.hangup) ++hangups_;
         channel.hangup = true;
+        hangup_seen_ = true;
     }
 
     // The peers that hung up: what they sent before goes up first, then the
     // news that the route is gone.
+    // The sink may open channels meanwhile (a reply needs a route): they are
+    // new, not hung up, and only indexes stay valid across that.
     void end_hung_up(FrameSink& sink) {
-        for (auto& owner : channels_) {
-            Channel& channel = *owner;
+        const size_t count = channels_.size();
+        for (size_t i = 0; i < count; ++i) {
+            Channel& channel = *channels_[i];
             if (!channel.open || !channel.hangup) continue;
             while (channel.in.read([&](std::span<const uint8_t> frame) { sink.on_frame(frame, channel.route()); })) {
             }
@@ -363,9 +366,7 @@ private:
             close_channel(channel);
             sink.on_route_lost(route);
         }
-        hangups_ = 0;
-        for (auto& channel : channels_)
-            if (channel->open && channel->hangup) ++hangups_;
+        hangup_seen_ = false;
     }
 
     void close_channel(Channel& channel) {
@@ -561,7 +562,7 @@ private:
     std::unordered_map<uint64_t, uint32_t> peers_;    // the channel that reaches each peer
     unsigned polls_ = 0;
     size_t next_ = 0;
-    size_t hangups_ = 0;
+    bool hangup_seen_ = false;  // a channel waits for end_hung_up
     bool armed_ = false;
     bool direct_reads_ = true;
 
