@@ -1564,18 +1564,28 @@ void Endpoint::on_pull(const wire::Frame& frame, const link::Route& from) {
     }
 }
 
-void Endpoint::on_pull_reply(const wire::Frame& frame) {
-    const auto& reply = std::get<wire::PullReply>(frame.body);
-    const auto endpoint = wire::endpoint_of_pull_magic(reply.dst_magic);
+// The active pull a frame about a pull (reply or nack) is for; null for one
+// that ended meanwhile or that is not ours. Handles are only unique per
+// endpoint: the magic says whose pull it is.
+Endpoint::Pull* Endpoint::pull_of(const wire::Frame& frame, uint32_t magic, uint32_t handle) {
+    const auto endpoint = wire::endpoint_of_pull_magic(magic);
     if (!endpoint || *endpoint != endpoint_id_) {
         ++counters_.not_for_us;
-        return;
+        return nullptr;
     }
-    const uint32_t index = reply.dst_pull_handle >> 22;
-    if (index >= pulls_.size()) return;
+    const uint32_t index = handle >> 22;
+    if (index >= pulls_.size()) return nullptr;
     Pull& pull = pulls_[index];
-    if (!pull.active || pull.handle(index) != reply.dst_pull_handle) return;  // a late reply
-    if (frame.head.src_mac != partners_[pull.peer].address.board) return;
+    if (!pull.active || pull.handle(index) != handle) return nullptr;  // a late one
+    if (frame.head.src_mac != partners_[pull.peer].address.board) return nullptr;
+    return &pull;
+}
+
+void Endpoint::on_pull_reply(const wire::Frame& frame) {
+    const auto& reply = std::get<wire::PullReply>(frame.body);
+    Pull* found = pull_of(frame, reply.dst_magic, reply.dst_pull_handle);
+    if (!found) return;
+    Pull& pull = *found;
     const uint32_t reply_max = config_.limits.pull_reply_max;
     for (size_t b = 0; b < kPullWindow; ++b) {
         auto& block = pull.blocks[b];
@@ -1608,18 +1618,7 @@ void Endpoint::on_pull_reply(const wire::Frame& frame) {
 
 void Endpoint::on_nack_mcp(const wire::Frame& frame) {
     const auto& nack = std::get<wire::NackMcp>(frame.body);
-    // Handles are only unique per endpoint: the magic says whose pull it is.
-    const auto endpoint = wire::endpoint_of_pull_magic(nack.src_magic);
-    if (!endpoint || *endpoint != endpoint_id_) {
-        ++counters_.not_for_us;
-        return;
-    }
-    const uint32_t index = nack.src_pull_handle >> 22;
-    if (index >= pulls_.size()) return;
-    Pull& pull = pulls_[index];
-    if (!pull.active || pull.handle(index) != nack.src_pull_handle) return;
-    if (frame.head.src_mac != partners_[pull.peer].address.board) return;
-    finish_pull(pull, Status::PeerReset);
+    if (Pull* pull = pull_of(frame, nack.src_magic, nack.src_pull_handle)) finish_pull(*pull, Status::PeerReset);
 }
 
 // Copies a large message from a sender on this host straight into the

@@ -158,6 +158,7 @@ private:
     void on_truc(const wire::Frame& frame, const link::Route& from);
     void on_nack_lib(const wire::Frame& frame, const link::Route& from);
     void on_pull(const wire::Frame& frame, const link::Route& from);
+    Pull* pull_of(const wire::Frame& frame, uint32_t magic, uint32_t handle);
     void on_pull_reply(const wire::Frame& frame);
     void on_nack_mcp(const wire::Frame& frame);
 
