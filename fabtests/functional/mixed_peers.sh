@@ -20,35 +20,7 @@ if [ ! -x "$TOOL" ]; then
 fi
 RANKS=4
 
-# Unique names, so that parallel runs and leftovers of a killed run do not meet.
-NS_A=x2m-ma-$$
-NS_B=x2m-mb-$$
-IF_A=x2mma$$
-IF_B=x2mmb$$
-WORK=$(mktemp -d)
-PIDS=""
-cleanup() {
-    for pid in $PIDS; do kill "$pid" 2>/dev/null; done
-    for pid in $PIDS; do wait "$pid" 2>/dev/null; done
-    # Deleting a namespace deletes its end of the veth pair, and with it the other.
-    ip netns del "$NS_A" 2>/dev/null
-    ip netns del "$NS_B" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-ip netns add "$NS_A" 2>"$WORK/err" || skip "cannot create network namespaces: $(cat "$WORK/err")"
-ip netns add "$NS_B" 2>"$WORK/err" || skip "cannot create network namespaces: $(cat "$WORK/err")"
-ip link add "$IF_A" netns "$NS_A" type veth peer name "$IF_B" netns "$NS_B" 2>"$WORK/err" ||
-    skip "cannot create a veth pair: $(cat "$WORK/err")"
-for ns_if in "$NS_A $IF_A" "$NS_B $IF_B"; do
-    set -- $ns_if
-    ip -n "$1" link set lo up && ip -n "$1" link set "$2" up || {
-        echo "FAIL: cannot bring $2 up in $1"
-        exit 1
-    }
-done
+veth_namespaces m || skip "cannot create a veth pair: $(cat "$WORK/err")"
 
 unset FI_PROVIDER FI_XEN2MX_LINK FI_LOG_LEVEL FI_LOG_SUBSYS
 # namespace_of R / iface_of R: ranks 0 and 1 live in A, 2 and 3 in B.
