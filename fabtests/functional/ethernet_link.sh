@@ -15,37 +15,9 @@ if [ ! -x "$TOOL" ]; then
     exit 1
 fi
 
-# Unique names, so that parallel runs and leftovers of a killed run do not meet.
-NS_A=x2m-a-$$
-NS_B=x2m-b-$$
-IF_A=x2ma$$
-IF_B=x2mb$$
 MAC_A=02:58:32:4d:00:0a
 MAC_B=02:58:32:4d:00:0b
-WORK=$(mktemp -d)
-PIDS=""
-
-cleanup() {
-    for pid in $PIDS; do kill "$pid" 2>/dev/null; done
-    for pid in $PIDS; do wait "$pid" 2>/dev/null; done
-    # Deleting a namespace deletes its end of the veth pair, and with it the other.
-    ip netns del "$NS_A" 2>/dev/null
-    ip netns del "$NS_B" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-ip netns add "$NS_A" 2>"$WORK/err" || skip "cannot create network namespaces: $(cat "$WORK/err")"
-ip netns add "$NS_B" 2>"$WORK/err" || skip "cannot create network namespaces: $(cat "$WORK/err")"
-# Created right inside the namespaces: nothing is ever left in the host's.
-ip link add "$IF_A" netns "$NS_A" address "$MAC_A" type veth \
-    peer name "$IF_B" netns "$NS_B" address "$MAC_B" 2>"$WORK/err" ||
-    skip "cannot create a veth pair: $(cat "$WORK/err")"
-ip -n "$NS_A" link set "$IF_A" up && ip -n "$NS_B" link set "$IF_B" up || {
-    echo "FAIL: cannot bring the veth pair up"
-    exit 1
-}
+veth_namespaces e "address $MAC_A" "address $MAC_B" || skip "cannot create a veth pair: $(cat "$WORK/err")"
 
 # tool NS ARGS...: link_pingpong in namespace NS, never for long.
 tool() {

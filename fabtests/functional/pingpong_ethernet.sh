@@ -11,28 +11,12 @@ need_tool "$FI_PINGPONG" fi_pingpong
 command -v ip >/dev/null 2>&1 || skip "ip not installed (apt-get install iproute2)"
 mtu=${1:-1500}
 
-NS_A=x2m-ppa-$$
-NS_B=x2m-ppb-$$
-IF_A=x2mpa$$
-IF_B=x2mpb$$
-WORK=$(mktemp -d)
-cleanup() {
-    ip netns del "$NS_A" 2>/dev/null
-    ip netns del "$NS_B" 2>/dev/null
-    rm -rf "$WORK"
+veth_namespaces p "mtu $mtu" "mtu $mtu" || {
+    echo "FAIL: cannot create a veth pair: $(cat "$WORK/err")"
+    exit 1
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-ip netns add "$NS_A" 2>"$WORK/err" || skip "cannot create network namespaces: $(cat "$WORK/err")"
-ip netns add "$NS_B" || exit 1
-ip link add "$IF_A" netns "$NS_A" mtu "$mtu" type veth peer name "$IF_B" netns "$NS_B" mtu "$mtu" || exit 1
 ip -n "$NS_A" addr add 10.86.223.1/24 dev "$IF_A"
 ip -n "$NS_B" addr add 10.86.223.2/24 dev "$IF_B"
-ip -n "$NS_A" link set "$IF_A" up
-ip -n "$NS_B" link set "$IF_B" up
-ip -n "$NS_A" link set lo up
-ip -n "$NS_B" link set lo up
 
 unset FI_PROVIDER
 export FI_XEN2MX_LINK=ethernet

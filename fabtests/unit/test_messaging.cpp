@@ -1,7 +1,9 @@
 // Messaging through the real libfabric: endpoints of one process exchange
-// messages over the udp link on the loopback, and the application sees
-// exactly what libfabric promises (data intact and in order, completions
-// with the right flags, lengths, tags, sources and errors).
+// messages, over each link a process can use without privilege (udp on the
+// loopback, shared memory, and both together as the default link chooses
+// them), and the application sees exactly what libfabric promises (data
+// intact and in order, completions with the right flags, lengths, tags,
+// sources and errors).
 #include <sys/uio.h>
 
 #include <chrono>
@@ -53,16 +55,26 @@ struct Peer {
     std::vector<uint8_t> name;
 };
 
-class Messaging : public testing::TestWithParam<fi_ep_type> {
+struct Setting {
+    fi_ep_type type;
+    const char* link;  // FI_XEN2MX_LINK
+};
+
+std::string setting_name(const testing::TestParamInfo<Setting>& info) {
+    return std::string(info.param.type == FI_EP_RDM ? "RDM_" : "DGRAM_") + info.param.link;
+}
+
+class Messaging : public testing::TestWithParam<Setting> {
 protected:
     void SetUp() override {
         // Ports of its own, so that this test does not meet others running beside it.
         port_base_ = std::to_string(40000 + (getpid() % 90) * 256);
         setenv("FI_XEN2MX_UDP_PORT_BASE", port_base_.c_str(), 1);
         setenv("FI_XEN2MX_PEER_TIMEOUT", "2000", 1);
+        setenv("FI_XEN2MX_LINK", GetParam().link, 1);
         InfoPtr hints(fi_allocinfo());
         hints->fabric_attr->prov_name = strdup("xen2mx");
-        hints->ep_attr->type = GetParam();
+        hints->ep_attr->type = GetParam().type;
         hints->caps = FI_MSG | FI_TAGGED | FI_SOURCE | FI_DIRECTED_RECV | FI_MULTI_RECV;
         fi_info* info = nullptr;
         ASSERT_EQ(fi_getinfo(kVersion, nullptr, nullptr, 0, hints.get(), &info), 0);
@@ -861,11 +873,14 @@ TEST_P(Messaging, SelectiveCompletionOnTheReceiveSide) {
     EXPECT_EQ(fi_cq_read(b_.rx.get(), &entry, 1), -FI_EAGAIN) << "the first piece was not reported";
 }
 
-INSTANTIATE_TEST_SUITE_P(Types, ReliableMessaging, testing::Values(FI_EP_RDM),
-                         [](const testing::TestParamInfo<fi_ep_type>&) { return std::string("RDM"); });
-INSTANTIATE_TEST_SUITE_P(Types, Messaging, testing::Values(FI_EP_RDM, FI_EP_DGRAM),
-                         [](const testing::TestParamInfo<fi_ep_type>& info) {
-                             return std::string(info.param == FI_EP_RDM ? "RDM" : "DGRAM");
-                         });
+INSTANTIATE_TEST_SUITE_P(Links, ReliableMessaging,
+                         testing::Values(Setting{FI_EP_RDM, "udp"}, Setting{FI_EP_RDM, "shm"},
+                                         Setting{FI_EP_RDM, "auto"}),
+                         setting_name);
+INSTANTIATE_TEST_SUITE_P(Links, Messaging,
+                         testing::Values(Setting{FI_EP_RDM, "udp"}, Setting{FI_EP_DGRAM, "udp"},
+                                         Setting{FI_EP_RDM, "shm"}, Setting{FI_EP_DGRAM, "shm"},
+                                         Setting{FI_EP_RDM, "auto"}),
+                         setting_name);
 
 }  // namespace

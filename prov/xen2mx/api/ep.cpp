@@ -182,16 +182,26 @@ int ep_enable(Endpoint* ep) {
         ep->progress_thread = std::thread([ep] {
             const int link_fd = ep->engine->wait_fd();
             while (!ep->stopping.load(std::memory_order_acquire)) {
+                bool sleep;
+                {
+                    std::lock_guard guard(ep->lock);
+                    sleep = ep->engine->prepare_wait();
+                }
                 pollfd fds[2] = {{link_fd, POLLIN, 0}, {ep->stop_signal.fd(), POLLIN, 0}};
+                if (!sleep) {
+                    ep->progress();
+                    continue;
+                }
                 ::poll(fds, 2, 1);
-                ep->progress();
+                std::lock_guard guard(ep->lock);
+                ep->engine->progress_all(engine::coarse_now());
             }
         });
     } else if (ep->type == FI_EP_RDM) {
         if (int ret = ep->stop_signal.open()) return ret;
         if (int ret = ep->keeper_wake.open()) return ret;
         // Enabling counts as the application's progress: the keeper waits.
-        ep->last_progress = engine::Clock::now();
+        ep->last_progress = engine::coarse_now();
         try {
             ep->keeper_thread = std::thread([ep] { ep->keep(); });
         } catch (const std::system_error&) {
@@ -429,6 +439,8 @@ int fabric_errno(engine::Status status) {
     case engine::Status::PeerTimeout: return FI_ETIMEDOUT;
     case engine::Status::PeerRefused: return FI_ECONNREFUSED;
     case engine::Status::PeerReset: return FI_ECONNRESET;
+    case engine::Status::PeerGone: return FI_ECONNABORTED;
+    case engine::Status::ReadFailed: return FI_EIO;
     case engine::Status::NoResources: return FI_ENOMEM;
     case engine::Status::NoMessage: return FI_ENOMSG;
     }
@@ -451,7 +463,7 @@ engine::PeerId Endpoint::peer_of(fi_addr_t addr) {
 void Endpoint::progress() {
     std::lock_guard guard(lock);
     if (!engine) return;
-    last_progress = engine::Clock::now();
+    last_progress = engine::coarse_now();
     engine->progress(last_progress);
 }
 
@@ -470,9 +482,9 @@ void Endpoint::keep() {
     std::unique_lock guard(lock);
     while (!stopping.load(std::memory_order_acquire)) {
         keeper_wake.clear();
-        const auto now = engine::Clock::now();
+        const auto now = engine::coarse_now();
         if (!connecting.empty() || now - last_progress >= idle) {
-            engine->progress(now);
+            engine->progress_all(now);
             std::erase_if(connecting, [this](engine::PeerId peer) { return !engine->connecting(peer); });
         }
         // Sends waiting for a connection: wake for the peer's reply or the
@@ -487,6 +499,9 @@ void Endpoint::keep() {
                 sleep_ms = static_cast<int>(std::clamp<long long>(
                     std::chrono::ceil<std::chrono::milliseconds>(next - now).count(), 0, sleep_ms));
         }
+        // Links that wake a sleeper only on request (shared-memory rings)
+        // are told now; frames already waiting mean no sleep at all.
+        if (count == 3 && !engine->prepare_wait()) continue;
         guard.unlock();
         pollfd fds[3] = {{stop_signal.fd(), POLLIN, 0}, {keeper_wake.fd(), POLLIN, 0}, {link_fd, POLLIN, 0}};
         ::poll(fds, count, sleep_ms);

@@ -69,7 +69,7 @@ ssize_t post_send(Endpoint* ep, const SendOp& op) {
     if (!ep->enabled) return -FI_EOPBADSTATE;
     args.peer = ep->peer_of(op.dest);
     if (args.peer == engine::kNoPeer) return -FI_EINVAL;
-    const auto now = engine::Clock::now();
+    const auto now = engine::coarse_now();
     int ret = ep->engine->send(args, now);
     if (ret == -EAGAIN) {
         // Completions may be waiting to free a request.
@@ -103,7 +103,7 @@ bool receive_source(Endpoint* ep, fi_addr_t source, engine::PeerId* from) {
 // Calls the engine; when it has no request free, progress may complete some.
 template <typename Call>
 int with_retry(Endpoint* ep, Call call) {
-    const auto now = engine::Clock::now();
+    const auto now = engine::coarse_now();
     int ret = call(now);
     if (ret == -EAGAIN) {
         ep->engine->progress(now);

@@ -9,6 +9,7 @@
 #include "ep.hpp"
 #include "link/ethernet_link.hpp"
 #include "link/host_addresses.hpp"
+#include "link/shm_link.hpp"
 #include "link/udp_link.hpp"
 #include "log.hpp"
 #include "names.hpp"
@@ -76,6 +77,45 @@ int open_ethernet(const Params& params, const link::Address& wanted, bool quiet,
     return 0;
 }
 
+void log_link(bool warning, const char* message) {
+    if (warning)
+        X2M_WARN(FI_LOG_EP_CTRL, "%s\n", message);
+    else
+        X2M_INFO(FI_LOG_EP_CTRL, "%s\n", message);
+}
+
+// The shm link alone: local peers only. Its board is the loopback's udp
+// board, as a node name of 127.0.0.1 says.
+int open_shm(const Params& params, const link::Address& wanted, std::unique_ptr<link::Link>* link) {
+    link::ShmLinkConfig config;
+    config.board = wanted.board ? wanted.board : link::udp_board_of(0x7f000001);
+    config.endpoint_id = wanted.endpoint == kAnyEndpoint ? -1 : wanted.endpoint;
+    config.max_frame = static_cast<size_t>(params.udp_mtu);
+    config.log = log_link;
+    if (int ret = link::open_shm_link(config, link)) {
+        X2M_WARN(FI_LOG_EP_CTRL, "cannot open the shm link: %s\n", strerror(-ret));
+        return link_errno(ret);
+    }
+    return 0;
+}
+
+// Local peers are reached over shared memory beside the network link. An
+// endpoint that cannot listen for them (its identity is taken by another
+// endpoint of this host) still works over the network.
+std::unique_ptr<link::Link> with_local_peers(const Params& params, std::unique_ptr<link::Link> network) {
+    link::ShmLinkConfig config;
+    config.board = network->board();
+    config.endpoint_id = network->endpoint_id();
+    config.max_frame = static_cast<size_t>(params.udp_mtu);
+    config.log = log_link;
+    std::unique_ptr<link::Link> shm;
+    if (int ret = link::open_shm_link(config, &shm)) {
+        X2M_INFO(FI_LOG_EP_CTRL, "local peers are reached over the network: no shm link (%s)\n", strerror(-ret));
+        return network;
+    }
+    return link::combine_links(std::move(shm), std::move(network));
+}
+
 }  // namespace
 
 int open_engine(Endpoint* ep, const link::Address& wanted, std::unique_ptr<engine::Endpoint>* out) {
@@ -90,11 +130,15 @@ int open_engine(Endpoint* ep, const link::Address& wanted, std::unique_ptr<engin
             return -FI_EINVAL;
         }
         ret = open_ethernet(params, wanted, false, &link);
+    } else if (params.link == "shm") {
+        ret = open_shm(params, wanted, &link);
     } else if (params.link == "auto") {
-        // The Ethernet link where it is configured and permitted, else udp.
+        // The Ethernet link where it is configured and permitted, else udp;
+        // shared memory for the peers of this host.
         ret = -FI_ENODEV;
         if (!params.iface.empty() && !wanted.has_udp()) ret = open_ethernet(params, wanted, true, &link);
         if (ret) ret = open_udp(params, wanted, &link);
+        if (!ret) link = with_local_peers(params, std::move(link));
     } else {
         X2M_WARN(FI_LOG_EP_CTRL, "FI_XEN2MX_LINK=%s: that link is not available in this build\n",
                  params.link.c_str());

@@ -49,6 +49,7 @@ void ProgressList::wait(int extra_fd, int timeout_ms) {
             if (count == 16) break;
             std::lock_guard ep_guard(ep->lock);
             if (!ep->engine) continue;
+            if (!ep->engine->prepare_wait()) return;  // frames wait already
             fds[count++] = pollfd{ep->engine->wait_fd(), POLLIN, 0};
             const auto next = ep->engine->next_timer();
             if (next != engine::TimePoint::max()) {

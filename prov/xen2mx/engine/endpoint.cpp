@@ -73,6 +73,8 @@ const char* status_text(Status status) {
     case Status::PeerTimeout: return "peer did not answer within the peer timeout";
     case Status::PeerRefused: return "peer refused the connection (endpoint key mismatch)";
     case Status::PeerReset: return "peer restarted while the operation was in flight";
+    case Status::PeerGone: return "peer closed its endpoint or exited while the operation was in flight";
+    case Status::ReadFailed: return "the sender's memory could not be read";
     case Status::NoResources: return "no room for an unexpected message";
     case Status::NoMessage: return "no matching message is waiting";
     }
@@ -164,7 +166,7 @@ PeerId Endpoint::peer_of(const link::Address& address) {
     if (found != partner_index_.end()) return found->second;
     Partner partner;
     partner.address = address;
-    partner.route = link::Route{address.board, address.ipv4, address.udp_port};
+    partner.route = link::network_route(address);
     partner.partials.reserve(4);
     partners_.push_back(std::move(partner));
     const PeerId id = static_cast<PeerId>(partners_.size() - 1);
@@ -181,6 +183,9 @@ int Endpoint::send(const SendArgs& args, TimePoint now) {
     const size_t length = payload + (args.has_data ? kDataPrefix : 0);
     if (length > max_message()) return -EMSGSIZE;
     if (sends_.available() <= kNotifyReserve) return -EAGAIN;
+    Partner& partner = partners_[args.peer];
+    resolve(partner);
+    if (partner.route.lossless() && link_->backlogged(partner.route)) return -EAGAIN;
     SendRequest* request = sends_.get();
 
     request->peer = args.peer;
@@ -220,7 +225,6 @@ int Endpoint::send(const SendArgs& args, TimePoint now) {
         }
     }
 
-    Partner& partner = partners_[args.peer];
     if (!config_.reliable || partner.state == Partner::State::Connected) {
         transmit(partner, request);
         return 0;
@@ -285,8 +289,9 @@ void Endpoint::take_unexpected(RecvRequest* recv, Unexpected* found) {
         const PeerId peer = found->peer;
         const uint8_t region = found->region;
         const uint8_t region_seq = found->region_seq;
+        const uint32_t channel = found->channel;
         release_unexpected(found);
-        start_pull(recv, peer, region, region_seq);
+        start_pull(recv, peer, region, region_seq, channel);
         return;
     }
     if (!found->complete) {
@@ -441,7 +446,7 @@ void Endpoint::evaluate_probe(RecvRequest* probe) {
         // those bytes are pulled (prepare() pointed the probe at them). The
         // region stays the sender's until a receive pulls it all.
         found->fetch = probe;
-        start_pull(probe, found->peer, found->region, found->region_seq);
+        start_pull(probe, found->peer, found->region, found->region_seq, found->channel);
         return;
     }
     found->probes.push_back(probe);
@@ -594,7 +599,17 @@ uint16_t Endpoint::piggyack(Partner& partner) {
     return seqnum::pack(partner.recv_sesnum, partner.ack_value());
 }
 
+void Endpoint::resolve(Partner& partner) {
+    if (partner.resolved) return;
+    partner.route = link_->route_to(partner.address);
+    partner.resolved = true;
+}
+
 void Endpoint::transmit(Partner& partner, SendRequest* request) {
+    if (config_.reliable && partner.route.lossless()) {
+        transmit_lossless(partner, request);
+        return;
+    }
     if (!config_.reliable) {
         // Datagrams: numbered only so that medium frags find their message.
         request->seq = partner.dgram_seq;
@@ -612,12 +627,39 @@ void Endpoint::transmit(Partner& partner, SendRequest* request) {
     emit(partner, request);
 }
 
-void Endpoint::emit(Partner& partner, SendRequest* request) {
+// A same-host channel neither loses, duplicates nor reorders frames, and
+// queues what the peer's ring cannot take yet: a message is as good as
+// acknowledged once its frames are handed to it. So nothing waits for acks
+// or resends here, and the receiver sends no acks for what comes on such a
+// channel. The sequence numbers stay: the connection, its sessions and the
+// receiver's order checks are the same as on any route. A peer that goes
+// away is known at once from the channel (on_route_lost), not by a timeout.
+void Endpoint::transmit_lossless(Partner& partner, SendRequest* request) {
+    request->seq = partner.next_send_seq;
+    partner.next_send_seq = seqnum::next(partner.next_send_seq);
+    request->first_sent = request->last_sent = now_;
+    if (emit(partner, request) != 0) {
+        complete_send(request, Status::PeerGone);
+        return;
+    }
+    switch (request->kind) {
+    case SendRequest::Kind::Large:
+        // Done when the receiver says it has read the message.
+        request->state = SendRequest::State::WaitNotify;
+        ++partner.waiting_notify;
+        break;
+    case SendRequest::Kind::Notify: sends_.put(request); break;
+    default: complete_send(request, Status::Ok); break;
+    }
+}
+
+int Endpoint::emit(Partner& partner, SendRequest* request) {
     std::array<uint8_t, wire::kMaxHeaderLength> header;
     const wire::Head head = head_for(partner);
     const uint16_t seq = seqnum::pack(partner.send_sesnum, request->seq);
     const uint32_t session = config_.reliable ? partner.peer_session : 0;
     const std::span<const iovec> iov{request->iov.data(), request->iov_count};
+    int ret = 0;
 
     switch (request->kind) {
     case SendRequest::Kind::Tiny:
@@ -633,7 +675,7 @@ void Endpoint::emit(Partner& partner, SendRequest* request) {
         msg.session = session;
         const size_t n = request->kind == SendRequest::Kind::Tiny ? wire::encode_tiny(head, msg, header)
                                                                   : wire::encode_small(head, msg, header);
-        send_frame(partner.route, {header.data(), n}, iov);
+        ret = send_frame(partner.route, {header.data(), n}, iov);
         break;
     }
     case SendRequest::Kind::Medium: {
@@ -660,7 +702,8 @@ void Endpoint::emit(Partner& partner, SendRequest* request) {
             std::array<iovec, kMaxIovWithData> slice;
             const size_t parts = slice_iov(iov, offset, frag_length, slice);
             const size_t n = wire::encode_medium(head, frag, config_.mode, header);
-            send_frame(partner.route, {header.data(), n}, {slice.data(), parts});
+            if (int sent = send_frame(partner.route, {header.data(), n}, {slice.data(), parts}); sent && !ret)
+                ret = sent;
         }
         break;
     }
@@ -677,7 +720,10 @@ void Endpoint::emit(Partner& partner, SendRequest* request) {
         rndv.pulled_rdma_id = request->region;
         rndv.pulled_rdma_seqnum = request->region_seq;
         const size_t n = wire::encode_rndv(head, rndv, header);
-        send_frame(partner.route, {header.data(), n}, {});
+        // On a same-host channel the receiver reads the message straight
+        // from our memory; it pulls it when it may not.
+        if (partner.route.lossless()) link_->expose_region(partner.route, request->region, request->region_seq, iov);
+        ret = send_frame(partner.route, {header.data(), n}, {});
         break;
     }
     case SendRequest::Kind::Notify: {
@@ -691,10 +737,11 @@ void Endpoint::emit(Partner& partner, SendRequest* request) {
         notify.lib_seqnum = seq;
         notify.lib_piggyack = piggyack(partner);
         const size_t n = wire::encode_notify(head, notify, header);
-        send_frame(partner.route, {header.data(), n}, {});
+        ret = send_frame(partner.route, {header.data(), n}, {});
         break;
     }
     }
+    return ret;
 }
 
 void Endpoint::send_ack(Partner& partner) {
@@ -737,6 +784,7 @@ void Endpoint::send_nack(const wire::Frame& frame, const link::Route& from, uint
 }
 
 void Endpoint::start_connect(PeerId, Partner& partner) {
+    resolve(partner);
     partner.state = Partner::State::Connecting;
     ++partner.connect_seq;
     partner.connect_first = partner.connect_last = now_;
@@ -776,6 +824,11 @@ void Endpoint::progress(TimePoint now) {
     run_rescans();
 }
 
+void Endpoint::progress_all(TimePoint now) {
+    link_->poll_all(*this, kPollBudget);
+    progress(now);
+}
+
 // Acks wait a little so that one covers several messages; an endpoint about
 // to close owes them now, or its peers resend until they time out.
 void Endpoint::flush() {
@@ -793,6 +846,18 @@ void Endpoint::on_frame(std::span<const uint8_t> bytes, const link::Route& from)
         Partner& partner = partners_[advanced_];
         advanced_ = kNoPeer;
         replay_early(partner);
+    }
+}
+
+// The peers reached through a channel that went away: what was in flight
+// with them fails now, and the next message looks for a route again.
+void Endpoint::on_route_lost(const link::Route& route) {
+    for (size_t id = 0; id < partners_.size(); ++id) {
+        Partner& partner = partners_[id];
+        if (partner.route.channel != route.channel) continue;
+        reset_partner(static_cast<PeerId>(id), partner, Status::PeerGone);
+        partner.route = link::network_route(partner.address);
+        partner.resolved = false;
     }
 }
 
@@ -835,16 +900,23 @@ Partner* Endpoint::partner_of_frame(const wire::Frame& frame, const link::Route&
     auto found = partner_index_.find(partner_key(frame.head.src_mac, src_endpoint));
     if (found != partner_index_.end()) {
         *id = found->second;
-        return &partners_[*id];
+    } else if (create) {
+        link::Address address;
+        address.board = frame.head.src_mac;
+        address.endpoint = src_endpoint;
+        address.ipv4 = from.ipv4;
+        address.udp_port = from.udp_port;
+        *id = peer_of(address);
+    } else {
+        return nullptr;
     }
-    if (!create) return nullptr;
-    link::Address address;
-    address.board = frame.head.src_mac;
-    address.endpoint = src_endpoint;
-    address.ipv4 = from.ipv4;
-    address.udp_port = from.udp_port;
-    *id = peer_of(address);
-    return &partners_[*id];
+    Partner& partner = partners_[*id];
+    if (from.lossless() && !partner.resolved) {
+        // It came on a same-host channel: the way back is the same.
+        partner.route = from;
+        partner.resolved = true;
+    }
+    return &partner;
 }
 
 // What every sequenced frame (TINY, SMALL, MEDIUM, RNDV, NOTIFY) of a
@@ -968,7 +1040,8 @@ void Endpoint::apply_ack(PeerId, Partner& partner, uint16_t wire_ack) {
 }
 
 void Endpoint::received_message(Partner& partner) {
-    if (!config_.reliable) return;
+    // What came on a same-host channel needs no ack (transmit_lossless).
+    if (!config_.reliable || frame_from_.lossless()) return;
     if (++partner.not_acked >= config_.ack_every) {
         send_ack(partner);
     } else if (!partner.ack_due) {
@@ -1188,7 +1261,7 @@ void Endpoint::on_rndv(const wire::Frame& frame, const link::Route& from) {
 
     if (RecvRequest* recv = match_posted(rndv.src_generation, rndv.match_info, rndv.msg_length, peer)) {
         recv->prepare(rndv.src_generation, rndv.match_info, rndv.msg_length, peer);
-        start_pull(recv, peer, rndv.pulled_rdma_id, rndv.pulled_rdma_seqnum);
+        start_pull(recv, peer, rndv.pulled_rdma_id, rndv.pulled_rdma_seqnum, from.channel);
     } else {
         auto unexpected = std::make_unique<Unexpected>();
         unexpected->peer = peer;
@@ -1198,6 +1271,7 @@ void Endpoint::on_rndv(const wire::Frame& frame, const link::Route& from) {
         unexpected->large = true;
         unexpected->region = rndv.pulled_rdma_id;
         unexpected->region_seq = rndv.pulled_rdma_seqnum;
+        unexpected->channel = from.channel;
         unexpected_.push_back(unexpected.release());
     }
     advance_match(peer, *partner);
@@ -1374,17 +1448,19 @@ void Endpoint::send_notify(PeerId peer, uint8_t region, uint8_t region_seq, uint
     transmit(partners_[peer], notify);
 }
 
-void Endpoint::start_pull(RecvRequest* recv, PeerId peer, uint8_t region, uint8_t region_seq) {
+void Endpoint::start_pull(RecvRequest* recv, PeerId peer, uint8_t region, uint8_t region_seq, uint32_t channel) {
     if (recv->transfer_length == 0) {
         // Nothing to pull into: the message ends here, and its sender hears so.
         send_notify(peer, region, region_seq, 0);
         complete_recv(recv, Status::Ok);
         return;
     }
+    if (channel && read_directly(recv, peer, region, region_seq, channel)) return;
     if (free_pulls_.empty()) {
         // Every pull slot is busy: this one starts when one is free, in turn.
         recv->pull_region = region;
         recv->pull_region_seq = region_seq;
+        recv->pull_channel = 0;
         waiting_pulls_.push_back(recv);
         return;
     }
@@ -1493,18 +1569,28 @@ void Endpoint::on_pull(const wire::Frame& frame, const link::Route& from) {
     }
 }
 
-void Endpoint::on_pull_reply(const wire::Frame& frame) {
-    const auto& reply = std::get<wire::PullReply>(frame.body);
-    const auto endpoint = wire::endpoint_of_pull_magic(reply.dst_magic);
+// The active pull a frame about a pull (reply or nack) is for; null for one
+// that ended meanwhile or that is not ours. Handles are only unique per
+// endpoint: the magic says whose pull it is.
+Endpoint::Pull* Endpoint::pull_of(const wire::Frame& frame, uint32_t magic, uint32_t handle) {
+    const auto endpoint = wire::endpoint_of_pull_magic(magic);
     if (!endpoint || *endpoint != endpoint_id_) {
         ++counters_.not_for_us;
-        return;
+        return nullptr;
     }
-    const uint32_t index = reply.dst_pull_handle >> 22;
-    if (index >= pulls_.size()) return;
+    const uint32_t index = handle >> 22;
+    if (index >= pulls_.size()) return nullptr;
     Pull& pull = pulls_[index];
-    if (!pull.active || pull.handle(index) != reply.dst_pull_handle) return;  // a late reply
-    if (frame.head.src_mac != partners_[pull.peer].address.board) return;
+    if (!pull.active || pull.handle(index) != handle) return nullptr;  // a late one
+    if (frame.head.src_mac != partners_[pull.peer].address.board) return nullptr;
+    return &pull;
+}
+
+void Endpoint::on_pull_reply(const wire::Frame& frame) {
+    const auto& reply = std::get<wire::PullReply>(frame.body);
+    Pull* found = pull_of(frame, reply.dst_magic, reply.dst_pull_handle);
+    if (!found) return;
+    Pull& pull = *found;
     const uint32_t reply_max = config_.limits.pull_reply_max;
     for (size_t b = 0; b < kPullWindow; ++b) {
         auto& block = pull.blocks[b];
@@ -1537,18 +1623,28 @@ void Endpoint::on_pull_reply(const wire::Frame& frame) {
 
 void Endpoint::on_nack_mcp(const wire::Frame& frame) {
     const auto& nack = std::get<wire::NackMcp>(frame.body);
-    // Handles are only unique per endpoint: the magic says whose pull it is.
-    const auto endpoint = wire::endpoint_of_pull_magic(nack.src_magic);
-    if (!endpoint || *endpoint != endpoint_id_) {
-        ++counters_.not_for_us;
-        return;
+    if (Pull* pull = pull_of(frame, nack.src_magic, nack.src_pull_handle)) finish_pull(*pull, Status::PeerReset);
+}
+
+// Copies a large message from a sender on this host straight into the
+// receive. False when that is not possible (the system forbids it): the pull
+// protocol then moves it.
+bool Endpoint::read_directly(RecvRequest* recv, PeerId peer, uint8_t region, uint8_t region_seq, uint32_t channel) {
+    std::array<iovec, kMaxIovWithData> into;
+    const size_t parts = slice_iov({recv->dest.data(), recv->dest_count}, 0, recv->transfer_length, into);
+    link::Route from;
+    from.channel = channel;
+    const int ret = link_->read_region(from, region, region_seq, 0, {into.data(), parts});
+    if (ret == -EPERM || ret == -EOPNOTSUPP) return false;
+    if (ret != 0) {
+        complete_recv(recv, ret == -ESRCH ? Status::PeerGone : Status::ReadFailed);
+        return true;
     }
-    const uint32_t index = nack.src_pull_handle >> 22;
-    if (index >= pulls_.size()) return;
-    Pull& pull = pulls_[index];
-    if (!pull.active || pull.handle(index) != nack.src_pull_handle) return;
-    if (frame.head.src_mac != partners_[pull.peer].address.board) return;
-    finish_pull(pull, Status::PeerReset);
+    // A probe fetching CQ data leaves the message to the receive that takes it.
+    if (recv->kind != RecvRequest::Kind::Probe)
+        send_notify(peer, region, region_seq, static_cast<uint32_t>(recv->transfer_length));
+    complete_recv(recv, Status::Ok);
+    return true;
 }
 
 void Endpoint::finish_pull(Pull& pull, Status status) {
@@ -1562,7 +1658,8 @@ void Endpoint::finish_pull(Pull& pull, Status status) {
     ++pull.generation;
     pull.recv = nullptr;
     free_pulls_.push_back(static_cast<uint32_t>(&pull - pulls_.data()));
-    if (RecvRequest* next = waiting_pulls_.pop_front()) start_pull(next, next->peer, next->pull_region, next->pull_region_seq);
+    if (RecvRequest* next = waiting_pulls_.pop_front())
+        start_pull(next, next->peer, next->pull_region, next->pull_region_seq, next->pull_channel);
     complete_recv(recv, status);
 }
 
@@ -1719,7 +1816,8 @@ void Endpoint::timers(TimePoint now) {
             start_connect(static_cast<PeerId>(id), partner);
         }
 
-        if (partner.waiting_notify && partner.unacked.empty() && partner.state == Partner::State::Connected) {
+        if (partner.waiting_notify && partner.unacked.empty() && partner.state == Partner::State::Connected &&
+            !partner.route.lossless()) {
             if (now - partner.last_heard >= config_.peer_timeout) {
                 reset_partner(static_cast<PeerId>(id), partner, Status::PeerTimeout);
                 continue;
@@ -1781,7 +1879,8 @@ TimePoint Endpoint::next_timer() const {
             next = std::min(next, partner.connect_last + partner.connect_delay);
         else if (partner.state != Partner::State::Connected && !partner.pending.empty())
             next = std::min(next, now_);  // a connection to start: due at once
-        if (partner.waiting_notify && partner.unacked.empty() && partner.state == Partner::State::Connected)
+        if (partner.waiting_notify && partner.unacked.empty() && partner.state == Partner::State::Connected &&
+            !partner.route.lossless())
             next = std::min(next, std::max(partner.last_heard, partner.last_probe) + config_.resend_delay_max);
         // Backoff gives each send its own delay: the oldest is not always
         // the first due.

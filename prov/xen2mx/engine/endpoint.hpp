@@ -73,6 +73,8 @@ public:
     const Config& config() const { return config_; }
     const Counters& counters() const { return counters_; }
     int wait_fd() const { return link_->wait_fd(); }
+    // Before sleeping on wait_fd(): false when frames already wait.
+    bool prepare_wait() { return link_->arm_wakeup(); }
     size_t max_message() const;
 
     // The partner for an address, added on first use.
@@ -106,6 +108,9 @@ public:
 
     // Handles received frames and expired timers.
     void progress(TimePoint now);
+    // The same, looking at everything the link has (Link::poll_all): for
+    // threads that wake rarely or have just slept.
+    void progress_all(TimePoint now);
 
     // Sends the acks owed to peers now (before closing).
     void flush();
@@ -120,6 +125,7 @@ private:
 
     // FrameSink
     void on_frame(std::span<const uint8_t> frame, const link::Route& from) override;
+    void on_route_lost(const link::Route& route) override;
     void handle_frame(std::span<const uint8_t> frame, const link::Route& from);
     TimePoint now_ = {};
 
@@ -127,8 +133,10 @@ private:
     void start_connect(PeerId peer, Partner& partner);
     void send_connect(Partner& partner, bool reply, uint32_t requester_session, uint8_t connect_seq,
                       wire::ConnectStatus status);
+    void resolve(Partner& partner);
     void transmit(Partner& partner, SendRequest* request);
-    void emit(Partner& partner, SendRequest* request);
+    void transmit_lossless(Partner& partner, SendRequest* request);
+    int emit(Partner& partner, SendRequest* request);
     void send_ack(Partner& partner);
     void send_nack(const wire::Frame& frame, const link::Route& from, uint8_t src_endpoint, uint16_t seq);
     int send_frame(const link::Route& route, std::span<const uint8_t> header, std::span<const iovec> payload);
@@ -155,6 +163,7 @@ private:
     void on_truc(const wire::Frame& frame, const link::Route& from);
     void on_nack_lib(const wire::Frame& frame, const link::Route& from);
     void on_pull(const wire::Frame& frame, const link::Route& from);
+    Pull* pull_of(const wire::Frame& frame, uint32_t magic, uint32_t handle);
     void on_pull_reply(const wire::Frame& frame);
     void on_nack_mcp(const wire::Frame& frame);
 
@@ -188,7 +197,8 @@ private:
     bool take_unexpected_budget(size_t bytes);
 
     // Large messages.
-    void start_pull(RecvRequest* recv, PeerId peer, uint8_t region, uint8_t region_seq);
+    void start_pull(RecvRequest* recv, PeerId peer, uint8_t region, uint8_t region_seq, uint32_t channel);
+    bool read_directly(RecvRequest* recv, PeerId peer, uint8_t region, uint8_t region_seq, uint32_t channel);
     void request_block(Pull& pull, size_t block);
     void finish_pull(Pull& pull, Status status);
     void send_notify(PeerId peer, uint8_t region, uint8_t region_seq, uint32_t length);

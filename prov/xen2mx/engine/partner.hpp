@@ -27,7 +27,10 @@ struct Partner {
     enum class State : uint8_t { Unknown, Connecting, Connected, Refused };
 
     link::Address address;
+    // The link is asked for a route on first use (a same-host channel or the
+    // network), and again after a channel went away.
     link::Route route;
+    bool resolved = false;
     uint16_t peer_index = 0;  // our index in the peer's table, learned from its CONNECT
 
     State state = State::Unknown;

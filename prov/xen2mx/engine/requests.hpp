@@ -111,6 +111,7 @@ struct RecvRequest {
     // A large message waiting for a pull slot: the region to pull from.
     uint8_t pull_region = 0;
     uint8_t pull_region_seq = 0;
+    uint32_t pull_channel = 0;
     bool discard = false;  // a claimed message dropped unread: nothing is delivered
 
     // Multi: how much of the buffer pieces have taken, the free space below
@@ -153,6 +154,7 @@ struct Unexpected {
     bool large = false;
     uint8_t region = 0;
     uint8_t region_seq = 0;
+    uint32_t channel = 0;  // the same-host channel its rendezvous came on (0: none)
     uint16_t seq = 0;
     RecvRequest* claimed = nullptr;  // matched while frags were still arriving
 

@@ -2,6 +2,8 @@
 // status, and the tunables of an endpoint. Nothing here knows libfabric.
 #pragma once
 
+#include <time.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -15,6 +17,17 @@ using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 using Duration = Clock::duration;
 
+// The time to hand the engine on its hot paths: the coarse monotonic clock
+// (same origin as steady_clock, a few milliseconds of resolution) is a
+// memory read, where the precise one costs tens of nanoseconds per call; the
+// protocol's timers count in tens of milliseconds.
+inline TimePoint coarse_now() {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return TimePoint(std::chrono::duration_cast<Duration>(std::chrono::seconds(now.tv_sec) +
+                                                          std::chrono::nanoseconds(now.tv_nsec)));
+}
+
 // Index of a partner (a remote endpoint) in the endpoint's partner table.
 using PeerId = uint32_t;
 inline constexpr PeerId kNoPeer = ~PeerId{0};
@@ -26,6 +39,8 @@ enum class Status : uint8_t {
     PeerTimeout,  // the peer did not answer within the peer timeout
     PeerRefused,  // the peer refused the connection (wrong endpoint key)
     PeerReset,    // the peer restarted (new session) while the operation was in flight
+    PeerGone,     // the peer closed its endpoint or exited while the operation was in flight
+    ReadFailed,   // the sender's memory could not be read (a large message on the same host)
     NoResources,  // no room to keep an unexpected message
     NoMessage,    // a probe found no matching unexpected message
 };

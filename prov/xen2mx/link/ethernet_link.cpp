@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "link/address.hpp"
+#include "link/unique_fd.hpp"
 #include "wire/mxoe.hpp"
 
 namespace xen2mx::link {
@@ -44,63 +45,6 @@ constexpr size_t kBlockBytes = size_t{64} << 10;
 constexpr size_t kSockaddrOffset = TPACKET_ALIGN(sizeof(tpacket2_hdr));
 constexpr size_t kRxDataOffset = TPACKET_ALIGN(TPACKET2_HDRLEN + 16);
 constexpr size_t kTxDataOffset = TPACKET2_HDRLEN - sizeof(sockaddr_ll);
-
-class UniqueFd {
-public:
-    UniqueFd() = default;
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    UniqueFd& operator=(UniqueFd&& other) noexcept {
-        if (this != &other) {
-            reset();
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    ~UniqueFd() { reset(); }
-
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-    void reset() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_ = -1;
-};
-
-class Mapping {
-public:
-    Mapping() = default;
-    Mapping(void* base, size_t length) : base_(static_cast<uint8_t*>(base)), length_(length) {}
-    Mapping(Mapping&& other) noexcept
-        : base_(std::exchange(other.base_, nullptr)), length_(std::exchange(other.length_, 0)) {}
-    Mapping& operator=(Mapping&& other) noexcept {
-        if (this != &other) {
-            reset();
-            base_ = std::exchange(other.base_, nullptr);
-            length_ = std::exchange(other.length_, 0);
-        }
-        return *this;
-    }
-    Mapping(const Mapping&) = delete;
-    Mapping& operator=(const Mapping&) = delete;
-    ~Mapping() { reset(); }
-
-    uint8_t* base() const { return base_; }
-    void reset() {
-        if (base_) ::munmap(base_, length_);
-        base_ = nullptr;
-        length_ = 0;
-    }
-
-private:
-    uint8_t* base_ = nullptr;
-    size_t length_ = 0;
-};
 
 // The kernel and this process hand ring frames to each other through
 // tp_status: the frame's contents must be complete before the status says so,

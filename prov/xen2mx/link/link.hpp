@@ -6,27 +6,40 @@
 
 #include <sys/uio.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
 
+#include "link/address.hpp"
+
 namespace xen2mx::link {
 
 // Where a frame goes: the board's MAC, and for the udp link its IPv4
-// address and port (host order).
+// address and port (host order). A route through a same-host channel (the
+// shm link) names the channel: frames on it are never lost, duplicated or
+// reordered, and large messages can be read straight from the sender.
 struct Route {
     uint64_t mac = 0;
     uint32_t ipv4 = 0;
     uint16_t udp_port = 0;
+    uint32_t channel = 0;  // 0: none; else the channel's number
+
+    bool lossless() const { return channel != 0; }
     friend bool operator==(const Route&, const Route&) = default;
 };
+
+inline Route network_route(const Address& peer) { return Route{peer.board, peer.ipv4, peer.udp_port, 0}; }
 
 class FrameSink {
 public:
     // `frame` is valid during the call only. `from` is what the link knows
     // of the sender (the udp link: its address and port).
     virtual void on_frame(std::span<const uint8_t> frame, const Route& from) = 0;
+    // A lossless route ended: the peer closed its endpoint or died. Every
+    // frame it sent on it was handed over before.
+    virtual void on_route_lost(const Route&) {}
 
 protected:
     ~FrameSink() = default;
@@ -54,8 +67,45 @@ public:
     // Returns how many it handed over.
     virtual int poll(FrameSink& sink, int budget) = 0;
 
+    // poll(), plus what poll() looks at only every so often to stay cheap
+    // when called in a loop (new same-host peers, a network beside busy
+    // rings): for threads that wake rarely, or have just slept.
+    virtual int poll_all(FrameSink& sink, int budget) { return poll(sink, budget); }
+
     // A descriptor that is readable while frames wait, for sleeping in poll(2).
     virtual int wait_fd() const = 0;
+
+    // To be called before sleeping on wait_fd(): links whose peers write
+    // frames straight into memory ask them to signal the descriptor. False
+    // when frames already wait (do not sleep then).
+    virtual bool arm_wakeup() { return true; }
+
+    // How to reach a peer: through a same-host channel where the link has
+    // one, else over the network.
+    virtual Route route_to(const Address& peer) { return network_route(peer); }
+
+    // Whether frames for a lossless route queue up beyond what the peer has
+    // taken: new messages for it should wait.
+    virtual bool backlogged(const Route&) const { return false; }
+
+    // Large messages on a lossless route: the sender describes the memory of
+    // region `region` (generation `seq`), the receiver copies bytes from
+    // `offset` on into `into` straight from the sender's memory. read_region
+    // returns 0 or a negative errno: -EPERM when the system forbids reading
+    // the sender's memory (the pull protocol is then the way), -ESRCH when
+    // the sender is gone, -ESTALE when the region is no longer there,
+    // -EFAULT when its memory cannot be read; -EOPNOTSUPP from links that
+    // cannot.
+    virtual int expose_region(const Route&, uint8_t /*region*/, uint8_t /*seq*/, std::span<const iovec>) {
+        return -EOPNOTSUPP;
+    }
+    virtual int read_region(const Route&, uint8_t /*region*/, uint8_t /*seq*/, uint64_t /*offset*/,
+                            std::span<const iovec> /*into*/) {
+        return -EOPNOTSUPP;
+    }
 };
+
+// Where links report what the user should hear of (the layer above logs it).
+using LinkLog = void (*)(bool warning, const char* message);
 
 }  // namespace xen2mx::link
