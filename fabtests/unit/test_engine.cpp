@@ -2877,5 +2877,254 @@ TEST(Engine, MultiRecvOnDatagrams) {
     EXPECT_TRUE(guard_intact(buffer, 20000));
 }
 
+// ------------------------------------------------------------------ RMA
+
+// One region of memory that peers may reach under one key, named by virtual
+// address; a second key opens a read-only window on it.
+class OneRegion final : public engine::RegionDirectory {
+public:
+    explicit OneRegion(size_t size) : memory(size, kGuardByte) {}
+
+    engine::Status find(uint64_t key, uint64_t addr, uint64_t length, engine::Access access, std::span<iovec> out,
+                        size_t* count) override {
+        if (key != kKey && key != kReadOnlyKey) return Status::AccessDenied;
+        if (key == kReadOnlyKey && access != engine::Access::RemoteRead) return Status::AccessDenied;
+        const uint64_t base = reinterpret_cast<uint64_t>(memory.data());
+        if (addr < base || addr - base > memory.size() || length > memory.size() - (addr - base))
+            return Status::OutOfBounds;
+        out[0] = iovec{memory.data() + (addr - base), length};
+        *count = 1;
+        return Status::Ok;
+    }
+
+    uint64_t base() const { return reinterpret_cast<uint64_t>(memory.data()); }
+
+    static constexpr uint64_t kKey = 7;
+    static constexpr uint64_t kReadOnlyKey = 8;
+    Bytes memory;
+};
+
+int post_rma(World& w, Node& node, PeerId peer, engine::RmaKind kind, uint8_t* buf, size_t len, uint64_t addr,
+             uint64_t key, uint64_t id, bool with_data = false) {
+    iovec iov{buf, len};
+    engine::RmaArgs args;
+    args.kind = kind;
+    args.peer = peer;
+    args.iov = {&iov, 1};
+    args.addr = addr;
+    args.key = key;
+    args.context = ctx(id);
+    args.has_data = with_data;
+    args.data = id * 3;
+    return node.ep().rma(args, w.now);
+}
+
+// Writes then reads of every size class over a network that drops,
+// duplicates and reorders frames: each lands once, exactly where aimed, and
+// the target hears of each write exactly once.
+void rma_under_loss(const Variant& variant, uint32_t seed) {
+    SCOPED_TRACE(std::string(variant.name) + ", seed " + std::to_string(seed));
+    Config config = fast_timeouts(variant);
+    config.peer_timeout = 20s;
+    Pair p(config, variant.max_frame, seed);
+    Faults faults;
+    faults.drop = 0.1;
+    faults.duplicate = 0.05;
+    faults.reorder = 0.1;
+    p.w.net.set_faults(faults);
+    OneRegion region(size_t{4} << 20);
+    p.b.ep().set_regions(&region);
+
+    std::mt19937 rng(seed);
+    const size_t inline_max = p.a.ep().rma_inline_max();
+    std::vector<size_t> sizes = {0, 1, inline_max - 1, inline_max, inline_max + 1, 100000, (size_t{1} << 20) + 3};
+    for (int i = 0; i < 12; ++i) sizes.push_back(rng() % 200000);
+    // Each write to a slot of its own.
+    std::vector<size_t> offsets;
+    size_t at = 0;
+    std::vector<Bytes> data;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        offsets.push_back(at);
+        at += sizes[i] + 16;
+        data.push_back(pattern(i, sizes[i]));
+    }
+    ASSERT_LE(at, region.memory.size());
+    for (size_t i = 0; i < sizes.size(); ++i)
+        ASSERT_EQ(post_rma(p.w, p.a, p.ab, engine::RmaKind::Write, data[i].data(), sizes[i],
+                           region.base() + offsets[i], OneRegion::kKey, i, i % 2 == 0),
+                  0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.sends.size() == sizes.size(); }, 60s));
+    for (const Completion& c : p.a.sends) {
+        EXPECT_EQ(c.status, Status::Ok) << engine::status_text(c.status);
+        EXPECT_EQ(c.rma, engine::RmaRole::Write);
+    }
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        EXPECT_EQ(first_mismatch(region.memory.data() + offsets[i], sizes[i], i), sizes[i]) << "write " << i;
+        EXPECT_EQ(region.memory[offsets[i] + sizes[i]], kGuardByte) << "past write " << i;
+    }
+    // The target heard of every write once, with its CQ data when it had some.
+    p.w.run_for(1s);
+    size_t events = 0;
+    std::set<uint64_t> with_data;
+    for (const Completion& c : p.b.recvs) {
+        if (c.rma != engine::RmaRole::RemoteWrite) continue;
+        ++events;
+        EXPECT_EQ(c.status, Status::Ok);
+        if (c.has_data) {
+            EXPECT_TRUE(with_data.insert(c.data / 3).second) << "CQ data twice";
+        }
+    }
+    EXPECT_EQ(events, sizes.size());
+    EXPECT_EQ(with_data.size(), (sizes.size() + 1) / 2);
+
+    std::vector<Bytes> back;
+    for (size_t i = 0; i < sizes.size(); ++i) back.emplace_back(sizes[i] + kGuard, kGuardByte);
+    for (size_t i = 0; i < sizes.size(); ++i)
+        ASSERT_EQ(post_rma(p.w, p.a, p.ab, engine::RmaKind::Read, back[i].data(), sizes[i],
+                           region.base() + offsets[i], OneRegion::kReadOnlyKey, 1000 + i),
+                  0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.sends.size() == 2 * sizes.size(); }, 60s));
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        const Completion* c = p.a.send_done(1000 + i);
+        ASSERT_NE(c, nullptr);
+        EXPECT_EQ(c->status, Status::Ok) << engine::status_text(c->status);
+        EXPECT_EQ(c->rma, engine::RmaRole::Read);
+        EXPECT_EQ(first_mismatch(back[i].data(), sizes[i], i), sizes[i]) << "read " << i;
+        EXPECT_TRUE(guard_intact(back[i], sizes[i])) << "read " << i;
+    }
+    EXPECT_EQ(p.b.ep().counters().rma_refused, 0u);
+}
+
+TEST(EngineRma, LossyNetworkOpenMx9000) { rma_under_loss(kVariants[0], 3); }
+TEST(EngineRma, LossyNetworkOpenMx1500) { rma_under_loss(kVariants[1], 5); }
+
+// A refused request changes nothing at the target; the initiator learns why.
+TEST(EngineRma, RefusalsCarryTheirReason) {
+    Pair p(fast_timeouts(kVariants[0]));
+    OneRegion region(100000);
+    p.b.ep().set_regions(&region);
+    Bytes data = pattern(1, 50000);
+    struct Case {
+        engine::RmaKind kind;
+        size_t size;
+        uint64_t addr;
+        uint64_t key;
+        Status expected;
+    } cases[] = {
+        {engine::RmaKind::Write, 10, region.base(), 99, Status::AccessDenied},
+        {engine::RmaKind::Write, 50000, region.base(), OneRegion::kReadOnlyKey, Status::AccessDenied},
+        {engine::RmaKind::Write, 10, region.base() + 99995, OneRegion::kKey, Status::OutOfBounds},
+        {engine::RmaKind::Read, 50000, region.base() + 60000, OneRegion::kKey, Status::OutOfBounds},
+        {engine::RmaKind::Read, 10, region.base() - 1, OneRegion::kKey, Status::OutOfBounds},
+    };
+    uint64_t id = 0;
+    for (const Case& c : cases) {
+        ASSERT_EQ(post_rma(p.w, p.a, p.ab, c.kind, data.data(), c.size, c.addr, c.key, ++id), 0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(id) != nullptr; }, 10s));
+        EXPECT_EQ(p.a.send_done(id)->status, c.expected) << "case " << id;
+    }
+    EXPECT_TRUE(guard_intact(region.memory, 0)) << "a refused request wrote";
+    EXPECT_EQ(data, pattern(1, 50000)) << "a refused read wrote into our buffer";
+    EXPECT_EQ(p.b.ep().counters().rma_refused, std::size(cases));
+    size_t refusals = 0;
+    for (const Completion& c : p.b.recvs) refusals += c.status != Status::Ok;
+    EXPECT_EQ(refusals, std::size(cases)) << "the target's application hears of each";
+
+    // An endpoint that exposes nothing refuses everything.
+    ASSERT_EQ(post_rma(p.w, p.b, p.ba, engine::RmaKind::Read, data.data(), 10, 0, OneRegion::kKey, 100), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.send_done(100) != nullptr; }, 10s));
+    EXPECT_EQ(p.b.send_done(100)->status, Status::AccessDenied);
+}
+
+// An endpoint speaking MX's own layout, as an MX or Open-MX peer does,
+// drops RMA frames as unknown, and its connection carries on unharmed.
+TEST(EngineRma, HarmlessToAPlainMxoePeer) {
+    Pair p(config_for(kVariants[2]));
+    const Bytes hello = pattern(1, 10);
+    Bytes buffer(100, kGuardByte);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 100, 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 1), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(1) && p.a.send_done(1); }));
+
+    wire::Head head;
+    head.dst_mac = kMacB;
+    head.src_mac = kMacA;
+    std::array<uint8_t, wire::kMaxHeaderLength> header{};
+    wire::RmaRequest write;
+    write.dst_endpoint = 2;
+    write.src_endpoint = 1;
+    write.session = p.b.ep().session();
+    write.length = 16;
+    write.payload_length = 16;
+    write.key = 1;
+    const size_t n = wire::encode_rma_request(head, write, wire::WireMode::OpenMx, header);
+    ASSERT_GT(n, 0u);
+    wire::RmaReply reply;
+    reply.dst_endpoint = 2;
+    reply.src_endpoint = 1;
+    reply.session = p.b.ep().session();
+    std::array<uint8_t, wire::kMaxHeaderLength> reply_header{};
+    const size_t m = wire::encode_rma_reply(head, reply, wire::WireMode::OpenMx, reply_header);
+    ASSERT_GT(m, 0u);
+    const link::Route from_a = p.a.link().local_route();
+    const auto unknown = [&] {
+        return p.b.ep().counters().decode_drops[static_cast<size_t>(wire::DropReason::UnknownType)];
+    };
+    const uint64_t before = unknown();
+    p.b.link().inject(frame_of(n, header, Bytes(16, 0x77)), from_a);
+    p.b.link().inject(frame_of(m, reply_header, {}), from_a);
+    p.w.run_for(10ms);
+    EXPECT_EQ(unknown() - before, 2u);
+    EXPECT_TRUE(p.b.recvs.size() == 1 && p.b.sends.empty()) << "nothing happened at the peer";
+
+    const Bytes after = pattern(2, 10);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 100, 2), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, after, 2), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(2) && p.a.send_done(2); }));
+    EXPECT_EQ(p.b.recv_done(2)->status, Status::Ok);
+    EXPECT_EQ(first_mismatch(buffer.data(), 10, 2), 10u);
+}
+
+// MX's layout has no RMA, and datagrams have no connection to carry it.
+TEST(EngineRma, NotOfferedWhereTheWireCannotCarryIt) {
+    Pair compat(fast_timeouts(kVariants[2]));
+    Bytes data(10);
+    EXPECT_EQ(post_rma(compat.w, compat.a, compat.ab, engine::RmaKind::Write, data.data(), 10, 0, 1, 1),
+              -EOPNOTSUPP);
+    Config dgram = config_for(kVariants[0]);
+    dgram.reliable = false;
+    Pair datagrams(dgram);
+    EXPECT_EQ(post_rma(datagrams.w, datagrams.a, datagrams.ab, engine::RmaKind::Read, data.data(), 10, 0, 1, 1),
+              -EOPNOTSUPP);
+}
+
+// The target restarts while large writes and reads are pulled: every
+// operation ends with an error, none hangs, and the new incarnation's
+// memory is untouched by what was meant for the old one.
+TEST(EngineRma, RestartedTargetFailsWhatWasInFlight) {
+    Config config = fast_timeouts(kVariants[0]);
+    Pair p(config);
+    OneRegion region(size_t{4} << 20);
+    p.b.ep().set_regions(&region);
+    Bytes data = pattern(3, size_t{2} << 20);
+    Bytes back(size_t{2} << 20);
+    ASSERT_EQ(post_rma(p.w, p.a, p.ab, engine::RmaKind::Write, data.data(), data.size(), region.base(),
+                       OneRegion::kKey, 1),
+              0);
+    ASSERT_EQ(post_rma(p.w, p.a, p.ab, engine::RmaKind::Read, back.data(), back.size(),
+                       region.base() + (size_t{2} << 20), OneRegion::kKey, 2),
+              0);
+    // Long enough for the requests to arrive, not for 2 MiB to move.
+    for (int i = 0; i < 3; ++i) p.w.round();
+    p.b.restart(0x77000001);
+    std::fill(region.memory.begin(), region.memory.end(), kGuardByte);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.sends.size() == 2; }, 30s));
+    for (const Completion& c : p.a.sends) {
+        EXPECT_NE(c.status, Status::Ok) << "completed against a target that restarted";
+    }
+    p.w.run_for(1s);
+    EXPECT_TRUE(guard_intact(region.memory, 0));
+}
+
 }  // namespace
 }  // namespace xen2mx

@@ -78,7 +78,7 @@ TEST(GetinfoOffer, NoHintsGivesRdmThenDgram) {
     EXPECT_EQ(r.info->ep_attr->type, FI_EP_RDM);
     EXPECT_EQ(r.info->next->ep_attr->type, FI_EP_DGRAM);
     for (fi_info* i = r.info.get(); i; i = i->next) {
-        EXPECT_EQ(i->caps, kMessagingCaps);
+        EXPECT_EQ(i->caps, i->ep_attr->type == FI_EP_RDM ? kOfferedRdmCaps : kOfferedDgramCaps);
         EXPECT_EQ(i->fabric_attr->prov_name, nullptr) << "the core fills prov_name";
         ASSERT_NE(i->fabric_attr->name, nullptr);
         EXPECT_STREQ(i->fabric_attr->name, "xen2mx");
@@ -92,17 +92,20 @@ TEST(GetinfoOffer, NoHintsGivesRdmThenDgram) {
     EXPECT_GE(r.info->ep_attr->max_msg_size, size_t{1} << 30);
 }
 
-TEST(GetinfoOffer, NothingBeyondMessagingIsAdvertised) {
+TEST(GetinfoOffer, NothingBeyondMessagingAndRmaIsAdvertised) {
     Result r = run(nullptr);
     ASSERT_EQ(r.ret, 0);
-    const uint64_t never = FI_RMA | FI_ATOMIC | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE |
-                           FI_MULTICAST | FI_COLLECTIVE | FI_NAMED_RX_CTX | FI_HMEM | FI_TRIGGER |
-                           FI_SHARED_AV | FI_RMA_EVENT;
+    const uint64_t never = FI_ATOMIC | FI_MULTICAST | FI_COLLECTIVE | FI_NAMED_RX_CTX | FI_HMEM | FI_TRIGGER |
+                           FI_SHARED_AV;
+    const uint64_t rma = FI_RMA | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE | FI_RMA_EVENT;
     for (fi_info* i = r.info.get(); i; i = i->next) {
         EXPECT_EQ(i->caps & never, 0u);
         EXPECT_EQ(i->tx_attr->caps & never, 0u);
         EXPECT_EQ(i->rx_attr->caps & never, 0u);
-        EXPECT_EQ(i->tx_attr->rma_iov_limit, 0u);
+        // RMA rides on the reliable connection: RDM only.
+        const bool rdm = i->ep_attr->type == FI_EP_RDM;
+        EXPECT_EQ(i->caps & rma, rdm ? rma : 0u);
+        EXPECT_EQ(i->tx_attr->rma_iov_limit, rdm ? 1u : 0u);
         // Multi-receive buffers are a receive-side capability.
         EXPECT_TRUE(i->caps & FI_MULTI_RECV);
         EXPECT_TRUE(i->rx_attr->caps & FI_MULTI_RECV);
@@ -164,7 +167,7 @@ TEST(GetinfoOffer, OffersFollowCapabilitySets) {
     EXPECT_GT(r.info->tx_attr->rma_iov_limit, 0u);
     EXPECT_TRUE(r.info->rx_attr->caps & FI_RMA);
 
-    hints->caps = FI_RMA | FI_REMOTE_WRITE;
+    hints->caps = FI_ATOMIC | FI_REMOTE_WRITE;
     EXPECT_EQ(run(hints.get(), with_rma).ret, 0);
     EXPECT_EQ(run(hints.get()).ret, -FI_ENODATA) << "not advertised today";
 
@@ -212,8 +215,8 @@ INSTANTIATE_TEST_SUITE_P(
                     CapsCase{"directed", FI_TAGGED | FI_DIRECTED_RECV, true, true},
                     CapsCase{"source", FI_MSG | FI_SOURCE, true, true},
                     CapsCase{"local_remote", FI_MSG | FI_LOCAL_COMM | FI_REMOTE_COMM, true, true},
-                    CapsCase{"rma", FI_RMA, false, false}, CapsCase{"read", FI_MSG | FI_READ, false, false},
-                    CapsCase{"remote_write", FI_REMOTE_WRITE, false, false},
+                    CapsCase{"rma", FI_RMA, true, false}, CapsCase{"read", FI_MSG | FI_READ, true, false},
+                    CapsCase{"remote_write", FI_REMOTE_WRITE, true, false},
                     CapsCase{"atomic", FI_ATOMIC, false, false},
                     CapsCase{"multicast", FI_MULTICAST, false, false},
                     CapsCase{"collective", FI_COLLECTIVE, false, false},
@@ -221,7 +224,7 @@ INSTANTIATE_TEST_SUITE_P(
                     CapsCase{"hmem", FI_MSG | FI_HMEM, false, false},
                     CapsCase{"shared_av", FI_MSG | FI_SHARED_AV, false, false},
                     CapsCase{"trigger", FI_MSG | FI_TRIGGER, false, false},
-                    CapsCase{"rma_event", FI_RMA_EVENT, false, false},
+                    CapsCase{"rma_event", FI_RMA_EVENT, true, false},
                     CapsCase{"variable_msg", FI_MSG | FI_VARIABLE_MSG, false, false},
                     CapsCase{"unknown_bit_63", FI_MSG | (1ULL << 63), false, false},
                     CapsCase{"unknown_bit_0", FI_MSG | 1ULL, false, false}),
@@ -408,14 +411,14 @@ TEST(GetinfoDomain, LimitsAndUnknownValuesFilter) {
 
 TEST(GetinfoTxRx, Filters) {
     const std::function<void(fi_info*)> bad[] = {
-        [](fi_info* i) { i->tx_attr->caps = FI_RMA; },
+        [](fi_info* i) { i->tx_attr->caps = FI_ATOMIC; },
         [](fi_info* i) { i->tx_attr->op_flags = FI_COMMIT_COMPLETE; },
         [](fi_info* i) { i->tx_attr->msg_order = FI_ORDER_SAS | FI_ORDER_RAW; },
         [](fi_info* i) { i->tx_attr->comp_order = FI_ORDER_STRICT; },
         [](fi_info* i) { i->tx_attr->inject_size = kInjectSize + 1; },
         [](fi_info* i) { i->tx_attr->size = kQueueSize + 1; },
         [](fi_info* i) { i->tx_attr->iov_limit = kIovLimit + 1; },
-        [](fi_info* i) { i->tx_attr->rma_iov_limit = 1; },
+        [](fi_info* i) { i->tx_attr->rma_iov_limit = kRmaIovLimit + 1; },
         [](fi_info* i) { i->rx_attr->op_flags = FI_INJECT; },
         [](fi_info* i) { i->rx_attr->msg_order = FI_ORDER_RAR; },
         [](fi_info* i) { i->rx_attr->comp_order = FI_ORDER_DATA; },

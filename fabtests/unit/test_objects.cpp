@@ -1153,7 +1153,9 @@ TEST_P(Endpoints, BindingRules) {
     ASSERT_EQ(fi_ep_bind(ep.get(), cq.id(), FI_TRANSMIT | FI_RECV), 0);
     EXPECT_EQ(fi_ep_bind(ep.get(), other_cq.id(), FI_TRANSMIT), -FI_EINVAL);
     EXPECT_EQ(fi_ep_bind(ep.get(), other_cq.id(), FI_RECV), -FI_EINVAL);
-    EXPECT_EQ(fi_ep_bind(ep.get(), cntr.id(), FI_REMOTE_WRITE), -FI_EBADFLAGS) << "no RMA capability";
+    if (!(info_->caps & FI_RMA)) {
+        EXPECT_EQ(fi_ep_bind(ep.get(), cntr.id(), FI_REMOTE_WRITE), -FI_EBADFLAGS) << "no RMA capability";
+    }
     EXPECT_EQ(fi_ep_bind(ep.get(), cntr.id(), 0), -FI_EBADFLAGS);
     ASSERT_EQ(fi_enable(ep.get()), 0);
 
@@ -1221,9 +1223,31 @@ TEST_P(Endpoints, DataOperationsCheckTheirArguments) {
     msg.iov_count = 2;
     msg.addr = FI_ADDR_UNSPEC;
     EXPECT_EQ(fi_recvmsg(ep.get(), &msg, FI_MULTI_RECV), -FI_EINVAL) << "one buffer";
-    // RMA and atomics arrive with their own issue.
-    EXPECT_EQ(fi_read(ep.get(), buffer, sizeof buffer, nullptr, peer, 0, 0, &context), -FI_ENOSYS);
-    EXPECT_EQ(fi_write(ep.get(), buffer, sizeof buffer, nullptr, peer, 0, 0, &context), -FI_ENOSYS);
+    if (!(info_->caps & FI_RMA)) {
+        // DGRAM: no RMA without the reliable connection.
+        EXPECT_EQ(fi_read(ep.get(), buffer, sizeof buffer, nullptr, peer, 0, 0, &context), -FI_EOPNOTSUPP);
+        EXPECT_EQ(fi_write(ep.get(), buffer, sizeof buffer, nullptr, peer, 0, 0, &context), -FI_EOPNOTSUPP);
+    } else {
+        EXPECT_EQ(fi_read(ep.get(), buffer, sizeof buffer, nullptr, peer + 100, 0, 0, &context), -FI_EINVAL);
+        std::vector<char> big_inject(info_->tx_attr->inject_size + 1);
+        EXPECT_EQ(fi_inject_write(ep.get(), big_inject.data(), big_inject.size(), peer, 0, 0), -FI_EMSGSIZE);
+        iovec local{buffer, sizeof buffer};
+        fi_rma_iov remote[2] = {{0, sizeof buffer, 1}, {0, sizeof buffer, 1}};
+        fi_msg_rma rma{};
+        rma.msg_iov = &local;
+        rma.iov_count = 1;
+        rma.addr = peer;
+        rma.rma_iov = remote;
+        rma.rma_iov_count = 2;
+        rma.context = &context;
+        EXPECT_EQ(fi_writemsg(ep.get(), &rma, 0), -FI_EINVAL) << "one remote range";
+        rma.rma_iov_count = 1;
+        remote[0].len = 1;
+        EXPECT_EQ(fi_writemsg(ep.get(), &rma, 0), -FI_EINVAL) << "local and remote lengths differ";
+        remote[0].len = sizeof buffer;
+        EXPECT_EQ(fi_readmsg(ep.get(), &rma, FI_REMOTE_CQ_DATA), -FI_EINVAL) << "reads carry no CQ data";
+        EXPECT_EQ(fi_writemsg(ep.get(), &rma, FI_MULTI_RECV), -FI_EBADFLAGS);
+    }
     EXPECT_EQ(fi_atomic(ep.get(), buffer, 1, nullptr, peer, 0, 0, FI_UINT64, FI_SUM, &context), -FI_ENOSYS);
 }
 
@@ -1402,7 +1426,7 @@ TEST_P(Endpoints, OpenRefusesWhatIsNotOffered) {
     {
         InfoPtr info(fi_dupinfo(info_.get()));
         ASSERT_TRUE(info);
-        info->caps |= FI_RMA;
+        info->caps |= FI_ATOMIC;
         EXPECT_EQ(fi_endpoint(domain_.get(), info.get(), ep.out(), nullptr), -FI_ENODATA);
     }
     EXPECT_FALSE(ep);

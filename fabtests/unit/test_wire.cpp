@@ -383,6 +383,82 @@ std::vector<Golden> goldens() {
                      })});
     }
     {
+        // xen2mx's RMA extension: a write with its data inline and CQ data.
+        wire::RmaRequest r;
+        r.dst_endpoint = 5;
+        r.src_endpoint = 4;
+        r.op = wire::RmaOp::Write;
+        r.flags = wire::kRmaCqData;
+        r.lib_seqnum = 0x4006;
+        r.lib_piggyack = 0x4003;
+        r.session = 0x0a0b0c0d;
+        r.handle = 0x00070001;
+        r.length = 3;
+        r.key = 0x1122334455667788ull;
+        r.addr = 0x00007f0012345000ull;
+        r.cq_data = 0xcafef00d;
+        r.payload_length = 3;
+        const Bytes payload = {0xaa, 0xbb, 0xcc};
+        g.push_back({"rma_request", WireMode::OpenMx, head, PacketType::RmaRequest, r, payload,
+                     on_wire(
+                         {
+                             0x30,                                            // 16 ptype RMA_REQUEST
+                             0x05,                                            // 17 dst_endpoint
+                             0x04,                                            // 18 src_endpoint
+                             0x01,                                            // 19 op write
+                             0x01,                                            // 20 flags: CQ data
+                             0x00,                                            // 21 datatype
+                             0x00,                                            // 22 atomic_op
+                             0x00,                                            // 23 pulled_rdma_id
+                             0x40, 0x06,                                      // 24 lib_seqnum
+                             0x40, 0x03,                                      // 26 lib_piggyack
+                             0x0a, 0x0b, 0x0c, 0x0d,                          // 28 session
+                             0x00, 0x07, 0x00, 0x01,                          // 32 handle
+                             0x00, 0x00, 0x00, 0x03,                          // 36 length
+                             0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,  // 40 key
+                             0x00, 0x00, 0x7f, 0x00, 0x12, 0x34, 0x50, 0x00,  // 48 addr
+                             0x00, 0x00, 0x00, 0x00, 0xca, 0xfe, 0xf0, 0x0d,  // 56 cq_data
+                             0x00, 0x03,                                      // 64 payload_length
+                             0x00,                                            // 66 pulled_rdma_seqnum
+                             0x00, 0x00, 0x00, 0x00, 0x00,                    // 67 pad
+                         },
+                         payload)});
+    }
+    {
+        // The answer to a large read: a region of the target to pull.
+        wire::RmaReply r;
+        r.dst_endpoint = 4;
+        r.src_endpoint = 5;
+        r.status = wire::RmaStatus::Ok;
+        r.flags = wire::kRmaPulled;
+        r.lib_seqnum = 0x4002;
+        r.lib_piggyack = 0x4007;
+        r.session = 0x01020304;
+        r.handle = 0x00070001;
+        r.length = 1048576;
+        r.pulled_rdma_id = 0x21;
+        r.pulled_rdma_seqnum = 0x09;
+        g.push_back({"rma_reply", WireMode::OpenMx, head, PacketType::RmaReply, r, {},
+                     on_wire({
+                         0x31,                    // 16 ptype RMA_REPLY
+                         0x04,                    // 17 dst_endpoint
+                         0x05,                    // 18 src_endpoint
+                         0x00,                    // 19 status ok
+                         0x02,                    // 20 flags: pulled
+                         0x00,                    // 21 pad
+                         0x40, 0x02,              // 22 lib_seqnum
+                         0x40, 0x07,              // 24 lib_piggyack
+                         0x00, 0x00,              // 26 pad
+                         0x01, 0x02, 0x03, 0x04,  // 28 session
+                         0x00, 0x07, 0x00, 0x01,  // 32 handle
+                         0x00, 0x10, 0x00, 0x00,  // 36 length 1 MiB
+                         0x00, 0x00,              // 40 payload_length
+                         0x21,                    // 42 pulled_rdma_id
+                         0x09,                    // 43 pulled_rdma_seqnum
+                         0x00, 0x00, 0x00, 0x00,  // 44 pad
+                     })});
+    }
+    {
         wire::Connect c;
         c.dst_endpoint = 3;
         c.src_endpoint = 7;
@@ -750,6 +826,10 @@ TEST(WireGolden, TypedEncodersMatchGeneric) {
         case PacketType::HostQuery: n = wire::encode_host_query(h, std::get<wire::HostQuery>(g.body), out); break;
         case PacketType::HostReply: n = wire::encode_host_reply(h, std::get<wire::HostReply>(g.body), out); break;
         case PacketType::Raw: n = wire::encode_raw(h, out); break;
+        case PacketType::RmaRequest:
+            n = wire::encode_rma_request(h, std::get<wire::RmaRequest>(g.body), g.mode, out);
+            break;
+        case PacketType::RmaReply: n = wire::encode_rma_reply(h, std::get<wire::RmaReply>(g.body), g.mode, out); break;
         }
         ASSERT_EQ(n, wire::header_length(g.type, g.mode));
         EXPECT_EQ(Bytes(out.begin(), out.begin() + n), Bytes(g.frame.begin(), g.frame.begin() + n));
@@ -1050,7 +1130,45 @@ const Malformed kMalformed[] = {
     {"hostname length 0", "host_reply", [](Bytes& b) { set8(b, 17, 0); }, DropReason::BadHostname},
     {"hostname without NUL", "host_reply", [](Bytes& b) { set8(b, 17, 7); }, DropReason::BadHostname},
     {"hostname with inner NUL", "host_reply", [](Bytes& b) { set8(b, 36, 0); }, DropReason::BadHostname},
+    {"rma op 0", "rma_request", [](Bytes& b) { set8(b, 19, 0); }, DropReason::BadRma},
+    {"rma op 6", "rma_request", [](Bytes& b) { set8(b, 19, 6); }, DropReason::BadRma},
+    {"rma unknown flag", "rma_request", [](Bytes& b) { set8(b, 20, 0x04); }, DropReason::BadRma},
+    {"rma pulled write with data", "rma_request", [](Bytes& b) { set8(b, 20, 0x02); }, DropReason::BadRma},
+    {"rma pulled read", "rma_request",
+     [](Bytes& b) {
+         set8(b, 19, 2);
+         set8(b, 20, 0x02);
+         set16(b, 64, 0);
+         b.resize(72);
+     },
+     DropReason::BadRma},
+    {"rma payload past frame", "rma_request", [](Bytes& b) { set16(b, 64, 4); }, DropReason::Truncated},
+    {"rma reply status 5", "rma_reply", [](Bytes& b) { set8(b, 19, 5); }, DropReason::BadRma},
+    {"rma reply unknown flag", "rma_reply", [](Bytes& b) { set8(b, 20, 0x01); }, DropReason::BadRma},
+    {"rma reply pulled with data", "rma_reply",
+     [](Bytes& b) {
+         set16(b, 40, 1);
+         b.resize(60);
+     },
+     DropReason::BadRma},
+    {"rma header cut", "rma_request", [](Bytes& b) { b.resize(71); }, DropReason::TooShort},
 };
+
+// MX's own layout has no RMA extension: a peer speaking it drops such a
+// frame as an unknown type, as MX does.
+TEST(WireRma, UnknownToThePlainMxLayout) {
+    const auto all = goldens();
+    for (const char* name : {"rma_request", "rma_reply"}) {
+        SCOPED_TRACE(name);
+        const Golden& g = golden_named(all, name);
+        const auto d = decode_copy(g.frame, WireMode::MxCompat, limits_for(WireMode::MxCompat));
+        ASSERT_FALSE(d.result);
+        EXPECT_EQ(d.result.reason(), DropReason::UnknownType);
+        std::array<uint8_t, wire::kMaxHeaderLength> out{};
+        EXPECT_EQ(wire::encode(wire::Frame{g.head, g.type, g.body, {}}, WireMode::MxCompat, out), 0u)
+            << "nothing to encode in MX's layout";
+    }
+}
 
 TEST(WireMalformed, EachIsDroppedForItsReason) {
     const auto all = goldens();
@@ -1168,7 +1286,7 @@ TEST(WireFuzz, RandomBytesAndBitFlips) {
     const auto all = goldens();
     std::mt19937_64 rng(0x86df2008);
     auto below = [&rng](uint64_t n) { return n == 0 ? 0 : rng() % n; };
-    const uint8_t known_types[] = {1, 3, 4, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45};
+    const uint8_t known_types[] = {1, 3, 4, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 48, 49};
 
     size_t accepted = 0;
     std::array<size_t, wire::kDropReasonCount> drops{};

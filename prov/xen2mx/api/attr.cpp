@@ -34,7 +34,7 @@ fi_info* make_offer(fi_ep_type type, uint64_t caps) {
     tx->inject_size = kInjectSize;
     tx->size = kQueueSize;
     tx->iov_limit = kIovLimit;
-    tx->rma_iov_limit = rma ? kIovLimit : 0;
+    tx->rma_iov_limit = rma ? kRmaIovLimit : 0;
 
     fi_rx_attr* rx = info->rx_attr;
     rx->caps = caps & kRxSideCaps;
@@ -52,9 +52,11 @@ fi_info* make_offer(fi_ep_type type, uint64_t caps) {
     ep->protocol_version = 1;
     ep->max_msg_size = type == FI_EP_DGRAM ? kDgramMaxMsgSize : kRdmMaxMsgSize;
     ep->msg_prefix_size = 0;
-    ep->max_order_raw_size = rma ? kRdmMaxMsgSize : 0;
-    ep->max_order_war_size = rma ? kRdmMaxMsgSize : 0;
-    ep->max_order_waw_size = rma ? kRdmMaxMsgSize : 0;
+    // RMA operations are not ordered with one another (a large write
+    // completes when its pull does): no RAW, WAR or WAW order to promise.
+    ep->max_order_raw_size = 0;
+    ep->max_order_war_size = 0;
+    ep->max_order_waw_size = 0;
     ep->mem_tag_format = kTagFormatGeneric;
     ep->tx_ctx_cnt = 1;
     ep->rx_ctx_cnt = 1;

@@ -47,8 +47,9 @@ inline constexpr uint64_t kRmaCaps =
     FI_RMA | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE | FI_RMA_EVENT;
 inline constexpr uint64_t kAtomicCaps = FI_ATOMIC | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE;
 
-// Exactly what the provider advertises today, per endpoint type.
-inline constexpr uint64_t kOfferedRdmCaps = kMessagingCaps;
+// Exactly what the provider advertises today, per endpoint type. RMA needs
+// the reliable connection: DGRAM endpoints have messages only.
+inline constexpr uint64_t kOfferedRdmCaps = kMessagingCaps | kRmaCaps;
 inline constexpr uint64_t kOfferedDgramCaps = kMessagingCaps;
 
 // Operation flags an application may make the default on each side.
@@ -64,6 +65,7 @@ inline constexpr size_t kRdmMaxMsgSize = size_t{1} << 30;
 inline constexpr size_t kDgramMaxMsgSize = 32768;
 inline constexpr size_t kInjectSize = 4096;
 inline constexpr size_t kIovLimit = 16;
+inline constexpr size_t kRmaIovLimit = 1;  // remote ranges per RMA operation
 inline constexpr size_t kQueueSize = 1024;
 inline constexpr size_t kCqDataSize = 8;
 inline constexpr size_t kMrKeySize = 8;

@@ -94,6 +94,11 @@ bool Domain::provider_keys() const {
     return (mr_mode & (FI_MR_PROV_KEY | FI_MR_BASIC)) != 0;
 }
 
+bool Domain::virtual_addresses() const {
+    if (FI_VERSION_LT(api_version, FI_VERSION(1, 5))) return mr_mode == FI_MR_BASIC;
+    return (mr_mode & (FI_MR_VIRT_ADDR | FI_MR_BASIC)) != 0;
+}
+
 int open_domain(fid_fabric* fabric_handle, fi_info* info, fid_domain** domain_handle, void* context) {
     if (!fabric_handle || !info || !domain_handle) return -FI_EINVAL;
     auto* fabric = object_of<Fabric>(fabric_handle);
@@ -105,6 +110,7 @@ int open_domain(fid_fabric* fabric_handle, fi_info* info, fid_domain** domain_ha
     auto domain = std::make_unique<Domain>();
     domain->fabric = fabric;
     domain->api_version = version;
+    domain->region_lookup.domain = domain.get();
     if (const fi_domain_attr* attr = info->domain_attr) {
         if (attr->threading != FI_THREAD_UNSPEC) domain->threading = attr->threading;
         if (attr->control_progress != FI_PROGRESS_UNSPEC) domain->control_progress = attr->control_progress;

@@ -8,13 +8,23 @@
 
 #include <rdma/fi_domain.h>
 
+#include "engine/rma.hpp"
 #include "fabric.hpp"
 #include "fid.hpp"
 
 namespace xen2mx::api {
 
+struct Domain;
 struct EventQueue;
 struct MemoryRegion;
+
+// Where the engine looks up the memory a peer's RMA request names: the
+// domain's regions, by key (mr.cpp).
+struct RegionLookup final : engine::RegionDirectory {
+    Domain* domain = nullptr;
+    engine::Status find(uint64_t key, uint64_t addr, uint64_t length, engine::Access access, std::span<iovec> out,
+                        size_t* count) override;
+};
 
 struct Domain {
     fid_domain handle{};
@@ -32,9 +42,12 @@ struct Domain {
     std::unordered_map<uint64_t, MemoryRegion*> regions;
     uint64_t next_key = 1;
     EventQueue* mr_events = nullptr;
+    RegionLookup region_lookup;
 
     // Whether the provider chooses memory-region keys.
     bool provider_keys() const;
+    // Whether peers name region bytes by virtual address (else by offset).
+    bool virtual_addresses() const;
 };
 
 int open_domain(fid_fabric* fabric, fi_info* info, fid_domain** domain, void* context);

@@ -310,19 +310,6 @@ fi_ops_cm ep_cm_ops = {
 };
 
 // RMA and atomics come with the issue "RMA, atomics and Open MPI".
-fi_ops_rma ep_rma_ops = {
-    .size = sizeof(fi_ops_rma),
-    .read = X2M_ENOSYS(fi_ops_rma, read),
-    .readv = X2M_ENOSYS(fi_ops_rma, readv),
-    .readmsg = X2M_ENOSYS(fi_ops_rma, readmsg),
-    .write = X2M_ENOSYS(fi_ops_rma, write),
-    .writev = X2M_ENOSYS(fi_ops_rma, writev),
-    .writemsg = X2M_ENOSYS(fi_ops_rma, writemsg),
-    .inject = X2M_ENOSYS(fi_ops_rma, inject),
-    .writedata = X2M_ENOSYS(fi_ops_rma, writedata),
-    .injectdata = X2M_ENOSYS(fi_ops_rma, injectdata),
-};
-
 fi_ops_atomic ep_atomic_ops = {
     .size = sizeof(fi_ops_atomic),
     .write = X2M_ENOSYS(fi_ops_atomic, write),
@@ -397,7 +384,7 @@ int open_endpoint(fid_domain* domain_handle, fi_info* info, fid_ep** ep_handle, 
     ep->handle.cm = &ep_cm_ops;
     ep->handle.msg = &endpoint_msg_ops;
     ep->handle.tagged = &endpoint_tagged_ops;
-    ep->handle.rma = &ep_rma_ops;
+    ep->handle.rma = &endpoint_rma_ops;
     ep->handle.atomic = &ep_atomic_ops;
     ep->handle.collective = &ep_collective_ops;
     domain->dependents.hold();
@@ -443,6 +430,9 @@ int fabric_errno(engine::Status status) {
     case engine::Status::ReadFailed: return FI_EIO;
     case engine::Status::NoResources: return FI_ENOMEM;
     case engine::Status::NoMessage: return FI_ENOMSG;
+    case engine::Status::AccessDenied: return FI_EACCES;
+    case engine::Status::OutOfBounds: return FI_EINVAL;
+    case engine::Status::Unsupported: return FI_EOPNOTSUPP;
     }
     return FI_EOTHER;
 }
@@ -522,6 +512,10 @@ void Endpoint::complete(const engine::Completion& c) {
     Completion entry;
     entry.op_context = c.context;
     entry.tag = c.tagged ? c.tag : 0;
+    if (c.rma != engine::RmaRole::None) {
+        complete_rma(c, entry, err);
+        return;
+    }
     if (c.is_send) {
         entry.flags = FI_SEND | (c.tagged ? FI_TAGGED : FI_MSG);
         if (Counter* cntr = cntrs[kSendCntr]) err ? cntr->add_error(1) : cntr->add(1);
@@ -557,6 +551,41 @@ void Endpoint::complete(const engine::Completion& c) {
         return;
     }
     post_failure(rx_cq, entry, c, err);
+}
+
+void Endpoint::complete_rma(const engine::Completion& c, Completion& entry, int err) {
+    switch (c.rma) {
+    case engine::RmaRole::Read:
+    case engine::RmaRole::Write: {
+        const bool read = c.rma == engine::RmaRole::Read;
+        entry.flags = FI_RMA | (read ? FI_READ : FI_WRITE);
+        if (Counter* cntr = cntrs[read ? kReadCntr : kWriteCntr]) err ? cntr->add_error(1) : cntr->add(1);
+        if (!tx_cq) return;
+        if (err) post_failure(tx_cq, entry, c, err);
+        else if (c.report) tx_cq->post(entry);
+        return;
+    }
+    case engine::RmaRole::RemoteRead:
+    case engine::RmaRole::RemoteWrite: {
+        // A peer's access to our memory: counted (a refused one as an
+        // error), and reported when it brings remote CQ data (fi_writedata).
+        const bool read = c.rma == engine::RmaRole::RemoteRead;
+        if (Counter* cntr = cntrs[read ? kRemoteReadCntr : kRemoteWriteCntr]) err ? cntr->add_error(1) : cntr->add(1);
+        if (err) {
+            X2M_INFO(FI_LOG_EP_DATA, "refused a peer's RMA %s of %zu bytes: %s\n", read ? "read" : "write", c.length,
+                     engine::status_text(c.status));
+            return;
+        }
+        if (!c.report || !rx_cq) return;
+        entry.op_context = nullptr;
+        entry.flags = FI_RMA | FI_REMOTE_WRITE | FI_REMOTE_CQ_DATA;
+        entry.len = c.length;
+        entry.data = c.data;
+        rx_cq->post(entry);
+        return;
+    }
+    case engine::RmaRole::None: return;
+    }
 }
 
 void Endpoint::post_failure(CompletionQueue* cq, const Completion& entry, const engine::Completion& c, int err) {

@@ -90,6 +90,7 @@ struct Endpoint {
 
     // A completion from the engine, called with `lock` held.
     void complete(const engine::Completion& completion);
+    void complete_rma(const engine::Completion& completion, Completion& entry, int err);
     // Error data: the name of the peer an error concerns (fi_cq_strerror shows it).
     void describe_peer(engine::PeerId peer, CompletionError* error);
     // An error entry for a failed operation, on the CQ of its side.
@@ -112,9 +113,10 @@ struct Endpoint {
 
 int open_endpoint(fid_domain* domain, fi_info* info, fid_ep** ep, void* context);
 
-// The data-path op tables (ep_msg.cpp).
+// The data-path op tables (ep_msg.cpp, ep_rma.cpp).
 extern fi_ops_msg endpoint_msg_ops;
 extern fi_ops_tagged endpoint_tagged_ops;
+extern fi_ops_rma endpoint_rma_ops;
 
 // fi_getopt and fi_setopt (ep_msg.cpp): FI_OPT_MIN_MULTI_RECV.
 int endpoint_getopt(fid_t fid, int level, int optname, void* optval, size_t* optlen);

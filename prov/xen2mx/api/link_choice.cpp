@@ -156,6 +156,7 @@ int open_engine(Endpoint* ep, const link::Address& wanted, std::unique_ptr<engin
     const std::string_view kind = link->kind();
     ep->sink.ep = ep;
     *out = std::make_unique<engine::Endpoint>(config, std::move(link), ep->sink, session);
+    (*out)->set_regions(&ep->domain->region_lookup);
     X2M_INFO(FI_LOG_EP_CTRL, "endpoint %s on the %.*s link\n", wire::address_to_string((*out)->address()).c_str(),
              static_cast<int>(kind.size()), kind.data());
     return 0;

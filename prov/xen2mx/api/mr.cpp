@@ -1,5 +1,6 @@
 #include "mr.hpp"
 
+#include <algorithm>
 #include <memory>
 #include <stdexcept>
 
@@ -94,6 +95,45 @@ int register_region(Domain* domain, const fi_mr_attr& attr, uint64_t flags, fid_
 }
 
 }  // namespace
+
+// A peer's access is checked against the key, the region's rights and its
+// bounds before a byte moves. The region's iovec describes where its bytes
+// are here; peers name them by virtual address or by offset from the
+// region's own offset, as the domain's mode says.
+engine::Status RegionLookup::find(uint64_t key, uint64_t addr, uint64_t length, engine::Access access,
+                                  std::span<iovec> out, size_t* count) {
+    std::lock_guard guard(domain->mr_lock);
+    auto found = domain->regions.find(key);
+    if (found == domain->regions.end()) return engine::Status::AccessDenied;
+    const MemoryRegion& mr = *found->second;
+    const uint64_t right = access == engine::Access::RemoteRead ? FI_REMOTE_READ : FI_REMOTE_WRITE;
+    if (!(mr.access & right)) return engine::Status::AccessDenied;
+    const bool virt = domain->virtual_addresses();
+    // Pieces of the region in order; `start` is how peers name its first byte.
+    uint64_t start = mr.offset;
+    if (virt) start = mr.iov.empty() ? 0 : reinterpret_cast<uint64_t>(mr.iov[0].iov_base);
+    uint64_t size = 0;
+    for (const iovec& v : mr.iov) size += v.iov_len;
+    if (addr < start || addr - start > size || length > size - (addr - start))
+        return engine::Status::OutOfBounds;
+    uint64_t skip = addr - start;
+    size_t n = 0;
+    uint64_t left = length;
+    for (const iovec& v : mr.iov) {
+        if (left == 0) break;
+        if (skip >= v.iov_len) {
+            skip -= v.iov_len;
+            continue;
+        }
+        if (n == out.size()) return engine::Status::OutOfBounds;
+        const uint64_t take = std::min<uint64_t>(v.iov_len - skip, left);
+        out[n++] = iovec{static_cast<uint8_t*>(v.iov_base) + skip, take};
+        left -= take;
+        skip = 0;
+    }
+    *count = n;
+    return engine::Status::Ok;
+}
 
 int mr_regattr(fid* domain_fid, const fi_mr_attr* attr, uint64_t flags, fid_mr** mr) {
     if (!domain_fid || domain_fid->fclass != FI_CLASS_DOMAIN || !attr) return -FI_EINVAL;

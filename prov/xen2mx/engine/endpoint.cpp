@@ -29,9 +29,6 @@ constexpr Duration kDgramReassembly = std::chrono::seconds(1);
 // ahead they may be (MX's early packet window).
 constexpr size_t kEarlyFrames = 256;
 constexpr uint16_t kEarlyWindow = 255;
-// Send requests the application cannot take: a NOTIFY must always find one,
-// or the sender of a large message would wait for it forever.
-constexpr size_t kNotifyReserve = 64;
 // Unacked sends per partner must stay within half the 14-bit sequence space
 // (MX's throttling limit), or an ack could not tell old from new.
 constexpr size_t kMaxSends = (seqnum::kHalf - 1) - kNotifyReserve;
@@ -65,6 +62,14 @@ size_t payload_of(uint8_t flags, size_t length) {
 
 }  // namespace
 
+// Whether a finished pull ends a message, whose sender is then told with a
+// NOTIFY. A probe's pull of CQ data leaves the message to the receive that
+// takes it; RMA pulls are answered by the RMA protocol (engine/rma.cpp).
+bool completes_message(const RecvRequest& recv) {
+    return recv.kind != RecvRequest::Kind::Probe && recv.kind != RecvRequest::Kind::RmaTarget &&
+           recv.kind != RecvRequest::Kind::RmaFetch;
+}
+
 const char* status_text(Status status) {
     switch (status) {
     case Status::Ok: return "success";
@@ -75,8 +80,11 @@ const char* status_text(Status status) {
     case Status::PeerReset: return "peer restarted while the operation was in flight";
     case Status::PeerGone: return "peer closed its endpoint or exited while the operation was in flight";
     case Status::ReadFailed: return "the sender's memory could not be read";
-    case Status::NoResources: return "no room for an unexpected message";
+    case Status::NoResources: return "no room for an unexpected message or an RMA operation";
     case Status::NoMessage: return "no matching message is waiting";
+    case Status::AccessDenied: return "the target has no memory region with that key open to this access";
+    case Status::OutOfBounds: return "the bytes are not all inside the target's memory region";
+    case Status::Unsupported: return "the target does not offer this operation";
     }
     return "unknown status";
 }
@@ -132,6 +140,7 @@ Endpoint::Endpoint(const Config& config, std::unique_ptr<link::Link> link, Compl
       endpoint_id_(link_->endpoint_id()),
       sends_(std::min(config.max_sends, kMaxSends) + kNotifyReserve),
       recvs_(config.max_recvs),
+      rma_pulls_(sends_.size() + kMaxPulls),
       pulls_(kMaxPulls) {
     config_.rndv_threshold = std::min<size_t>(config_.rndv_threshold, config_.limits.medium_msg_max());
     free_regions_.reserve(regions_.size());
@@ -200,18 +209,7 @@ int Endpoint::send(const SendArgs& args, TimePoint now) {
         wire::put_be32(request->prefix.data() + 4, static_cast<uint32_t>(args.data));
         request->iov[request->iov_count++] = iovec{request->prefix.data(), kDataPrefix};
     }
-    if (args.copy) {
-        // The caller's buffer is free as soon as this returns: keep the bytes.
-        request->copy.resize(payload);
-        size_t at = 0;
-        for (const iovec& v : args.iov) {
-            if (v.iov_len) std::memcpy(request->copy.data() + at, v.iov_base, v.iov_len);
-            at += v.iov_len;
-        }
-        request->iov[request->iov_count++] = iovec{request->copy.data(), payload};
-    } else {
-        for (const iovec& v : args.iov) request->iov[request->iov_count++] = v;
-    }
+    gather(request, args.iov, args.copy);
 
     if (!config_.reliable || (length <= config_.rndv_threshold && !args.sync)) {
         request->kind = length <= wire::kTinyMax    ? SendRequest::Kind::Tiny
@@ -225,13 +223,35 @@ int Endpoint::send(const SendArgs& args, TimePoint now) {
         }
     }
 
+    submit(args.peer, partner, request);
+    return 0;
+}
+
+// Adds the caller's data to a request's gather list, or a copy of it when
+// the caller's buffer is free as soon as the call returns.
+void Endpoint::gather(SendRequest* request, std::span<const iovec> iov, bool copy) {
+    if (!copy) {
+        for (const iovec& v : iov) request->iov[request->iov_count++] = v;
+        return;
+    }
+    const size_t length = iov_length(iov);
+    request->copy.resize(length);
+    size_t at = 0;
+    for (const iovec& v : iov) {
+        if (v.iov_len) std::memcpy(request->copy.data() + at, v.iov_base, v.iov_len);
+        at += v.iov_len;
+    }
+    request->iov[request->iov_count++] = iovec{request->copy.data(), length};
+}
+
+// Sends a request now, or once the connection to its peer is set up.
+void Endpoint::submit(PeerId peer, Partner& partner, SendRequest* request) {
     if (!config_.reliable || partner.state == Partner::State::Connected) {
         transmit(partner, request);
-        return 0;
+        return;
     }
     partner.pending.push_back(request);
-    if (partner.state != Partner::State::Connecting) start_connect(args.peer, partner);
-    return 0;
+    if (partner.state != Partner::State::Connecting) start_connect(peer, partner);
 }
 
 int Endpoint::allocate_region(SendRequest* request) {
@@ -642,10 +662,31 @@ void Endpoint::transmit_lossless(Partner& partner, SendRequest* request) {
         complete_send(request, Status::PeerGone);
         return;
     }
+    delivered(partner, request);
+}
+
+// The peer has a request's frames (acked, or handed to a lossless channel):
+// a message is sent; what needs the peer's answer waits for it.
+void Endpoint::delivered(Partner& partner, SendRequest* request) {
     switch (request->kind) {
     case SendRequest::Kind::Large:
         // Done when the receiver says it has read the message.
         request->state = SendRequest::State::WaitNotify;
+        ++partner.waiting_notify;
+        break;
+    case SendRequest::Kind::RmaReply:
+        // An answer naming a region of ours waits for the reader's NOTIFY.
+        if (regions_[request->region] == request) {
+            request->state = SendRequest::State::WaitNotify;
+            ++partner.waiting_notify;
+        } else {
+            sends_.put(request);
+        }
+        break;
+    case SendRequest::Kind::RmaWrite:
+    case SendRequest::Kind::RmaRead:
+        request->state = SendRequest::State::WaitReply;
+        partner.awaiting_reply.push_back(request);
         ++partner.waiting_notify;
         break;
     case SendRequest::Kind::Notify: sends_.put(request); break;
@@ -740,6 +781,9 @@ int Endpoint::emit(Partner& partner, SendRequest* request) {
         ret = send_frame(partner.route, {header.data(), n}, {});
         break;
     }
+    case SendRequest::Kind::RmaWrite:
+    case SendRequest::Kind::RmaRead:
+    case SendRequest::Kind::RmaReply: ret = emit_rma(partner, request, seq, session); break;
     }
     return ret;
 }
@@ -886,6 +930,8 @@ void Endpoint::handle_frame(std::span<const uint8_t> bytes, const link::Route& f
     case wire::PacketType::Pull: on_pull(frame, from); break;
     case wire::PacketType::PullReply: on_pull_reply(frame); break;
     case wire::PacketType::NackMcp: on_nack_mcp(frame); break;
+    case wire::PacketType::RmaRequest: on_rma_request(frame, from); break;
+    case wire::PacketType::RmaReply: on_rma_reply(frame, from); break;
     default: ++counters_.not_for_us; break;  // host queries and raw frames are not ours to answer
     }
 }
@@ -1028,14 +1074,7 @@ void Endpoint::apply_ack(PeerId, Partner& partner, uint16_t wire_ack) {
     while (SendRequest* request = partner.unacked.front()) {
         if (!seqnum::before(request->seq, acked)) break;
         partner.unacked.remove(request);
-        switch (request->kind) {
-        case SendRequest::Kind::Large:
-            request->state = SendRequest::State::WaitNotify;
-            ++partner.waiting_notify;
-            break;
-        case SendRequest::Kind::Notify: sends_.put(request); break;
-        default: complete_send(request, Status::Ok); break;
-        }
+        delivered(partner, request);
     }
 }
 
@@ -1451,7 +1490,8 @@ void Endpoint::send_notify(PeerId peer, uint8_t region, uint8_t region_seq, uint
 void Endpoint::start_pull(RecvRequest* recv, PeerId peer, uint8_t region, uint8_t region_seq, uint32_t channel) {
     if (recv->transfer_length == 0) {
         // Nothing to pull into: the message ends here, and its sender hears so.
-        send_notify(peer, region, region_seq, 0);
+        if (recv->kind != RecvRequest::Kind::RmaTarget && recv->kind != RecvRequest::Kind::RmaFetch)
+            send_notify(peer, region, region_seq, 0);
         complete_recv(recv, Status::Ok);
         return;
     }
@@ -1640,8 +1680,7 @@ bool Endpoint::read_directly(RecvRequest* recv, PeerId peer, uint8_t region, uin
         complete_recv(recv, ret == -ESRCH ? Status::PeerGone : Status::ReadFailed);
         return true;
     }
-    // A probe fetching CQ data leaves the message to the receive that takes it.
-    if (recv->kind != RecvRequest::Kind::Probe)
+    if (completes_message(*recv))
         send_notify(peer, region, region_seq, static_cast<uint32_t>(recv->transfer_length));
     complete_recv(recv, Status::Ok);
     return true;
@@ -1649,9 +1688,7 @@ bool Endpoint::read_directly(RecvRequest* recv, PeerId peer, uint8_t region, uin
 
 void Endpoint::finish_pull(Pull& pull, Status status) {
     RecvRequest* recv = pull.recv;
-    // A probe's pull of the CQ data leaves the message to the receive that
-    // will take it: the sender is told nothing yet.
-    if (status == Status::Ok && recv->kind != RecvRequest::Kind::Probe)
+    if (status == Status::Ok && completes_message(*recv))
         send_notify(pull.peer, pull.region, pull.region_seq, static_cast<uint32_t>(recv->transfer_length));
     pull.active = false;
     --active_pulls_;
@@ -1666,6 +1703,10 @@ void Endpoint::finish_pull(Pull& pull, Status status) {
 // ------------------------------------------------------------------ completions
 
 void Endpoint::complete_recv(RecvRequest* recv, Status status) {
+    if (recv->kind == RecvRequest::Kind::RmaTarget || recv->kind == RecvRequest::Kind::RmaFetch) {
+        finish_rma_pull(recv, status);
+        return;
+    }
     if (recv->kind == RecvRequest::Kind::Probe) {
         fetched(recv, status);  // a probe's pull of a large message's CQ data
         return;
@@ -1706,18 +1747,25 @@ void Endpoint::complete_recv(RecvRequest* recv, Status status) {
 }
 
 void Endpoint::complete_send(SendRequest* request, Status status) {
-    if (request->state == SendRequest::State::WaitNotify) --partners_[request->peer].waiting_notify;
-    if (request->kind == SendRequest::Kind::Large && regions_[request->region] == request) {
+    Partner& partner = partners_[request->peer];
+    if (request->state == SendRequest::State::WaitNotify) --partner.waiting_notify;
+    if (request->state == SendRequest::State::WaitReply) {
+        --partner.waiting_notify;
+        partner.awaiting_reply.remove(request);
+    }
+    if (regions_[request->region] == request) {
         regions_[request->region] = nullptr;
         free_regions_.push_back(request->region);
     }
-    if (request->kind == SendRequest::Kind::Notify) {
+    if (request->kind == SendRequest::Kind::Notify || request->kind == SendRequest::Kind::RmaReply) {
         sends_.put(request);
         return;
     }
     Completion c;
     c.context = request->context;
     c.is_send = true;
+    if (request->kind == SendRequest::Kind::RmaRead) c.rma = RmaRole::Read;
+    if (request->kind == SendRequest::Kind::RmaWrite) c.rma = RmaRole::Write;
     c.tagged = !(request->flags & kFlagUntagged);
     c.tag = request->match;
     c.length = request->payload_length();
@@ -1734,6 +1782,7 @@ void Endpoint::complete_send(SendRequest* request, Status status) {
 // Fails what we sent on a connection the peer no longer has.
 void Endpoint::fail_sends(PeerId peer, Partner& partner, Status status) {
     while (SendRequest* request = partner.unacked.pop_front()) complete_send(request, status);
+    while (SendRequest* request = partner.awaiting_reply.front()) complete_send(request, status);
     // Large sends whose RNDV was acked wait for a NOTIFY that will not come.
     for (SendRequest* request : regions_) {
         if (request && request->peer == peer && request->state == SendRequest::State::WaitNotify)
@@ -1751,6 +1800,7 @@ void Endpoint::reset_partner(PeerId peer, Partner& partner, Status status) {
         }
     }
     std::erase_if(notify_backlog_, [peer](const PendingNotify& n) { return n.peer == peer; });
+    std::erase_if(reply_backlog_, [peer](const PendingReply& r) { return r.peer == peer; });
     waiting_pulls_.for_each([&](RecvRequest* recv) {
         if (recv->peer != peer) return;
         waiting_pulls_.remove(recv);
@@ -1786,6 +1836,7 @@ void Endpoint::timers(TimePoint now) {
         notify_backlog_.pop_back();
         send_notify(n.peer, n.region, n.region_seq, n.length);
     }
+    serve_reply_backlog();
     for (size_t id = 0; id < partners_.size(); ++id) {
         Partner& partner = partners_[id];
         if (!config_.reliable) {
@@ -1824,15 +1875,19 @@ void Endpoint::timers(TimePoint now) {
             }
             if (now - partner.last_heard >= config_.resend_delay_max &&
                 now - partner.last_probe >= config_.resend_delay_max) {
-                // A RNDV again: a live peer acks it as a duplicate, a new
-                // incarnation nacks it.
+                // A RNDV (or an RMA request or answer) again: a live peer
+                // acks it as a duplicate, a new incarnation nacks it.
                 partner.last_probe = now;
+                SendRequest* probe = partner.awaiting_reply.front();
                 for (SendRequest* request : regions_) {
                     if (request && request->peer == id && request->state == SendRequest::State::WaitNotify) {
-                        ++counters_.resends;
-                        emit(partner, request);
+                        probe = request;
                         break;
                     }
+                }
+                if (probe) {
+                    ++counters_.resends;
+                    emit(partner, probe);
                 }
             }
         }

@@ -17,6 +17,7 @@
 #include "engine/intrusive_list.hpp"
 #include "engine/partner.hpp"
 #include "engine/requests.hpp"
+#include "engine/rma.hpp"
 #include "engine/types.hpp"
 #include "link/link.hpp"
 #include "wire/mxoe_codec.hpp"
@@ -88,6 +89,15 @@ public:
     int send(const SendArgs& args, TimePoint now);
     int recv(const RecvArgs& args, TimePoint now);
 
+    // One-sided operations (engine/rma.cpp): the same returns as send(),
+    // and -EOPNOTSUPP where the wire cannot carry them (DGRAM, MX's layout).
+    // The regions peers may reach are looked up in `regions`; without one,
+    // every request of a peer is refused.
+    void set_regions(RegionDirectory* regions) { regions_dir_ = regions; }
+    int rma(const RmaArgs& args, TimePoint now);
+    // The largest RMA data carried in the request or reply frame itself.
+    size_t rma_inline_max() const;
+
     // Looks in the unexpected queue for the oldest message a receive with
     // these arguments would take. The answer is a completion marked `probe`:
     // the message described (nothing moved; message_length is its size), or
@@ -137,6 +147,9 @@ private:
     void transmit(Partner& partner, SendRequest* request);
     void transmit_lossless(Partner& partner, SendRequest* request);
     int emit(Partner& partner, SendRequest* request);
+    void submit(PeerId peer, Partner& partner, SendRequest* request);
+    void gather(SendRequest* request, std::span<const iovec> iov, bool copy);
+    void delivered(Partner& partner, SendRequest* request);
     void send_ack(Partner& partner);
     void send_nack(const wire::Frame& frame, const link::Route& from, uint8_t src_endpoint, uint16_t seq);
     int send_frame(const link::Route& route, std::span<const uint8_t> header, std::span<const iovec> payload);
@@ -166,6 +179,26 @@ private:
     Pull* pull_of(const wire::Frame& frame, uint32_t magic, uint32_t handle);
     void on_pull_reply(const wire::Frame& frame);
     void on_nack_mcp(const wire::Frame& frame);
+
+    // RMA (engine/rma.cpp).
+    struct PendingReply {
+        PeerId peer;
+        wire::RmaRequest request;
+        wire::RmaStatus status;
+    };
+    int emit_rma(Partner& partner, SendRequest* request, uint16_t seq, uint32_t session);
+    void on_rma_request(const wire::Frame& frame, const link::Route& from);
+    void on_rma_reply(const wire::Frame& frame, const link::Route& from);
+    void serve_rma(PeerId peer, const wire::RmaRequest& request, std::span<const uint8_t> payload, uint32_t channel);
+    void serve_read(PeerId peer, const wire::RmaRequest& request);
+    void refuse_rma(PeerId peer, const wire::RmaRequest& request, Status status);
+    void send_rma_reply(PeerId peer, const wire::RmaRequest& request, wire::RmaStatus status,
+                        std::span<const iovec> data, bool by_region);
+    void remote_event(PeerId peer, RmaRole role, size_t length, bool has_data, uint64_t data,
+                      Status status = Status::Ok);
+    void finish_rma_pull(RecvRequest* recv, Status status);
+    SendRequest* rma_request_of(uint32_t handle, PeerId peer);
+    void serve_reply_backlog();
 
     // Matching.
     RecvRequest* match_posted(uint8_t flags, uint64_t match, size_t length, PeerId peer);
@@ -242,6 +275,11 @@ private:
         uint32_t length;
     };
     std::vector<PendingNotify> notify_backlog_;  // NOTIFYs that found no free request
+
+    RegionDirectory* regions_dir_ = nullptr;
+    Pool<RecvRequest> rma_pulls_;  // pulls of RMA data, both directions
+    uint32_t rma_serial_ = 0;      // makes RMA handles unique over time
+    std::vector<PendingReply> reply_backlog_;  // answers that found no free request or region
     std::vector<Pull> pulls_;
     std::vector<uint32_t> free_pulls_;
     size_t active_pulls_ = 0;

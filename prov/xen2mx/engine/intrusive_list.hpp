@@ -104,6 +104,10 @@ public:
         free_.push_back(item);
     }
     size_t available() const { return free_.size(); }
+    size_t size() const { return storage_.size(); }
+    // Items by their place in the pool, for handles that travel on the wire.
+    size_t index_of(const T* item) const { return static_cast<size_t>(item - storage_.data()); }
+    T* at(size_t index) { return index < storage_.size() ? &storage_[index] : nullptr; }
 
 private:
     std::vector<T> storage_;

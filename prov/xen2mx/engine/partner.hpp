@@ -57,7 +57,9 @@ struct Partner {
     // Large sends whose RNDV was acked: only the peer's NOTIFY ends them, so
     // while they wait the peer is probed now and then, lest a peer that
     // restarted or vanished leave them waiting for ever.
+    // RMA operations acked but not answered yet count among them.
     unsigned waiting_notify = 0;
+    IntrusiveList<SendRequest> awaiting_reply;  // RMA operations waiting for the target's answer
     TimePoint last_heard{};  // a valid frame from the peer last arrived
     TimePoint last_probe{};
 

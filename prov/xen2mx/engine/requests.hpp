@@ -26,9 +26,17 @@ inline constexpr size_t kDataPrefix = 8;
 inline constexpr uint8_t kFlagUntagged = 0x01;
 inline constexpr uint8_t kFlagCqData = 0x02;
 
+// Send requests the application cannot take: a NOTIFY (or an answer to an
+// RMA request) must always find one, or a peer would wait for it forever.
+inline constexpr size_t kNotifyReserve = 64;
+
 struct SendRequest {
-    enum class Kind : uint8_t { Tiny, Small, Medium, Large, Notify };
-    enum class State : uint8_t { Pending, Unacked, WaitNotify };
+    // RmaWrite, RmaRead: our one-sided operations; RmaReply: our answer to
+    // a peer's (engine/rma.cpp).
+    enum class Kind : uint8_t { Tiny, Small, Medium, Large, Notify, RmaWrite, RmaRead, RmaReply };
+    // WaitNotify: a region of ours waits for the peer's NOTIFY (Large,
+    // RmaReply); WaitReply: an RMA operation waits for the target's answer.
+    enum class State : uint8_t { Pending, Unacked, WaitNotify, WaitReply };
 
     SendRequest* prev = nullptr;
     SendRequest* next = nullptr;
@@ -57,6 +65,14 @@ struct SendRequest {
     uint8_t region_seq = 0;
     uint32_t notify_length = 0;
 
+    // RMA: the target's memory, our handle for the answer (the initiator's,
+    // in an RmaReply), the RMA_REQUEST flags, and the status of a reply.
+    uint64_t rma_key = 0;
+    uint64_t rma_addr = 0;
+    uint32_t rma_handle = 0;
+    uint8_t rma_flags = 0;
+    uint8_t rma_status = 0;
+
     size_t payload_length() const { return (flags & kFlagCqData) ? length - kDataPrefix : length; }
     void reset() {
         std::vector<uint8_t> keep = std::move(copy);
@@ -81,6 +97,8 @@ struct RecvRequest {
         Multi,    // a multi-receive buffer: messages go to pieces carved from it
         Piece,    // one message's share of a multi-receive buffer
         Probe,    // a look at the unexpected queue
+        RmaTarget,  // a peer's write we pull into our region
+        RmaFetch,   // our read, pulled from the target's region
     };
 
     RecvRequest* prev = nullptr;
@@ -113,6 +131,11 @@ struct RecvRequest {
     uint8_t pull_region_seq = 0;
     uint32_t pull_channel = 0;
     bool discard = false;  // a claimed message dropped unread: nothing is delivered
+    // RmaFetch: the read it completes. RmaTarget: what the answer needs.
+    SendRequest* origin = nullptr;
+    uint32_t rma_handle = 0;
+    bool rma_cq = false;
+    uint64_t rma_data = 0;
 
     // Multi: how much of the buffer pieces have taken, the free space below
     // which it is released, and the pieces whose messages are still arriving.

@@ -41,15 +41,28 @@ enum class Status : uint8_t {
     PeerReset,    // the peer restarted (new session) while the operation was in flight
     PeerGone,     // the peer closed its endpoint or exited while the operation was in flight
     ReadFailed,   // the sender's memory could not be read (a large message on the same host)
-    NoResources,  // no room to keep an unexpected message
+    NoResources,  // no room to keep an unexpected message, or to serve an RMA operation
     NoMessage,    // a probe found no matching unexpected message
+    AccessDenied, // RMA: no region with that key, or not open to that access
+    OutOfBounds,  // RMA: bytes outside the region
+    Unsupported,  // RMA: an operation or type the target does not offer
 };
 
 const char* status_text(Status status);
 
+// Which side of which operation a completion is for.
+enum class RmaRole : uint8_t {
+    None,         // a message (Completion::is_send tells sends from receives)
+    Read,         // our read of a peer's memory
+    Write,        // our write (or atomic) into a peer's memory
+    RemoteRead,   // a peer read our memory
+    RemoteWrite,  // a peer wrote into our memory (or applied an atomic)
+};
+
 struct Completion {
     void* context = nullptr;
     bool is_send = false;
+    RmaRole rma = RmaRole::None;
     bool tagged = false;
     bool has_data = false;  // remote CQ data came with the message
     uint64_t tag = 0;
@@ -109,6 +122,7 @@ struct Counters {
     uint64_t not_for_us = 0;
     uint64_t bad_session = 0;
     uint64_t dropped_unexpected = 0;
+    uint64_t rma_refused = 0;  // RMA requests of peers refused (key, rights, bounds)
     uint64_t decode_drops[wire::kDropReasonCount] = {};
 };
 

@@ -46,6 +46,11 @@ enum class PacketType : uint8_t {
     Notify = 43,
     NackLib = 44,
     NackMcp = 45,
+    // xen2mx's extension for RMA (see RmaRequest): types MX never sends. A
+    // peer that speaks plain MXoE drops them as unknown; RMA is offered only
+    // in the OpenMx wire mode, between xen2mx endpoints.
+    RmaRequest = 48,
+    RmaReply = 49,
 };
 
 // Their values 1..4 are also the failure statuses a pull reports, so a nack
@@ -301,9 +306,83 @@ struct Raw {
     friend bool operator==(const Raw&, const Raw&) = default;
 };
 
+// What an RMA_REQUEST asks of its target.
+enum class RmaOp : uint8_t {
+    Write = 1,          // store the data (inline, or pulled from the initiator's region)
+    Read = 2,           // answer with the data (inline, or a region of ours to pull)
+    Atomic = 3,         // apply operands to the target's elements
+    FetchAtomic = 4,    // the same, answering with the elements' values before
+    CompareAtomic = 5,  // compare-and-swap: operands, then as many compare values
+};
+inline constexpr uint8_t kRmaOpMax = 5;
+
+// RMA_REQUEST flags.
+inline constexpr uint8_t kRmaCqData = 0x01;  // cq_data goes to the target's completion queue
+inline constexpr uint8_t kRmaPulled = 0x02;  // Write: the target pulls the data from
+                                             // pulled_rdma_id/seqnum instead of inline
+inline constexpr uint8_t kRmaFlagsKnown = kRmaCqData | kRmaPulled;
+
+// A one-sided operation on a memory region of the target, named by its key
+// and an address (a virtual address, or an offset from the region's start,
+// as the target registered it). Sequenced like a message: it is acked,
+// resent and taken in order, and always answered by an RMA_REPLY. The
+// payload is the inline data of a Write, or the operands of an atomic.
+struct RmaRequest {
+    uint8_t dst_endpoint = 0;
+    uint8_t src_endpoint = 0;
+    RmaOp op = RmaOp::Write;
+    uint8_t flags = 0;
+    uint8_t datatype = 0;   // atomics: the element type (the engine's numbering)
+    uint8_t atomic_op = 0;  // atomics: the operation (the engine's numbering)
+    uint16_t lib_seqnum = 0;
+    uint16_t lib_piggyack = 0;
+    uint32_t session = 0;
+    uint32_t handle = 0;  // the initiator's, echoed in the reply
+    uint32_t length = 0;  // bytes of the target's memory the operation covers
+    uint64_t key = 0;
+    uint64_t addr = 0;
+    uint64_t cq_data = 0;
+    uint8_t pulled_rdma_id = 0;  // Write with kRmaPulled
+    uint8_t pulled_rdma_seqnum = 0;
+    uint16_t payload_length = 0;
+
+    friend bool operator==(const RmaRequest&, const RmaRequest&) = default;
+};
+
+// How the target answered (RmaReply::status).
+enum class RmaStatus : uint8_t {
+    Ok = 0,
+    BadKey = 1,       // no region with that key, or not open to this access
+    OutOfBounds = 2,  // the bytes are not all inside the region
+    Busy = 3,         // the target had no room to serve it
+    Unsupported = 4,  // an operation or type the target does not offer
+};
+inline constexpr uint8_t kRmaStatusMax = 4;
+
+// The answer to an RMA_REQUEST, sequenced as well. Its payload is the data
+// of a Read or the values a fetching atomic found, inline; a larger Read
+// instead names a region of the target (kRmaPulled) that the initiator
+// pulls and then releases with a NOTIFY, as for a large message.
+struct RmaReply {
+    uint8_t dst_endpoint = 0;
+    uint8_t src_endpoint = 0;
+    RmaStatus status = RmaStatus::Ok;
+    uint8_t flags = 0;  // kRmaPulled
+    uint16_t lib_seqnum = 0;
+    uint16_t lib_piggyack = 0;
+    uint32_t session = 0;
+    uint32_t handle = 0;
+    uint32_t length = 0;  // bytes the answer has
+    uint8_t pulled_rdma_id = 0;
+    uint8_t pulled_rdma_seqnum = 0;
+    uint16_t payload_length = 0;
+
+    friend bool operator==(const RmaReply&, const RmaReply&) = default;
+};
+
 // TINY and SMALL both use MsgHeader; Frame::type tells them apart.
 using Body = std::variant<MsgHeader, MediumFrag, Rndv, PullRequest, PullReply, Notify, Connect, Truc, NackLib,
-                          NackMcp, HostQuery, HostReply, Raw>;
+                          NackMcp, HostQuery, HostReply, Raw, RmaRequest, RmaReply>;
 
 // A decoded frame. The payload points into the buffer that was decoded: the
 // data of TINY, SMALL, MEDIUM and PULL_REPLY, the hostname of HOST_REPLY

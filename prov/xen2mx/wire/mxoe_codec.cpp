@@ -24,6 +24,8 @@ constexpr size_t kTrucHeaderLength = 44;
 constexpr size_t kNackHeaderLength = 32;       // NACK_LIB, NACK_MCP
 constexpr size_t kHostHeaderLength = 32;       // HOST_QUERY, HOST_REPLY
 constexpr size_t kRawHeaderLength = 17;        // head and type byte
+constexpr size_t kRmaRequestHeaderLength = 72;
+constexpr size_t kRmaReplyHeaderLength = 48;
 
 constexpr std::array<uint8_t, kEthZlen> kZeros{};
 
@@ -283,6 +285,65 @@ Parsed parse_nack_mcp(const uint8_t* p) {
     return n;
 }
 
+// RMA_REQUEST, xen2mx's extension:
+//  17 dst_endpoint   18 src_endpoint   19 op   20 flags   21 datatype
+//  22 atomic_op      23 pulled_rdma_id 24 lib_seqnum      26 lib_piggyack
+//  28 session        32 handle         36 length          40 key (64)
+//  48 addr (64)      56 cq_data (64)   64 payload_length  66 pulled_rdma_seqnum
+//  67..71 zero, then the payload.
+Parsed parse_rma_request(const uint8_t* p, size_t& payload) {
+    RmaRequest r;
+    const uint8_t op = get_u8(p + 19);
+    r.flags = get_u8(p + 20);
+    if (op == 0 || op > kRmaOpMax || (r.flags & ~kRmaFlagsKnown)) return DropReason::BadRma;
+    r.op = static_cast<RmaOp>(op);
+    r.dst_endpoint = get_u8(p + 17);
+    r.src_endpoint = get_u8(p + 18);
+    r.datatype = get_u8(p + 21);
+    r.atomic_op = get_u8(p + 22);
+    r.pulled_rdma_id = get_u8(p + 23);
+    r.lib_seqnum = get_be16(p + 24);
+    r.lib_piggyack = get_be16(p + 26);
+    r.session = get_be32(p + 28);
+    r.handle = get_be32(p + 32);
+    r.length = get_be32(p + 36);
+    r.key = get_match(p + 40);
+    r.addr = get_match(p + 48);
+    r.cq_data = get_match(p + 56);
+    r.payload_length = get_be16(p + 64);
+    r.pulled_rdma_seqnum = get_u8(p + 66);
+    // Only a Write may pull, and then it carries no data of its own.
+    if ((r.flags & kRmaPulled) && (r.op != RmaOp::Write || r.payload_length)) return DropReason::BadRma;
+    payload = r.payload_length;
+    return r;
+}
+
+// RMA_REPLY:
+//  17 dst_endpoint   18 src_endpoint   19 status   20 flags   21 zero
+//  22 lib_seqnum     24 lib_piggyack   26 zero     28 session 32 handle
+//  36 length         40 payload_length 42 pulled_rdma_id      43 pulled_rdma_seqnum
+//  44..47 zero, then the payload.
+Parsed parse_rma_reply(const uint8_t* p, size_t& payload) {
+    RmaReply r;
+    const uint8_t status = get_u8(p + 19);
+    r.flags = get_u8(p + 20);
+    if (status > kRmaStatusMax || (r.flags & ~kRmaPulled)) return DropReason::BadRma;
+    r.status = static_cast<RmaStatus>(status);
+    r.dst_endpoint = get_u8(p + 17);
+    r.src_endpoint = get_u8(p + 18);
+    r.lib_seqnum = get_be16(p + 22);
+    r.lib_piggyack = get_be16(p + 24);
+    r.session = get_be32(p + 28);
+    r.handle = get_be32(p + 32);
+    r.length = get_be32(p + 36);
+    r.payload_length = get_be16(p + 40);
+    r.pulled_rdma_id = get_u8(p + 42);
+    r.pulled_rdma_seqnum = get_u8(p + 43);
+    if ((r.flags & kRmaPulled) && r.payload_length) return DropReason::BadRma;
+    payload = r.payload_length;
+    return r;
+}
+
 Parsed parse_host(const uint8_t* p, PacketType type, size_t& payload) {
     if (get_be32(p + 24) != kHostQueryMagic) return DropReason::BadMagic;
     const uint16_t peer_index = get_be16(p + 18);
@@ -311,6 +372,8 @@ size_t header_length(PacketType type, WireMode mode) {
     case PacketType::Notify: return kNotifyHeaderLength;
     case PacketType::NackLib:
     case PacketType::NackMcp: return kNackHeaderLength;
+    case PacketType::RmaRequest: return mode == WireMode::OpenMx ? kRmaRequestHeaderLength : 0;
+    case PacketType::RmaReply: return mode == WireMode::OpenMx ? kRmaReplyHeaderLength : 0;
     }
     return 0;
 }
@@ -502,6 +565,49 @@ size_t encode_raw(const Head& head, std::span<uint8_t> out) {
     return start(head, PacketType::Raw, kRawHeaderLength, out) ? kRawHeaderLength : 0;
 }
 
+size_t encode_rma_request(const Head& head, const RmaRequest& r, WireMode mode, std::span<uint8_t> out) {
+    if (mode != WireMode::OpenMx) return 0;
+    uint8_t* p = start(head, PacketType::RmaRequest, kRmaRequestHeaderLength, out);
+    if (!p) return 0;
+    put_u8(p + 17, r.dst_endpoint);
+    put_u8(p + 18, r.src_endpoint);
+    put_u8(p + 19, static_cast<uint8_t>(r.op));
+    put_u8(p + 20, r.flags);
+    put_u8(p + 21, r.datatype);
+    put_u8(p + 22, r.atomic_op);
+    put_u8(p + 23, r.pulled_rdma_id);
+    put_be16(p + 24, r.lib_seqnum);
+    put_be16(p + 26, r.lib_piggyack);
+    put_be32(p + 28, r.session);
+    put_be32(p + 32, r.handle);
+    put_be32(p + 36, r.length);
+    put_match(p + 40, r.key);
+    put_match(p + 48, r.addr);
+    put_match(p + 56, r.cq_data);
+    put_be16(p + 64, r.payload_length);
+    put_u8(p + 66, r.pulled_rdma_seqnum);
+    return kRmaRequestHeaderLength;
+}
+
+size_t encode_rma_reply(const Head& head, const RmaReply& r, WireMode mode, std::span<uint8_t> out) {
+    if (mode != WireMode::OpenMx) return 0;
+    uint8_t* p = start(head, PacketType::RmaReply, kRmaReplyHeaderLength, out);
+    if (!p) return 0;
+    put_u8(p + 17, r.dst_endpoint);
+    put_u8(p + 18, r.src_endpoint);
+    put_u8(p + 19, static_cast<uint8_t>(r.status));
+    put_u8(p + 20, r.flags);
+    put_be16(p + 22, r.lib_seqnum);
+    put_be16(p + 24, r.lib_piggyack);
+    put_be32(p + 28, r.session);
+    put_be32(p + 32, r.handle);
+    put_be32(p + 36, r.length);
+    put_be16(p + 40, r.payload_length);
+    put_u8(p + 42, r.pulled_rdma_id);
+    put_u8(p + 43, r.pulled_rdma_seqnum);
+    return kRmaReplyHeaderLength;
+}
+
 size_t encode(const Frame& frame, WireMode mode, std::span<uint8_t> out) {
     const Head& h = frame.head;
     const Body& b = frame.body;
@@ -548,6 +654,12 @@ size_t encode(const Frame& frame, WireMode mode, std::span<uint8_t> out) {
     case PacketType::Raw:
         if (std::holds_alternative<Raw>(b)) return encode_raw(h, out);
         break;
+    case PacketType::RmaRequest:
+        if (auto* r = std::get_if<RmaRequest>(&b)) return encode_rma_request(h, *r, mode, out);
+        break;
+    case PacketType::RmaReply:
+        if (auto* r = std::get_if<RmaReply>(&b)) return encode_rma_reply(h, *r, mode, out);
+        break;
     }
     return 0;
 }
@@ -571,6 +683,7 @@ std::string_view drop_reason_name(DropReason reason) {
     case DropReason::BadNack: return "bad_nack";
     case DropReason::BadMagic: return "bad_magic";
     case DropReason::BadHostname: return "bad_hostname";
+    case DropReason::BadRma: return "bad_rma";
     }
     return "unknown";
 }
@@ -615,6 +728,8 @@ DecodeResult decode(std::span<const uint8_t> frame, WireMode mode, const WireLim
     case PacketType::NackMcp: parsed = parse_nack_mcp(p); break;
     case PacketType::HostQuery:
     case PacketType::HostReply: parsed = parse_host(p, type, payload); break;
+    case PacketType::RmaRequest: parsed = parse_rma_request(p, payload); break;
+    case PacketType::RmaReply: parsed = parse_rma_reply(p, payload); break;
     case PacketType::Raw:
         // The application owns the rest of the frame, padding included.
         if (size > kRawFrameMax) return DropReason::BadLength;
@@ -624,7 +739,7 @@ DecodeResult decode(std::span<const uint8_t> frame, WireMode mode, const WireLim
     }
     if (auto* reason = std::get_if<DropReason>(&parsed)) return *reason;
 
-    // header ≤ 60 and payload < 64 Ki: no overflow.
+    // header ≤ 72 and payload < 64 Ki: no overflow.
     const size_t used = header + payload;
     if (size < used) return DropReason::Truncated;
     if (size > ethernet_frame_length(used)) return DropReason::TrailingBytes;

@@ -19,11 +19,12 @@
 namespace xen2mx::wire {
 
 // Bytes from the destination MAC to the end of the type's header, payload
-// excluded; 0 for a type this codec does not speak.
+// excluded; 0 for a type this codec does not speak (in MxCompat mode, the
+// RMA extension).
 size_t header_length(PacketType type, WireMode mode);
 
 // The longest header of any type.
-inline constexpr size_t kMaxHeaderLength = 60;
+inline constexpr size_t kMaxHeaderLength = 72;
 
 // Each writes the head and the type's header at the start of out, with every
 // unused byte zero, and returns header_length(). It returns 0, and out is
@@ -45,6 +46,9 @@ size_t encode_nack_mcp(const Head& head, const NackMcp& nack, std::span<uint8_t>
 size_t encode_host_query(const Head& head, const HostQuery& query, std::span<uint8_t> out);
 size_t encode_host_reply(const Head& head, const HostReply& reply, std::span<uint8_t> out);
 size_t encode_raw(const Head& head, std::span<uint8_t> out);
+// The RMA extension; 0 in the MxCompat mode, which MX peers speak.
+size_t encode_rma_request(const Head& head, const RmaRequest& request, WireMode mode, std::span<uint8_t> out);
+size_t encode_rma_reply(const Head& head, const RmaReply& reply, WireMode mode, std::span<uint8_t> out);
 
 // The encoder matching frame.type; 0 also when the body is not the one that
 // type carries. The payload is not written.
@@ -75,8 +79,9 @@ enum class DropReason : uint8_t {
     BadNack,        // a nack type outside 1..4
     BadMagic,       // HOST_QUERY / HOST_REPLY without the host query magic
     BadHostname,    // HOST_REPLY name empty or not one NUL-terminated string
+    BadRma,         // RMA_REQUEST / RMA_REPLY with an unknown op, status or flag
 };
-inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::BadHostname) + 1;
+inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::BadRma) + 1;
 
 std::string_view drop_reason_name(DropReason reason);
 

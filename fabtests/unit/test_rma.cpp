@@ -1,0 +1,472 @@
+// RMA through the real libfabric: two endpoints of one process, each in a
+// domain of its own (so a key is only ever found in the target's), over
+// each link a process can use without privilege. Data lands where it was
+// aimed and nowhere else, completions and counters are right on both sides,
+// and every bad access is refused with the right error and touches nothing.
+#include <sys/uio.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <rdma/fabric.h>
+#include <rdma/fi_cm.h>
+#include <rdma/fi_domain.h>
+#include <rdma/fi_endpoint.h>
+#include <rdma/fi_errno.h>
+#include <rdma/fi_rma.h>
+
+#include "fabric_handles.hpp"
+
+namespace {
+
+using xen2mx::test::Handle;
+using xen2mx::test::InfoPtr;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr uint32_t kVersion = FI_VERSION(1, 17);
+constexpr auto kPatience = 20s;
+constexpr uint8_t kUntouched = 0x5a;
+
+std::vector<uint8_t> pattern(size_t seed, size_t length) {
+    std::vector<uint8_t> data(length);
+    for (size_t i = 0; i < length; ++i) data[i] = static_cast<uint8_t>((seed * 131 + i * 7 + (i >> 8)) & 0xff);
+    return data;
+}
+
+bool untouched(const std::vector<uint8_t>& memory) {
+    for (uint8_t b : memory) {
+        if (b != kUntouched) return false;
+    }
+    return true;
+}
+
+struct Side {
+    Handle<fid_domain> domain;
+    Handle<fid_av> av;
+    Handle<fid_cq> tx;
+    Handle<fid_cq> rx;
+    // Counters by event: our reads, our writes, peers' reads and writes of our memory.
+    Handle<fid_cntr> read_cntr, write_cntr, remote_read_cntr, remote_write_cntr;
+    Handle<fid_ep> ep;
+    std::vector<uint8_t> name;
+    fi_addr_t peer = FI_ADDR_NOTAVAIL;
+};
+
+class Rma : public testing::TestWithParam<const char*> {
+protected:
+    void SetUp() override {
+        port_base_ = std::to_string(40000 + (getpid() % 90) * 256);
+        setenv("FI_XEN2MX_UDP_PORT_BASE", port_base_.c_str(), 1);
+        setenv("FI_XEN2MX_PEER_TIMEOUT", "2000", 1);
+        setenv("FI_XEN2MX_LINK", GetParam(), 1);
+        ASSERT_NO_FATAL_FAILURE(get_info(FI_MR_PROV_KEY | FI_MR_VIRT_ADDR));
+    }
+
+    void get_info(int mr_mode) {
+        InfoPtr hints(fi_allocinfo());
+        hints->fabric_attr->prov_name = strdup("xen2mx");
+        hints->ep_attr->type = FI_EP_RDM;
+        hints->caps = FI_MSG | FI_RMA | FI_RMA_EVENT;
+        hints->domain_attr->mr_mode = mr_mode;
+        fi_info* info = nullptr;
+        ASSERT_EQ(fi_getinfo(kVersion, nullptr, nullptr, 0, hints.get(), &info), 0);
+        info_.reset(info);
+        ASSERT_EQ(info_->domain_attr->mr_mode, mr_mode);
+        if (!fabric_) {
+            ASSERT_EQ(fi_fabric(info_->fabric_attr, fabric_.out(), nullptr), 0);
+        }
+    }
+
+    void open_side(Side& side) {
+        ASSERT_EQ(fi_domain(fabric_.get(), info_.get(), side.domain.out(), nullptr), 0);
+        fi_av_attr av_attr{};
+        av_attr.type = FI_AV_TABLE;
+        ASSERT_EQ(fi_av_open(side.domain.get(), &av_attr, side.av.out(), nullptr), 0);
+        fi_cq_attr cq_attr{};
+        cq_attr.format = FI_CQ_FORMAT_DATA;
+        ASSERT_EQ(fi_cq_open(side.domain.get(), &cq_attr, side.tx.out(), nullptr), 0);
+        ASSERT_EQ(fi_cq_open(side.domain.get(), &cq_attr, side.rx.out(), nullptr), 0);
+        fi_cntr_attr cntr_attr{};
+        for (Handle<fid_cntr>* c : {&side.read_cntr, &side.write_cntr, &side.remote_read_cntr, &side.remote_write_cntr})
+            ASSERT_EQ(fi_cntr_open(side.domain.get(), &cntr_attr, c->out(), nullptr), 0);
+        ASSERT_EQ(fi_endpoint(side.domain.get(), info_.get(), side.ep.out(), nullptr), 0);
+        ASSERT_EQ(fi_ep_bind(side.ep.get(), side.av.id(), 0), 0);
+        ASSERT_EQ(fi_ep_bind(side.ep.get(), side.tx.id(), FI_TRANSMIT), 0);
+        ASSERT_EQ(fi_ep_bind(side.ep.get(), side.rx.id(), FI_RECV), 0);
+        ASSERT_EQ(fi_ep_bind(side.ep.get(), side.read_cntr.id(), FI_READ), 0);
+        ASSERT_EQ(fi_ep_bind(side.ep.get(), side.write_cntr.id(), FI_WRITE), 0);
+        ASSERT_EQ(fi_ep_bind(side.ep.get(), side.remote_read_cntr.id(), FI_REMOTE_READ), 0);
+        ASSERT_EQ(fi_ep_bind(side.ep.get(), side.remote_write_cntr.id(), FI_REMOTE_WRITE), 0);
+        ASSERT_EQ(fi_enable(side.ep.get()), 0);
+        side.name.resize(64);
+        size_t len = side.name.size();
+        ASSERT_EQ(fi_getname(side.ep.id(), side.name.data(), &len), 0);
+        side.name.resize(len);
+    }
+
+    void open_pair() {
+        ASSERT_NO_FATAL_FAILURE(open_side(a_));
+        ASSERT_NO_FATAL_FAILURE(open_side(b_));
+        ASSERT_EQ(fi_av_insert(a_.av.get(), b_.name.data(), 1, &a_.peer, 0, nullptr), 1);
+        ASSERT_EQ(fi_av_insert(b_.av.get(), a_.name.data(), 1, &b_.peer, 0, nullptr), 1);
+    }
+
+    // Registers memory of b for peers; returns its key and the address a
+    // peer names its first byte by.
+    bool expose(Handle<fid_mr>& mr, std::vector<uint8_t>& memory, uint64_t access, uint64_t* key, uint64_t* addr) {
+        EXPECT_EQ(fi_mr_reg(b_.domain.get(), memory.data(), memory.size(), access, 0, 0, 0, mr.out(), nullptr), 0);
+        if (!mr) return false;
+        *key = fi_mr_key(mr.get());
+        *addr = (info_->domain_attr->mr_mode & FI_MR_VIRT_ADDR) ? reinterpret_cast<uint64_t>(memory.data()) : 0;
+        return true;
+    }
+
+    // Progress on both sides until one entry (or error) comes out of cq.
+    int wait(fid_cq* cq, fi_cq_data_entry* entry, fi_cq_err_entry* error = nullptr) {
+        const auto deadline = Clock::now() + kPatience;
+        while (Clock::now() < deadline) {
+            for (Side* side : {&a_, &b_}) {
+                if (side->tx.get() != cq) fi_cq_read(side->tx.get(), nullptr, 0);
+                if (side->rx.get() != cq) fi_cq_read(side->rx.get(), nullptr, 0);
+            }
+            const ssize_t n = fi_cq_read(cq, entry, 1);
+            if (n == 1) return 0;
+            if (n == -FI_EAVAIL) {
+                fi_cq_err_entry local{};
+                fi_cq_err_entry* e = error ? error : &local;
+                EXPECT_EQ(fi_cq_readerr(cq, e, 0), 1);
+                return -e->err;
+            }
+            if (n != -FI_EAGAIN) return static_cast<int>(n);
+        }
+        return -FI_ETIMEDOUT;
+    }
+
+    // Progress on both sides until the counter reaches `value`.
+    bool counter_reaches(fid_cntr* cntr, uint64_t value, bool errors = false) {
+        const auto deadline = Clock::now() + kPatience;
+        while (Clock::now() < deadline) {
+            if ((errors ? fi_cntr_readerr(cntr) : fi_cntr_read(cntr)) >= value) return true;
+            for (Side* side : {&a_, &b_}) {
+                fi_cq_read(side->tx.get(), nullptr, 0);
+                fi_cq_read(side->rx.get(), nullptr, 0);
+            }
+        }
+        return false;
+    }
+
+    // A write or read from a to b, retried while the provider is busy.
+    ssize_t post(bool read, void* buf, size_t len, uint64_t addr, uint64_t key, void* context) {
+        const auto deadline = Clock::now() + kPatience;
+        for (;;) {
+            const ssize_t ret = read ? fi_read(a_.ep.get(), buf, len, nullptr, a_.peer, addr, key, context)
+                                     : fi_write(a_.ep.get(), buf, len, nullptr, a_.peer, addr, key, context);
+            if (ret != -FI_EAGAIN || Clock::now() > deadline) return ret;
+            fi_cq_read(a_.tx.get(), nullptr, 0);
+            fi_cq_read(b_.rx.get(), nullptr, 0);
+        }
+    }
+
+    std::string port_base_;
+    InfoPtr info_;
+    Handle<fid_fabric> fabric_;
+    Side a_, b_;
+};
+
+std::vector<size_t> rma_sizes() {
+    // Around the inline limit (one frame), the pull blocks, and large.
+    return {0, 1, 100, 1000, 4055, 4056, 4057, 4096, 4097, 8969, 65536, 100000, size_t{1} << 20,
+            (size_t{1} << 22) + 3};
+}
+
+TEST_P(Rma, WritesAndReadsEverySizeWhereAimed) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    const size_t max = rma_sizes().back();
+    // The region has guard bytes on both sides of where the data goes.
+    std::vector<uint8_t> memory(max + 64, kUntouched);
+    uint64_t key = 0, base = 0;
+    Handle<fid_mr> mr;
+    ASSERT_TRUE(expose(mr, memory, FI_REMOTE_READ | FI_REMOTE_WRITE, &key, &base));
+    uint64_t writes = 0, reads = 0;
+    for (size_t size : rma_sizes()) {
+        SCOPED_TRACE("size " + std::to_string(size));
+        std::fill(memory.begin(), memory.end(), kUntouched);
+        const std::vector<uint8_t> data = pattern(size, size);
+        int context = 0;
+        ASSERT_EQ(post(false, const_cast<uint8_t*>(data.data()), size, base + 32, key, &context), 0);
+        fi_cq_data_entry entry{};
+        ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+        EXPECT_EQ(entry.op_context, &context);
+        EXPECT_EQ(entry.flags, uint64_t{FI_RMA | FI_WRITE});
+        ++writes;
+        EXPECT_EQ(fi_cntr_read(a_.write_cntr.get()), writes);
+        // Complete at the initiator means in place at the target.
+        EXPECT_TRUE(std::equal(data.begin(), data.end(), memory.begin() + 32));
+        EXPECT_TRUE(std::all_of(memory.begin(), memory.begin() + 32, [](uint8_t b) { return b == kUntouched; }));
+        EXPECT_TRUE(std::all_of(memory.begin() + 32 + static_cast<ptrdiff_t>(size), memory.end(),
+                                [](uint8_t b) { return b == kUntouched; }));
+        EXPECT_TRUE(counter_reaches(b_.remote_write_cntr.get(), writes));
+
+        std::vector<uint8_t> back(size + 2, kUntouched);
+        ASSERT_EQ(post(true, back.data() + 1, size, base + 32, key, &context), 0);
+        ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+        EXPECT_EQ(entry.flags, uint64_t{FI_RMA | FI_READ});
+        ++reads;
+        EXPECT_EQ(fi_cntr_read(a_.read_cntr.get()), reads);
+        EXPECT_TRUE(std::equal(data.begin(), data.end(), back.begin() + 1));
+        EXPECT_EQ(back.front(), kUntouched);
+        EXPECT_EQ(back.back(), kUntouched);
+        EXPECT_TRUE(counter_reaches(b_.remote_read_cntr.get(), reads));
+    }
+    EXPECT_EQ(fi_cntr_readerr(b_.remote_write_cntr.get()), 0u);
+    // Without remote CQ data, a peer's writes make no entry at the target.
+    fi_cq_data_entry entry{};
+    EXPECT_EQ(fi_cq_read(b_.rx.get(), &entry, 1), -FI_EAGAIN);
+}
+
+TEST_P(Rma, VectorsAndMessagesScatterAndGather) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> memory(200000, kUntouched);
+    uint64_t key = 0, base = 0;
+    Handle<fid_mr> mr;
+    ASSERT_TRUE(expose(mr, memory, FI_REMOTE_READ | FI_REMOTE_WRITE, &key, &base));
+    const std::vector<uint8_t> data = pattern(9, 150000);
+    // Three pieces of our memory to one range of the target.
+    iovec pieces[3] = {{const_cast<uint8_t*>(data.data()), 10},
+                       {const_cast<uint8_t*>(data.data()) + 10, 99990},
+                       {const_cast<uint8_t*>(data.data()) + 100000, 50000}};
+    int context = 0;
+    ASSERT_EQ(fi_writev(a_.ep.get(), pieces, nullptr, 3, a_.peer, base + 1000, key, &context), 0);
+    fi_cq_data_entry entry{};
+    ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), memory.begin() + 1000));
+
+    std::vector<uint8_t> first(70000), second(80000);
+    iovec into[2] = {{first.data(), first.size()}, {second.data(), second.size()}};
+    fi_rma_iov remote{base + 1000, 150000, key};
+    fi_msg_rma msg{};
+    msg.msg_iov = into;
+    msg.iov_count = 2;
+    msg.addr = a_.peer;
+    msg.rma_iov = &remote;
+    msg.rma_iov_count = 1;
+    msg.context = &context;
+    ASSERT_EQ(fi_readmsg(a_.ep.get(), &msg, FI_COMPLETION), 0);
+    ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    EXPECT_TRUE(std::equal(first.begin(), first.end(), data.begin()));
+    EXPECT_TRUE(std::equal(second.begin(), second.end(), data.begin() + 70000));
+}
+
+TEST_P(Rma, WriteDataReachesTheTargetsQueue) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> memory(1 << 20, kUntouched);
+    uint64_t key = 0, base = 0;
+    Handle<fid_mr> mr;
+    ASSERT_TRUE(expose(mr, memory, FI_REMOTE_WRITE, &key, &base));
+    for (size_t size : {size_t{0}, size_t{64}, size_t{300000}}) {
+        SCOPED_TRACE("size " + std::to_string(size));
+        const std::vector<uint8_t> data = pattern(size + 1, size);
+        int context = 0;
+        const uint64_t cq_data = 0xfeedbeef00000000ull + size;
+        ASSERT_EQ(fi_writedata(a_.ep.get(), data.data(), size, nullptr, cq_data, a_.peer, base, key, &context), 0);
+        fi_cq_data_entry entry{};
+        ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+        EXPECT_EQ(entry.flags, uint64_t{FI_RMA | FI_REMOTE_WRITE | FI_REMOTE_CQ_DATA});
+        EXPECT_EQ(entry.data, cq_data);
+        EXPECT_EQ(entry.len, size);
+        EXPECT_EQ(entry.op_context, nullptr) << "no receive was consumed";
+        EXPECT_TRUE(std::equal(data.begin(), data.end(), memory.begin()));
+        ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+        EXPECT_EQ(entry.op_context, &context);
+    }
+    // fi_inject_writedata: the same without any completion at the initiator.
+    const std::vector<uint8_t> small = pattern(3, 40);
+    ASSERT_EQ(fi_inject_writedata(a_.ep.get(), small.data(), small.size(), 77, a_.peer, base + 8, key), 0);
+    fi_cq_data_entry entry{};
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    EXPECT_EQ(entry.data, 77u);
+    EXPECT_TRUE(std::equal(small.begin(), small.end(), memory.begin() + 8));
+}
+
+TEST_P(Rma, InjectedWritesAreCountedNotReported) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> memory(4096, kUntouched);
+    uint64_t key = 0, base = 0;
+    Handle<fid_mr> mr;
+    ASSERT_TRUE(expose(mr, memory, FI_REMOTE_WRITE, &key, &base));
+    for (size_t i = 0; i < 64; ++i) {
+        // The buffer is free as soon as the call returns.
+        std::vector<uint8_t> data = pattern(i, 64);
+        ASSERT_EQ(fi_inject_write(a_.ep.get(), data.data(), data.size(), a_.peer, base + i * 64, key), 0);
+        std::fill(data.begin(), data.end(), 0);
+    }
+    EXPECT_TRUE(counter_reaches(a_.write_cntr.get(), 64));
+    EXPECT_TRUE(counter_reaches(b_.remote_write_cntr.get(), 64));
+    for (size_t i = 0; i < 64; ++i) {
+        const std::vector<uint8_t> data = pattern(i, 64);
+        EXPECT_TRUE(std::equal(data.begin(), data.end(), memory.begin() + static_cast<ptrdiff_t>(i * 64))) << i;
+    }
+    fi_cq_data_entry entry{};
+    EXPECT_EQ(fi_cq_read(a_.tx.get(), &entry, 1), -FI_EAGAIN);
+}
+
+TEST_P(Rma, ManyOperationsInFlight) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    constexpr size_t kOps = 300;
+    constexpr size_t kChunk = 2000;
+    std::vector<uint8_t> memory(kOps * kChunk, kUntouched);
+    uint64_t key = 0, base = 0;
+    Handle<fid_mr> mr;
+    ASSERT_TRUE(expose(mr, memory, FI_REMOTE_READ | FI_REMOTE_WRITE, &key, &base));
+    std::vector<std::vector<uint8_t>> data;
+    for (size_t i = 0; i < kOps; ++i) data.push_back(pattern(i + 100, kChunk));
+    for (size_t i = 0; i < kOps; ++i)
+        ASSERT_EQ(post(false, data[i].data(), kChunk, base + i * kChunk, key, nullptr), 0) << i;
+    EXPECT_TRUE(counter_reaches(a_.write_cntr.get(), kOps));
+    std::vector<uint8_t> back(memory.size(), 0);
+    for (size_t i = 0; i < kOps; ++i)
+        ASSERT_EQ(post(true, back.data() + i * kChunk, kChunk, base + i * kChunk, key, nullptr), 0) << i;
+    EXPECT_TRUE(counter_reaches(a_.read_cntr.get(), kOps));
+    for (size_t i = 0; i < kOps; ++i) {
+        EXPECT_TRUE(std::equal(data[i].begin(), data[i].end(), back.begin() + static_cast<ptrdiff_t>(i * kChunk)))
+            << i;
+    }
+}
+
+// Every access the target did not open is refused with its reason, and the
+// target's memory is exactly as it was; the target counts each refusal as
+// an error of the matching remote counter.
+TEST_P(Rma, BadAccessesAreRefusedAndTouchNothing) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> both(8192, kUntouched), write_only(8192, kUntouched), read_only(8192, kUntouched);
+    uint64_t both_key = 0, both_base = 0, wo_key = 0, wo_base = 0, ro_key = 0, ro_base = 0;
+    Handle<fid_mr> both_mr, wo_mr, ro_mr;
+    ASSERT_TRUE(expose(both_mr, both, FI_REMOTE_READ | FI_REMOTE_WRITE, &both_key, &both_base));
+    ASSERT_TRUE(expose(wo_mr, write_only, FI_REMOTE_WRITE, &wo_key, &wo_base));
+    ASSERT_TRUE(expose(ro_mr, read_only, FI_REMOTE_READ, &ro_key, &ro_base));
+    // A region that was closed: its key is no more.
+    std::vector<uint8_t> gone_memory(64, kUntouched);
+    uint64_t gone_key = 0, gone_base = 0;
+    {
+        Handle<fid_mr> gone;
+        ASSERT_TRUE(expose(gone, gone_memory, FI_REMOTE_WRITE, &gone_key, &gone_base));
+    }
+
+    struct Case {
+        const char* what;
+        bool read;
+        size_t size;
+        uint64_t addr;
+        uint64_t key;
+        int expected;
+    };
+    const Case cases[] = {
+        {"unknown key", false, 100, both_base, both_key + 1000, -FI_EACCES},
+        {"unknown key, large", false, 100000, both_base, both_key + 1000, -FI_EACCES},
+        {"closed region", false, 10, gone_base, gone_key, -FI_EACCES},
+        {"write to a read-only region", false, 100, ro_base, ro_key, -FI_EACCES},
+        {"large write to a read-only region", false, 8192, ro_base, ro_key, -FI_EACCES},
+        {"read from a write-only region", true, 100, wo_base, wo_key, -FI_EACCES},
+        {"large read from a write-only region", true, 8192, wo_base, wo_key, -FI_EACCES},
+        {"past the end", false, 100, both_base + 8100, both_key, -FI_EINVAL},
+        {"large, past the end", false, 8192, both_base + 1, both_key, -FI_EINVAL},
+        {"before the start", false, 10, both_base - 1, both_key, -FI_EINVAL},
+        {"far away", false, 10, both_base + (uint64_t{1} << 40), both_key, -FI_EINVAL},
+        {"wrapping around", false, 10, ~uint64_t{0} - 4, both_key, -FI_EINVAL},
+        {"read past the end", true, 9000, both_base, both_key, -FI_EINVAL},
+    };
+    uint64_t refused_writes = 0, refused_reads = 0;
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.what);
+        std::vector<uint8_t> data = pattern(1, c.size);
+        int context = 0;
+        ASSERT_EQ(post(c.read, data.data(), c.size, c.addr, c.key, &context), 0);
+        fi_cq_data_entry entry{};
+        fi_cq_err_entry error{};
+        ASSERT_EQ(wait(a_.tx.get(), &entry, &error), c.expected);
+        EXPECT_EQ(error.op_context, &context);
+        EXPECT_EQ(error.flags & (FI_RMA | FI_READ | FI_WRITE), uint64_t{FI_RMA | (c.read ? FI_READ : FI_WRITE)});
+        EXPECT_TRUE(untouched(both));
+        EXPECT_TRUE(untouched(write_only));
+        EXPECT_TRUE(untouched(read_only));
+        EXPECT_TRUE(untouched(gone_memory));
+        if (c.read) {
+            EXPECT_TRUE(counter_reaches(b_.remote_read_cntr.get(), ++refused_reads, true));
+            EXPECT_EQ(data, pattern(1, c.size)) << "a refused read leaves our buffer alone";
+        } else {
+            EXPECT_TRUE(counter_reaches(b_.remote_write_cntr.get(), ++refused_writes, true));
+        }
+        EXPECT_EQ(fi_cntr_readerr(c.read ? a_.read_cntr.get() : a_.write_cntr.get()),
+                  c.read ? refused_reads : refused_writes);
+    }
+    EXPECT_EQ(fi_cntr_read(b_.remote_write_cntr.get()), 0u);
+    EXPECT_EQ(fi_cntr_read(b_.remote_read_cntr.get()), 0u);
+
+    // The connection is as good as before: allowed accesses still work.
+    const std::vector<uint8_t> data = pattern(2, 5000);
+    ASSERT_EQ(post(false, const_cast<uint8_t*>(data.data()), data.size(), wo_base, wo_key, nullptr), 0);
+    fi_cq_data_entry entry{};
+    ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), write_only.begin()));
+}
+
+// Without FI_MR_VIRT_ADDR, peers name bytes by their offset in the region.
+TEST_P(Rma, OffsetAddressingWithoutVirtualAddresses) {
+    ASSERT_NO_FATAL_FAILURE(get_info(FI_MR_PROV_KEY));
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> memory(100000, kUntouched);
+    uint64_t key = 0, base = 0;
+    Handle<fid_mr> mr;
+    ASSERT_TRUE(expose(mr, memory, FI_REMOTE_READ | FI_REMOTE_WRITE, &key, &base));
+    ASSERT_EQ(base, 0u);
+    for (size_t size : {size_t{16}, size_t{50000}}) {
+        const std::vector<uint8_t> data = pattern(size, size);
+        ASSERT_EQ(post(false, const_cast<uint8_t*>(data.data()), size, 100, key, nullptr), 0);
+        fi_cq_data_entry entry{};
+        ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+        EXPECT_TRUE(std::equal(data.begin(), data.end(), memory.begin() + 100));
+        EXPECT_EQ(memory[99], kUntouched);
+    }
+    // A virtual address is just an offset far out of the region here.
+    ASSERT_EQ(post(false, memory.data(), 16, reinterpret_cast<uint64_t>(memory.data()), key, nullptr), 0);
+    fi_cq_data_entry entry{};
+    EXPECT_EQ(wait(a_.tx.get(), &entry), -FI_EINVAL);
+}
+
+// The target endpoint closes while a large read is being pulled from it:
+// the read fails, it does not hang.
+TEST_P(Rma, ATargetThatGoesAwayFailsTheRead) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> memory(size_t{8} << 20, kUntouched);
+    uint64_t key = 0, base = 0;
+    Handle<fid_mr> mr;
+    ASSERT_TRUE(expose(mr, memory, FI_REMOTE_READ, &key, &base));
+    std::vector<uint8_t> back(memory.size());
+    int context = 0;
+    ASSERT_EQ(post(true, back.data(), back.size(), base, key, &context), 0);
+    // Let the request reach the target, then close it.
+    for (int i = 0; i < 20; ++i) {
+        fi_cq_read(b_.tx.get(), nullptr, 0);
+        fi_cq_read(a_.tx.get(), nullptr, 0);
+    }
+    ASSERT_EQ(b_.ep.close(), 0);
+    fi_cq_data_entry entry{};
+    const auto start = Clock::now();
+    const int ret = wait(a_.tx.get(), &entry);
+    // Done before the target closed, or failed since.
+    if (ret != 0) {
+        EXPECT_TRUE(ret == -FI_ETIMEDOUT || ret == -FI_ECONNABORTED || ret == -FI_ECONNRESET) << fi_strerror(-ret);
+        EXPECT_LT(Clock::now() - start, 15s);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Links, Rma, testing::Values("udp", "shm", "auto"),
+                         [](const testing::TestParamInfo<const char*>& info) { return std::string(info.param); });
+
+}  // namespace

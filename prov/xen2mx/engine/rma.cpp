@@ -1,0 +1,375 @@
+// One-sided operations, carried by xen2mx's RMA_REQUEST and RMA_REPLY frames
+// (wire/mxoe.hpp) on the partner's connection: they are sequenced, acked
+// and resent like messages, and every request gets exactly one answer.
+//
+//   initiator                              target
+//   RMA_REQUEST write, data inline    ->   checks key, rights, bounds; stores
+//                                     <-   RMA_REPLY status
+//   RMA_REQUEST write, our region R   ->   checks; pulls R into its region
+//                                     <-   RMA_REPLY status (R is free again)
+//   RMA_REQUEST read                  ->   checks
+//                                     <-   RMA_REPLY data inline, or its region T
+//   pulls T, then NOTIFY              ->   T is free again
+//
+// Large data thus moves by the pull protocol of large messages, and on a
+// same-host channel by a single copy. A refused request touches no memory:
+// the target checks before it stores or pulls anything, counts the refusal,
+// and the initiator's operation fails with the reason.
+#include <cstring>
+
+#include "engine/endpoint.hpp"
+#include "engine/iov.hpp"
+
+namespace xen2mx::engine {
+
+namespace {
+
+wire::RmaStatus wire_status(Status status) {
+    switch (status) {
+    case Status::Ok: return wire::RmaStatus::Ok;
+    case Status::AccessDenied: return wire::RmaStatus::BadKey;
+    case Status::OutOfBounds: return wire::RmaStatus::OutOfBounds;
+    case Status::Unsupported: return wire::RmaStatus::Unsupported;
+    default: return wire::RmaStatus::Busy;
+    }
+}
+
+Status engine_status(wire::RmaStatus status) {
+    switch (status) {
+    case wire::RmaStatus::Ok: return Status::Ok;
+    case wire::RmaStatus::BadKey: return Status::AccessDenied;
+    case wire::RmaStatus::OutOfBounds: return Status::OutOfBounds;
+    case wire::RmaStatus::Busy: return Status::NoResources;
+    case wire::RmaStatus::Unsupported: return Status::Unsupported;
+    }
+    return Status::Unsupported;
+}
+
+// Bytes of an RMA_REQUEST header beyond a PULL_REPLY's, whose payload
+// fills the MTU.
+constexpr size_t kRmaHeaderExtra = 40;
+constexpr size_t kRmaInlineCap = 4096;
+
+}  // namespace
+
+size_t Endpoint::rma_inline_max() const {
+    const size_t frame = config_.limits.pull_reply_max;
+    return frame > kRmaHeaderExtra ? std::min(frame - kRmaHeaderExtra, kRmaInlineCap) : 0;
+}
+
+// ------------------------------------------------------------------ initiator
+
+int Endpoint::rma(const RmaArgs& args, TimePoint now) {
+    now_ = now;
+    if (!config_.reliable || config_.mode != wire::WireMode::OpenMx) return -EOPNOTSUPP;
+    if (args.peer >= partners_.size() || args.iov.size() > kMaxIov) return -EINVAL;
+    const size_t length = iov_length(args.iov);
+    if (length > UINT32_MAX) return -EMSGSIZE;
+    if (sends_.available() <= kNotifyReserve) return -EAGAIN;
+    Partner& partner = partners_[args.peer];
+    resolve(partner);
+    if (partner.route.lossless() && link_->backlogged(partner.route)) return -EAGAIN;
+    SendRequest* request = sends_.get();
+
+    const bool write = args.kind == RmaKind::Write;
+    request->kind = write ? SendRequest::Kind::RmaWrite : SendRequest::Kind::RmaRead;
+    request->peer = args.peer;
+    request->context = args.context;
+    request->report = args.report;
+    request->length = length;
+    request->rma_key = args.key;
+    request->rma_addr = args.addr;
+    request->rma_flags = (write && args.has_data) ? wire::kRmaCqData : 0;
+    request->data = args.data;
+    // The answer names the request by its place in the pool; the serial
+    // keeps a late answer from meeting a later occupant of the same place.
+    request->rma_handle = (++rma_serial_ << 16) | static_cast<uint32_t>(sends_.index_of(request));
+    gather(request, args.iov, write && args.copy);
+    if (write && length > rma_inline_max()) {
+        request->rma_flags |= wire::kRmaPulled;
+        if (allocate_region(request) != 0) {
+            sends_.put(request);
+            return -EAGAIN;
+        }
+    }
+    submit(args.peer, partner, request);
+    return 0;
+}
+
+int Endpoint::emit_rma(Partner& partner, SendRequest* request, uint16_t seq, uint32_t session) {
+    std::array<uint8_t, wire::kMaxHeaderLength> header;
+    const std::span<const iovec> iov{request->iov.data(), request->iov_count};
+    const bool by_region = regions_[request->region] == request;
+    // On a same-host channel the peer reads a region straight from our memory.
+    if (by_region && partner.route.lossless())
+        link_->expose_region(partner.route, request->region, request->region_seq, iov);
+    const bool inline_data = !by_region && request->kind != SendRequest::Kind::RmaRead;
+    size_t n;
+    if (request->kind == SendRequest::Kind::RmaReply) {
+        wire::RmaReply reply;
+        reply.dst_endpoint = partner.address.endpoint;
+        reply.src_endpoint = endpoint_id_;
+        reply.status = static_cast<wire::RmaStatus>(request->rma_status);
+        reply.flags = by_region ? wire::kRmaPulled : 0;
+        reply.lib_seqnum = seq;
+        reply.lib_piggyack = piggyack(partner);
+        reply.session = session;
+        reply.handle = request->rma_handle;
+        reply.length = static_cast<uint32_t>(request->length);
+        reply.pulled_rdma_id = request->region;
+        reply.pulled_rdma_seqnum = request->region_seq;
+        reply.payload_length = inline_data ? static_cast<uint16_t>(request->length) : 0;
+        n = wire::encode_rma_reply(head_for(partner), reply, config_.mode, header);
+    } else {
+        wire::RmaRequest rma;
+        rma.dst_endpoint = partner.address.endpoint;
+        rma.src_endpoint = endpoint_id_;
+        rma.op = request->kind == SendRequest::Kind::RmaRead ? wire::RmaOp::Read : wire::RmaOp::Write;
+        rma.flags = request->rma_flags;
+        rma.lib_seqnum = seq;
+        rma.lib_piggyack = piggyack(partner);
+        rma.session = session;
+        rma.handle = request->rma_handle;
+        rma.length = static_cast<uint32_t>(request->length);
+        rma.key = request->rma_key;
+        rma.addr = request->rma_addr;
+        rma.cq_data = request->data;
+        rma.pulled_rdma_id = request->region;
+        rma.pulled_rdma_seqnum = request->region_seq;
+        rma.payload_length = inline_data ? static_cast<uint16_t>(request->length) : 0;
+        n = wire::encode_rma_request(head_for(partner), rma, config_.mode, header);
+    }
+    if (n == 0) return -EINVAL;
+    return send_frame(partner.route, {header.data(), n}, inline_data ? iov : std::span<const iovec>{});
+}
+
+// The operation an answer is for, while it waits for one.
+SendRequest* Endpoint::rma_request_of(uint32_t handle, PeerId peer) {
+    SendRequest* request = sends_.at(handle & 0xffff);
+    if (!request || request->rma_handle != handle || request->peer != peer) return nullptr;
+    if (request->kind != SendRequest::Kind::RmaWrite && request->kind != SendRequest::Kind::RmaRead) return nullptr;
+    if (request->state != SendRequest::State::WaitReply && request->state != SendRequest::State::Unacked)
+        return nullptr;
+    return request;
+}
+
+void Endpoint::on_rma_reply(const wire::Frame& frame, const link::Route& from) {
+    const auto& reply = std::get<wire::RmaReply>(frame.body);
+    if (reply.dst_endpoint != endpoint_id_ || !config_.reliable) {
+        ++counters_.not_for_us;
+        return;
+    }
+    PeerId peer;
+    Partner* partner = sequenced_partner(frame, from, reply.src_endpoint, reply.session, reply.lib_seqnum,
+                                         reply.lib_piggyack, &peer);
+    if (!partner || !accept_seq(*partner, reply.lib_seqnum, -1)) return;
+    advance_match(peer, *partner);
+    received_message(*partner);
+
+    const bool by_region = reply.flags & wire::kRmaPulled;
+    SendRequest* request = rma_request_of(reply.handle, peer);
+    if (!request) {
+        // Not ours to answer (a confused or hostile peer): a region it
+        // offers is released all the same.
+        if (by_region) send_notify(peer, reply.pulled_rdma_id, reply.pulled_rdma_seqnum, 0);
+        return;
+    }
+    // It waits for nothing else now (a pull, at most).
+    if (request->state == SendRequest::State::Unacked) partner->unacked.remove(request);
+    if (request->state == SendRequest::State::WaitReply) {
+        partner->awaiting_reply.remove(request);
+        --partner->waiting_notify;
+    }
+    request->state = SendRequest::State::Pending;
+
+    if (reply.status != wire::RmaStatus::Ok || request->kind == SendRequest::Kind::RmaWrite) {
+        if (by_region) send_notify(peer, reply.pulled_rdma_id, reply.pulled_rdma_seqnum, 0);
+        complete_send(request, engine_status(reply.status));
+        return;
+    }
+    // A read: the answer must have exactly what was asked for.
+    if (reply.length != request->length || (!by_region && frame.payload.size() != request->length)) {
+        if (by_region) send_notify(peer, reply.pulled_rdma_id, reply.pulled_rdma_seqnum, 0);
+        complete_send(request, Status::ReadFailed);
+        return;
+    }
+    if (!by_region) {
+        copy_to_iov({request->iov.data(), request->iov_count}, 0, frame.payload);
+        complete_send(request, Status::Ok);
+        return;
+    }
+    RecvRequest* fetch = rma_pulls_.get();
+    if (!fetch) {
+        send_notify(peer, reply.pulled_rdma_id, reply.pulled_rdma_seqnum, 0);
+        complete_send(request, Status::NoResources);
+        return;
+    }
+    fetch->kind = RecvRequest::Kind::RmaFetch;
+    fetch->origin = request;
+    fetch->peer = peer;
+    fetch->matched = true;
+    for (size_t i = 0; i < request->iov_count; ++i) fetch->dest[i] = request->iov[i];
+    fetch->dest_count = request->iov_count;
+    fetch->transfer_length = request->length;
+    fetch->pull_region = reply.pulled_rdma_id;
+    fetch->pull_region_seq = reply.pulled_rdma_seqnum;
+    start_pull(fetch, peer, reply.pulled_rdma_id, reply.pulled_rdma_seqnum, from.channel);
+}
+
+// ------------------------------------------------------------------ target
+
+void Endpoint::on_rma_request(const wire::Frame& frame, const link::Route& from) {
+    const auto& request = std::get<wire::RmaRequest>(frame.body);
+    if (request.dst_endpoint != endpoint_id_ || !config_.reliable) {
+        ++counters_.not_for_us;
+        return;
+    }
+    PeerId peer;
+    Partner* partner = sequenced_partner(frame, from, request.src_endpoint, request.session, request.lib_seqnum,
+                                         request.lib_piggyack, &peer);
+    if (!partner || !accept_seq(*partner, request.lib_seqnum, -1)) return;
+    advance_match(peer, *partner);
+    received_message(*partner);
+    serve_rma(peer, request, frame.payload, from.channel);
+}
+
+void Endpoint::serve_rma(PeerId peer, const wire::RmaRequest& request, std::span<const uint8_t> payload,
+                         uint32_t channel) {
+    switch (request.op) {
+    case wire::RmaOp::Read: serve_read(peer, request); return;
+    case wire::RmaOp::Write: break;
+    default: refuse_rma(peer, request, Status::Unsupported); return;
+    }
+    const bool by_region = request.flags & wire::kRmaPulled;
+    // Inline data must be all of it.
+    if (!by_region && payload.size() != request.length) {
+        refuse_rma(peer, request, Status::OutOfBounds);
+        return;
+    }
+    std::array<iovec, kMaxIovWithData> target;
+    size_t count = 0;
+    const Status found = regions_dir_ ? regions_dir_->find(request.key, request.addr, request.length,
+                                                           Access::RemoteWrite, target, &count)
+                                      : Status::AccessDenied;
+    if (found != Status::Ok) {
+        refuse_rma(peer, request, found);
+        return;
+    }
+    const bool cq = request.flags & wire::kRmaCqData;
+    if (!by_region) {
+        copy_to_iov({target.data(), count}, 0, payload);
+        remote_event(peer, RmaRole::RemoteWrite, request.length, cq, request.cq_data);
+        send_rma_reply(peer, request, wire::RmaStatus::Ok, {}, false);
+        return;
+    }
+    RecvRequest* recv = rma_pulls_.get();
+    if (!recv) {
+        send_rma_reply(peer, request, wire::RmaStatus::Busy, {}, false);
+        return;
+    }
+    recv->kind = RecvRequest::Kind::RmaTarget;
+    recv->peer = peer;
+    recv->matched = true;
+    for (size_t i = 0; i < count; ++i) recv->dest[i] = target[i];
+    recv->dest_count = count;
+    recv->transfer_length = request.length;
+    recv->rma_handle = request.handle;
+    recv->rma_cq = cq;
+    recv->rma_data = request.cq_data;
+    start_pull(recv, peer, request.pulled_rdma_id, request.pulled_rdma_seqnum, channel);
+}
+
+void Endpoint::serve_read(PeerId peer, const wire::RmaRequest& request) {
+    std::array<iovec, kMaxIovWithData> source;
+    size_t count = 0;
+    const Status found = regions_dir_ ? regions_dir_->find(request.key, request.addr, request.length,
+                                                           Access::RemoteRead, source, &count)
+                                      : Status::AccessDenied;
+    if (found != Status::Ok) {
+        refuse_rma(peer, request, found);
+        return;
+    }
+    remote_event(peer, RmaRole::RemoteRead, request.length, false, 0);
+    send_rma_reply(peer, request, wire::RmaStatus::Ok, {source.data(), count}, request.length > rma_inline_max());
+}
+
+// A refused request touched nothing; the target's application learns of it
+// through the error count of its remote-access counter.
+void Endpoint::refuse_rma(PeerId peer, const wire::RmaRequest& request, Status status) {
+    ++counters_.rma_refused;
+    const RmaRole role = request.op == wire::RmaOp::Read ? RmaRole::RemoteRead : RmaRole::RemoteWrite;
+    remote_event(peer, role, request.length, false, 0, status);
+    send_rma_reply(peer, request, wire_status(status), {}, false);
+}
+
+// Answers a request; `data` is what a read returns (straight from the
+// region: a resent answer reads it again), inline or by region.
+void Endpoint::send_rma_reply(PeerId peer, const wire::RmaRequest& request, wire::RmaStatus status,
+                              std::span<const iovec> data, bool by_region) {
+    SendRequest* reply = (by_region && free_regions_.empty()) ? nullptr : sends_.get();
+    if (!reply) {
+        // Out of requests or regions: answered from timers() once there are.
+        // A read is looked up again then.
+        reply_backlog_.push_back({peer, request, status});
+        return;
+    }
+    reply->kind = SendRequest::Kind::RmaReply;
+    reply->peer = peer;
+    reply->report = false;
+    reply->rma_status = static_cast<uint8_t>(status);
+    reply->rma_handle = request.handle;
+    for (const iovec& v : data) reply->iov[reply->iov_count++] = v;
+    reply->length = iov_length(data);
+    if (by_region) allocate_region(reply);
+    transmit(partners_[peer], reply);
+}
+
+void Endpoint::serve_reply_backlog() {
+    size_t served = 0;
+    while (served < reply_backlog_.size() && sends_.available() > 0 && !free_regions_.empty()) {
+        const PendingReply pending = reply_backlog_[served++];
+        if (pending.status == wire::RmaStatus::Ok && pending.request.op == wire::RmaOp::Read)
+            serve_read(pending.peer, pending.request);
+        else
+            send_rma_reply(pending.peer, pending.request, pending.status, {}, false);
+    }
+    reply_backlog_.erase(reply_backlog_.begin(), reply_backlog_.begin() + static_cast<ptrdiff_t>(served));
+}
+
+void Endpoint::remote_event(PeerId peer, RmaRole role, size_t length, bool has_data, uint64_t data,
+                            Status status) {
+    Completion c;
+    c.rma = role;
+    c.status = status;
+    c.peer = peer;
+    c.length = length;
+    c.has_data = has_data;
+    c.data = data;
+    // Only remote CQ data makes an entry; counters count every access.
+    c.report = has_data && status == Status::Ok;
+    sink_.complete(c);
+}
+
+// A pull of RMA data ended: the data of a peer's write is in our region,
+// or the target's data is in our read's buffers.
+void Endpoint::finish_rma_pull(RecvRequest* recv, Status status) {
+    const PeerId peer = recv->peer;
+    if (recv->kind == RecvRequest::Kind::RmaTarget) {
+        wire::RmaRequest request;
+        request.handle = recv->rma_handle;
+        if (status == Status::Ok) {
+            remote_event(peer, RmaRole::RemoteWrite, recv->transfer_length, recv->rma_cq, recv->rma_data);
+            send_rma_reply(peer, request, wire::RmaStatus::Ok, {}, false);
+        } else if (status == Status::ReadFailed) {
+            send_rma_reply(peer, request, wire::RmaStatus::Busy, {}, false);
+        }
+        // Otherwise the connection is gone, and the answer with it.
+    } else {
+        if (status == Status::Ok)
+            send_notify(peer, recv->pull_region, recv->pull_region_seq, static_cast<uint32_t>(recv->transfer_length));
+        complete_send(recv->origin, status);
+    }
+    rma_pulls_.put(recv);
+}
+
+}  // namespace xen2mx::engine

@@ -1,0 +1,46 @@
+// One-sided operations as the engine sees them: what the layer above asks
+// for, and how the engine finds the memory a peer's request names.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "engine/types.hpp"
+
+namespace xen2mx::engine {
+
+enum class RmaKind : uint8_t { Read, Write };
+
+struct RmaArgs {
+    RmaKind kind = RmaKind::Write;
+    PeerId peer = kNoPeer;
+    std::span<const iovec> iov;  // ours: the data to write, or where what is read goes
+    uint64_t addr = 0;           // the target's address (or offset) and key
+    uint64_t key = 0;
+    bool has_data = false;       // Write: remote CQ data for the target
+    uint64_t data = 0;
+    void* context = nullptr;
+    bool report = true;
+    bool copy = false;           // inject: the buffer is free on return
+};
+
+enum class Access : uint8_t { RemoteRead, RemoteWrite };
+
+// The memory regions peers may reach, kept by the layer above.
+class RegionDirectory {
+public:
+    // Where bytes [addr, addr + length) of the region registered under key
+    // are, as at most out.size() pieces (*count of them). AccessDenied when
+    // there is no such key or the region is not open to `access`;
+    // OutOfBounds when the bytes are not all inside it.
+    virtual Status find(uint64_t key, uint64_t addr, uint64_t length, Access access, std::span<iovec> out,
+                        size_t* count) = 0;
+
+protected:
+    ~RegionDirectory() = default;
+};
+
+}  // namespace xen2mx::engine
