@@ -93,4 +93,21 @@ FI_XEN2MX_LINK=udp all_to_all udp
 expect_shm_peers 0 "FI_XEN2MX_LINK=udp: no peer over shared memory"
 
 all_to_all auto-crowded --messages 300 --rounds 1
+
+# Two jobs at once, each with a udp port base of its own: their endpoints
+# share the loopback's board and endpoint ids, yet each job reaches only its
+# own endpoints (over shared memory, under names that carry the udp port).
+base=$FI_XEN2MX_UDP_PORT_BASE
+job() {
+    RANKS=4
+    FI_XEN2MX_UDP_PORT_BASE=$2 all_to_all "$1"
+    expect_shm_peers 3 "$1: its 3 peers, and only those, over shared memory"
+    finish
+}
+job two-jobs-a "$base" &
+job_a=$!
+job two-jobs-b $((base + 128)) &
+job_b=$!
+wait "$job_a" && pass "job a next to job b" || fail "job a next to job b"
+wait "$job_b" && pass "job b next to job a" || fail "job b next to job a"
 finish

@@ -106,6 +106,7 @@ std::unique_ptr<link::Link> with_local_peers(const Params& params, std::unique_p
     link::ShmLinkConfig config;
     config.board = network->board();
     config.endpoint_id = network->endpoint_id();
+    config.udp_port = network->local_route().udp_port;
     config.max_frame = static_cast<size_t>(params.udp_mtu);
     config.log = log_link;
     std::unique_ptr<link::Link> shm;

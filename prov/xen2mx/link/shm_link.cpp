@@ -100,12 +100,17 @@ std::string peer_text(uint64_t board, unsigned endpoint) {
 }
 
 // The abstract name an endpoint listens under. Abstract names live in the
-// network namespace: endpoints of another namespace are not local.
-socklen_t listen_name(uint64_t board, unsigned endpoint, sockaddr_un* name) {
+// network namespace: endpoints of another namespace are not local. The udp
+// port, when the endpoint has one, keeps jobs that share a board (the
+// loopback's) but not a udp port base apart.
+socklen_t listen_name(uint64_t board, unsigned endpoint, uint16_t port, sockaddr_un* name) {
     *name = sockaddr_un{};
     name->sun_family = AF_UNIX;
-    const int length = std::snprintf(name->sun_path + 1, sizeof name->sun_path - 1, "xen2mx/shm/%012llx/%u",
-                                      static_cast<unsigned long long>(board), endpoint);
+    char* path = name->sun_path + 1;
+    const size_t room = sizeof name->sun_path - 1;
+    const auto b = static_cast<unsigned long long>(board);
+    const int length = port ? std::snprintf(path, room, "xen2mx/shm/%012llx/%u/%u", b, endpoint, unsigned{port})
+                            : std::snprintf(path, room, "xen2mx/shm/%012llx/%u", b, endpoint);
     return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + static_cast<size_t>(length));
 }
 
@@ -320,6 +325,20 @@ private:
         if (wrote) wake(channel);
     }
 
+    // A connection to the peer's listener: under its name with its udp port,
+    // or, for an endpoint of the shm link alone (no port of its own), without.
+    static UniqueFd reach(const Address& peer) {
+        for (const uint16_t port : {peer.udp_port, uint16_t{0}}) {
+            sockaddr_un name;
+            const socklen_t size = listen_name(peer.board, peer.endpoint, port, &name);
+            UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+            if (!fd) return fd;
+            if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&name), size) == 0) return fd;
+            if (port == 0) break;
+        }
+        return UniqueFd();
+    }
+
     void disarm() {
         armed_ = false;
         for (auto& channel : channels_)
@@ -409,11 +428,8 @@ private:
     }
 
     Channel* connect_to(const Address& peer) {
-        sockaddr_un name;
-        const socklen_t size = listen_name(peer.board, peer.endpoint, &name);
-        UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-        if (!fd || ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&name), size) != 0)
-            return nullptr;  // not an endpoint of this host (or it is closing)
+        UniqueFd fd = reach(peer);
+        if (!fd) return nullptr;  // not an endpoint of this host (or it is closing)
         ucred cred{};
         if (!same_user(fd.get(), &cred)) {
             log(true, "peer " + peer_text(peer.board, peer.endpoint) + " runs under user id " +
@@ -629,14 +645,14 @@ private:
     unsigned polls_ = 0;
 };
 
-UniqueFd listen_as(uint64_t board, unsigned endpoint, int* error) {
+UniqueFd listen_as(uint64_t board, unsigned endpoint, uint16_t port, int* error) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd) {
         *error = -errno;
         return fd;
     }
     sockaddr_un name;
-    const socklen_t size = listen_name(board, endpoint, &name);
+    const socklen_t size = listen_name(board, endpoint, port, &name);
     if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&name), size) != 0 || ::listen(fd.get(), 128) != 0) {
         *error = -errno;
         fd.reset();
@@ -659,7 +675,7 @@ int open_shm_link(const ShmLinkConfig& config, std::unique_ptr<Link>* link) {
     const int last = config.endpoint_id < 0 ? int{kMaxEndpointId} : config.endpoint_id;
     int endpoint = first;
     for (; endpoint <= last; ++endpoint) {
-        listener = listen_as(config.board, static_cast<unsigned>(endpoint), &error);
+        listener = listen_as(config.board, static_cast<unsigned>(endpoint), config.udp_port, &error);
         if (listener || error != -EADDRINUSE) break;
     }
     if (!listener) return error;

@@ -26,6 +26,10 @@ struct ShmLinkConfig {
     // endpoint that has no network link).
     uint64_t board = 0;
     int endpoint_id = -1;
+    // The udp port of the network link beside it (0: none): part of the
+    // name it listens under, so that jobs with other udp port bases on one
+    // host never reach each other's endpoints.
+    uint16_t udp_port = 0;
     size_t max_frame = 65000;
     size_t ring_bytes = size_t{1} << 20;  // each way, a power of two
     LinkLog log = nullptr;
