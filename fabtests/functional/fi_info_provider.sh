@@ -26,7 +26,11 @@ out=$(run_tool "$FI_INFO" -p xen2mx -c FI_RMA 2>&1)
 expect_contains "$out" 'type: FI_EP_RDM' "RDM entry for FI_RMA"
 expect_absent "$out" 'FI_EP_DGRAM' "no DGRAM entry for FI_RMA (RMA needs the reliable connection)"
 
-for caps in FI_ATOMIC FI_MULTICAST; do
+out=$(run_tool "$FI_INFO" -p xen2mx -c FI_ATOMIC 2>&1)
+expect_contains "$out" 'type: FI_EP_RDM' "RDM entry for FI_ATOMIC"
+expect_absent "$out" 'FI_EP_DGRAM' "no DGRAM entry for FI_ATOMIC"
+
+for caps in FI_COLLECTIVE FI_MULTICAST; do
     out=$(run_tool "$FI_INFO" -p xen2mx -c "$caps" 2>&1)
     rc=$?
     if [ $rc -ne 0 ] && ! printf '%s\n' "$out" | grep -aq '^provider: xen2mx'; then
@@ -45,7 +49,7 @@ expect_contains "$out" 'msg_order: \[ FI_ORDER_SAS \]' "send-after-send order on
 expect_contains "$out" 'cq_data_size: 8' "remote CQ data size"
 expect_contains "$out" 'FI_RMA' "RMA advertised"
 expect_contains "$out" 'rma_iov_limit: 1' "one remote range per RMA operation"
-expect_absent "$out" 'FI_ATOMIC' "no atomic capability"
+expect_contains "$out" 'FI_ATOMIC' "atomics advertised"
 
 out=$(run_tool "$FI_INFO" -e 2>&1 | tr -d "\\000")
 for var in FI_XEN2MX_LINK FI_XEN2MX_IFACE FI_XEN2MX_UDP_PORT_BASE FI_XEN2MX_PEER_TIMEOUT FI_XEN2MX_KEY FI_XEN2MX_UDP_MTU; do

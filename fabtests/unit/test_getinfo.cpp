@@ -92,12 +92,11 @@ TEST(GetinfoOffer, NoHintsGivesRdmThenDgram) {
     EXPECT_GE(r.info->ep_attr->max_msg_size, size_t{1} << 30);
 }
 
-TEST(GetinfoOffer, NothingBeyondMessagingAndRmaIsAdvertised) {
+TEST(GetinfoOffer, NothingBeyondMessagingRmaAndAtomicsIsAdvertised) {
     Result r = run(nullptr);
     ASSERT_EQ(r.ret, 0);
-    const uint64_t never = FI_ATOMIC | FI_MULTICAST | FI_COLLECTIVE | FI_NAMED_RX_CTX | FI_HMEM | FI_TRIGGER |
-                           FI_SHARED_AV;
-    const uint64_t rma = FI_RMA | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE | FI_RMA_EVENT;
+    const uint64_t never = FI_MULTICAST | FI_COLLECTIVE | FI_NAMED_RX_CTX | FI_HMEM | FI_TRIGGER | FI_SHARED_AV;
+    const uint64_t rma = FI_RMA | FI_ATOMIC | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE | FI_RMA_EVENT;
     for (fi_info* i = r.info.get(); i; i = i->next) {
         EXPECT_EQ(i->caps & never, 0u);
         EXPECT_EQ(i->tx_attr->caps & never, 0u);
@@ -169,7 +168,8 @@ TEST(GetinfoOffer, OffersFollowCapabilitySets) {
 
     hints->caps = FI_ATOMIC | FI_REMOTE_WRITE;
     EXPECT_EQ(run(hints.get(), with_rma).ret, 0);
-    EXPECT_EQ(run(hints.get()).ret, -FI_ENODATA) << "not advertised today";
+    Offers messages_only{kMessagingCaps, kMessagingCaps};
+    EXPECT_EQ(run(hints.get(), messages_only).ret, -FI_ENODATA) << "not in the offers";
 
     Offers rdm_only{kMessagingCaps, 0};
     Result only = run(nullptr, rdm_only);
@@ -217,7 +217,7 @@ INSTANTIATE_TEST_SUITE_P(
                     CapsCase{"local_remote", FI_MSG | FI_LOCAL_COMM | FI_REMOTE_COMM, true, true},
                     CapsCase{"rma", FI_RMA, true, false}, CapsCase{"read", FI_MSG | FI_READ, true, false},
                     CapsCase{"remote_write", FI_REMOTE_WRITE, true, false},
-                    CapsCase{"atomic", FI_ATOMIC, false, false},
+                    CapsCase{"atomic", FI_ATOMIC, true, false},
                     CapsCase{"multicast", FI_MULTICAST, false, false},
                     CapsCase{"collective", FI_COLLECTIVE, false, false},
                     CapsCase{"named_rx_ctx", FI_NAMED_RX_CTX, false, false},
@@ -411,7 +411,7 @@ TEST(GetinfoDomain, LimitsAndUnknownValuesFilter) {
 
 TEST(GetinfoTxRx, Filters) {
     const std::function<void(fi_info*)> bad[] = {
-        [](fi_info* i) { i->tx_attr->caps = FI_ATOMIC; },
+        [](fi_info* i) { i->tx_attr->caps = FI_COLLECTIVE; },
         [](fi_info* i) { i->tx_attr->op_flags = FI_COMMIT_COMPLETE; },
         [](fi_info* i) { i->tx_attr->msg_order = FI_ORDER_SAS | FI_ORDER_RAW; },
         [](fi_info* i) { i->tx_attr->comp_order = FI_ORDER_STRICT; },

@@ -1248,7 +1248,28 @@ TEST_P(Endpoints, DataOperationsCheckTheirArguments) {
         EXPECT_EQ(fi_readmsg(ep.get(), &rma, FI_REMOTE_CQ_DATA), -FI_EINVAL) << "reads carry no CQ data";
         EXPECT_EQ(fi_writemsg(ep.get(), &rma, FI_MULTI_RECV), -FI_EBADFLAGS);
     }
-    EXPECT_EQ(fi_atomic(ep.get(), buffer, 1, nullptr, peer, 0, 0, FI_UINT64, FI_SUM, &context), -FI_ENOSYS);
+    if (!(info_->caps & FI_ATOMIC)) {
+        EXPECT_EQ(fi_atomic(ep.get(), buffer, 1, nullptr, peer, 0, 0, FI_UINT64, FI_SUM, &context), -FI_EOPNOTSUPP);
+    } else {
+        size_t count = 0;
+        EXPECT_EQ(fi_atomicvalid(ep.get(), FI_UINT64, FI_SUM, &count), 0);
+        EXPECT_EQ(count, 64u);
+        EXPECT_EQ(fi_atomicvalid(ep.get(), FI_DOUBLE, FI_BOR, &count), -FI_EOPNOTSUPP) << "bitwise on a double";
+        EXPECT_EQ(fi_atomicvalid(ep.get(), FI_UINT64, FI_CSWAP, &count), -FI_EOPNOTSUPP) << "a swap compares";
+        EXPECT_EQ(fi_compare_atomicvalid(ep.get(), FI_UINT64, FI_CSWAP, &count), 0);
+        EXPECT_EQ(fi_fetch_atomicvalid(ep.get(), FI_FLOAT, FI_ATOMIC_READ, &count), 0);
+        EXPECT_EQ(count, 128u);
+        EXPECT_EQ(fi_atomicvalid(ep.get(), FI_LONG_DOUBLE, FI_SUM, &count), -FI_EOPNOTSUPP);
+        EXPECT_EQ(fi_atomic(ep.get(), buffer, 1, nullptr, peer, 0, 0, FI_DOUBLE, FI_BXOR, &context), -FI_EOPNOTSUPP);
+        EXPECT_EQ(fi_atomic(ep.get(), buffer, 65, nullptr, peer, 0, 0, FI_UINT64, FI_SUM, &context), -FI_EMSGSIZE);
+        fi_atomic_attr attr{};
+        EXPECT_EQ(fi_query_atomic(domain_.get(), FI_INT32, FI_MIN, &attr, 0), 0);
+        EXPECT_EQ(attr.size, 4u);
+        EXPECT_EQ(attr.count, 128u);
+        EXPECT_EQ(fi_query_atomic(domain_.get(), FI_INT32, FI_MSWAP, &attr, FI_COMPARE_ATOMIC), 0);
+        EXPECT_EQ(fi_query_atomic(domain_.get(), FI_INT32, FI_MSWAP, &attr, FI_FETCH_ATOMIC), -FI_EOPNOTSUPP);
+        EXPECT_EQ(fi_query_atomic(domain_.get(), FI_FLOAT_COMPLEX, FI_SUM, &attr, 0), -FI_EOPNOTSUPP);
+    }
 }
 
 TEST_P(Endpoints, GetnameGivesTheEndpointAddress) {
@@ -1426,7 +1447,7 @@ TEST_P(Endpoints, OpenRefusesWhatIsNotOffered) {
     {
         InfoPtr info(fi_dupinfo(info_.get()));
         ASSERT_TRUE(info);
-        info->caps |= FI_ATOMIC;
+        info->caps |= FI_COLLECTIVE;
         EXPECT_EQ(fi_endpoint(domain_.get(), info.get(), ep.out(), nullptr), -FI_ENODATA);
     }
     EXPECT_FALSE(ep);

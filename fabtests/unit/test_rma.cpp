@@ -5,15 +5,18 @@
 // and every bad access is refused with the right error and touches nothing.
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <rdma/fabric.h>
+#include <rdma/fi_atomic.h>
 #include <rdma/fi_cm.h>
 #include <rdma/fi_domain.h>
 #include <rdma/fi_endpoint.h>
@@ -58,6 +61,42 @@ struct Side {
     fi_addr_t peer = FI_ADDR_NOTAVAIL;
 };
 
+// What an operation leaves in an element, computed here independently of
+// the provider; false when the element stays as it was.
+template <typename T>
+bool expected_after(fi_op op, T old, T operand, T compare, T* out) {
+    switch (op) {
+    case FI_MIN: *out = std::min(old, operand); return true;
+    case FI_MAX: *out = std::max(old, operand); return true;
+    case FI_SUM: *out = static_cast<T>(old + operand); return true;
+    case FI_PROD: *out = static_cast<T>(old * operand); return true;
+    case FI_ATOMIC_WRITE: *out = operand; return true;
+    case FI_ATOMIC_READ: return false;
+    case FI_CSWAP: *out = operand; return compare == old;
+    case FI_CSWAP_NE: *out = operand; return compare != old;
+    case FI_CSWAP_LE: *out = operand; return compare <= old;
+    case FI_CSWAP_LT: *out = operand; return compare < old;
+    case FI_CSWAP_GE: *out = operand; return compare >= old;
+    case FI_CSWAP_GT: *out = operand; return compare > old;
+    default: break;
+    }
+    if constexpr (std::is_integral_v<T>) {
+        switch (op) {
+        case FI_LOR: *out = static_cast<T>((old != 0) || (operand != 0)); return true;
+        case FI_LAND: *out = static_cast<T>((old != 0) && (operand != 0)); return true;
+        case FI_LXOR: *out = static_cast<T>((old != 0) != (operand != 0)); return true;
+        case FI_BOR: *out = static_cast<T>(old | operand); return true;
+        case FI_BAND: *out = static_cast<T>(old & operand); return true;
+        case FI_BXOR: *out = static_cast<T>(old ^ operand); return true;
+        case FI_MSWAP: *out = static_cast<T>((operand & compare) | (old & ~compare)); return true;
+        default: break;
+        }
+    }
+    return false;
+}
+
+enum class Form { Plain, Fetch, Compare };
+
 class Rma : public testing::TestWithParam<const char*> {
 protected:
     void SetUp() override {
@@ -72,7 +111,7 @@ protected:
         InfoPtr hints(fi_allocinfo());
         hints->fabric_attr->prov_name = strdup("xen2mx");
         hints->ep_attr->type = FI_EP_RDM;
-        hints->caps = FI_MSG | FI_RMA | FI_RMA_EVENT;
+        hints->caps = FI_MSG | FI_RMA | FI_ATOMIC | FI_RMA_EVENT;
         hints->domain_attr->mr_mode = mr_mode;
         fi_info* info = nullptr;
         ASSERT_EQ(fi_getinfo(kVersion, nullptr, nullptr, 0, hints.get(), &info), 0);
@@ -171,6 +210,65 @@ protected:
             fi_cq_read(a_.tx.get(), nullptr, 0);
             fi_cq_read(b_.rx.get(), nullptr, 0);
         }
+    }
+
+    // Runs every operation the provider says it offers for type T in each form,
+    // on 5 elements with mixed values, and checks the target's elements and
+    // the values fetched against expected_after().
+    template <typename T>
+    void every_operation(fi_datatype datatype, std::vector<uint8_t>& memory, uint64_t base, uint64_t key) {
+        Side& a = a_;
+        constexpr size_t kCount = 5;
+        const T initial[kCount] = {T(0), T(1), T(7), T(100), T(45)};
+        const T operands[kCount] = {T(3), T(1), T(0), T(120), T(45)};
+        const T compare[kCount] = {T(0), T(2), T(7), T(50), T(45)};
+        const fi_op ops[] = {FI_MIN, FI_MAX, FI_SUM, FI_PROD, FI_LOR, FI_LAND, FI_BOR, FI_BAND, FI_LXOR, FI_BXOR,
+                             FI_ATOMIC_READ, FI_ATOMIC_WRITE, FI_CSWAP, FI_CSWAP_NE, FI_CSWAP_LE, FI_CSWAP_LT,
+                             FI_CSWAP_GE, FI_CSWAP_GT, FI_MSWAP};
+        // Aligned for T, 8 bytes into the region.
+        T* target = reinterpret_cast<T*>(memory.data() + 8);
+        size_t tried = 0;
+        for (Form form : {Form::Plain, Form::Fetch, Form::Compare}) {
+            for (fi_op op : ops) {
+                size_t max = 0;
+                const int valid = form == Form::Plain   ? fi_atomicvalid(a.ep.get(), datatype, op, &max)
+                                  : form == Form::Fetch ? fi_fetch_atomicvalid(a.ep.get(), datatype, op, &max)
+                                                        : fi_compare_atomicvalid(a.ep.get(), datatype, op, &max);
+                if (valid != 0) continue;
+                ++tried;
+                SCOPED_TRACE("op " + std::to_string(op) + " form " + std::to_string(static_cast<int>(form)));
+                std::memcpy(target, initial, sizeof initial);
+                T fetched[kCount];
+                std::memset(fetched, 0xee, sizeof fetched);
+                int context = 0;
+                ssize_t ret;
+                if (form == Form::Plain) {
+                    ret = fi_atomic(a.ep.get(), operands, kCount, nullptr, a.peer, base + 8, key, datatype, op, &context);
+                } else if (form == Form::Fetch) {
+                    ret = fi_fetch_atomic(a.ep.get(), operands, kCount, nullptr, fetched, nullptr, a.peer, base + 8, key,
+                                          datatype, op, &context);
+                } else {
+                    ret = fi_compare_atomic(a.ep.get(), operands, kCount, nullptr, compare, nullptr, fetched, nullptr,
+                                            a.peer, base + 8, key, datatype, op, &context);
+                }
+                ASSERT_EQ(ret, 0);
+                fi_cq_data_entry entry{};
+                ASSERT_EQ(wait(a.tx.get(), &entry), 0);
+                EXPECT_EQ(entry.op_context, &context);
+                EXPECT_EQ(entry.flags, uint64_t{FI_ATOMIC | (form == Form::Plain ? FI_WRITE : FI_READ)});
+                for (size_t i = 0; i < kCount; ++i) {
+                    T after = initial[i];
+                    T value;
+                    if (expected_after(op, initial[i], operands[i], compare[i], &value)) after = value;
+                    EXPECT_EQ(target[i], after) << "element " << i;
+                    if (form != Form::Plain) {
+                    EXPECT_EQ(fetched[i], initial[i]) << "fetched " << i;
+                }
+                }
+            }
+        }
+        // Integers: 11 plain + 12 fetching + 7 comparing; floats: 5 + 6 + 6.
+        EXPECT_EQ(tried, std::is_integral_v<T> ? 30u : 17u);
     }
 
     std::string port_base_;
@@ -463,6 +561,117 @@ TEST_P(Rma, ATargetThatGoesAwayFailsTheRead) {
     if (ret != 0) {
         EXPECT_TRUE(ret == -FI_ETIMEDOUT || ret == -FI_ECONNABORTED || ret == -FI_ECONNRESET) << fi_strerror(-ret);
         EXPECT_LT(Clock::now() - start, 15s);
+    }
+}
+
+TEST_P(Rma, AtomicsOfEveryTypeAndOperation) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> memory(256, kUntouched);
+    uint64_t key = 0, base = 0;
+    Handle<fid_mr> mr;
+    ASSERT_TRUE(expose(mr, memory, FI_REMOTE_READ | FI_REMOTE_WRITE, &key, &base));
+    ASSERT_NO_FATAL_FAILURE(every_operation<int8_t>(FI_INT8, memory, base, key));
+    ASSERT_NO_FATAL_FAILURE(every_operation<uint8_t>(FI_UINT8, memory, base, key));
+    ASSERT_NO_FATAL_FAILURE(every_operation<int16_t>(FI_INT16, memory, base, key));
+    ASSERT_NO_FATAL_FAILURE(every_operation<uint16_t>(FI_UINT16, memory, base, key));
+    ASSERT_NO_FATAL_FAILURE(every_operation<int32_t>(FI_INT32, memory, base, key));
+    ASSERT_NO_FATAL_FAILURE(every_operation<uint32_t>(FI_UINT32, memory, base, key));
+    ASSERT_NO_FATAL_FAILURE(every_operation<int64_t>(FI_INT64, memory, base, key));
+    ASSERT_NO_FATAL_FAILURE(every_operation<uint64_t>(FI_UINT64, memory, base, key));
+    ASSERT_NO_FATAL_FAILURE(every_operation<float>(FI_FLOAT, memory, base, key));
+    ASSERT_NO_FATAL_FAILURE(every_operation<double>(FI_DOUBLE, memory, base, key));
+    // Nothing outside the 5 elements moved.
+    EXPECT_TRUE(std::all_of(memory.begin(), memory.begin() + 8, [](uint8_t b) { return b == kUntouched; }));
+    EXPECT_TRUE(std::all_of(memory.begin() + 48, memory.end(), [](uint8_t b) { return b == kUntouched; }));
+}
+
+// Two initiators add to one counter: every addition lands once, and the
+// values fetched are all different (each saw the one before it).
+TEST_P(Rma, ConcurrentFetchAndAddsAreEachAppliedOnce) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    Side c;
+    ASSERT_NO_FATAL_FAILURE(open_side(c));
+    ASSERT_EQ(fi_av_insert(c.av.get(), b_.name.data(), 1, &c.peer, 0, nullptr), 1);
+    alignas(8) std::vector<uint8_t> memory(64, 0);
+    uint64_t key = 0, base = 0;
+    Handle<fid_mr> mr;
+    ASSERT_TRUE(expose(mr, memory, FI_REMOTE_READ | FI_REMOTE_WRITE, &key, &base));
+    constexpr size_t kEach = 400;
+    const uint64_t one = 1;
+    std::vector<uint64_t> seen_a(kEach), seen_c(kEach);
+    size_t posted_a = 0, posted_c = 0;
+    const auto deadline = Clock::now() + kPatience;
+    while ((posted_a < kEach || posted_c < kEach) && Clock::now() < deadline) {
+        if (posted_a < kEach && fi_fetch_atomic(a_.ep.get(), &one, 1, nullptr, &seen_a[posted_a], nullptr, a_.peer,
+                                                base, key, FI_UINT64, FI_SUM, nullptr) == 0)
+            ++posted_a;
+        if (posted_c < kEach && fi_fetch_atomic(c.ep.get(), &one, 1, nullptr, &seen_c[posted_c], nullptr, c.peer,
+                                                base, key, FI_UINT64, FI_SUM, nullptr) == 0)
+            ++posted_c;
+        fi_cq_read(b_.rx.get(), nullptr, 0);
+        fi_cq_read(c.tx.get(), nullptr, 0);
+        fi_cq_read(a_.tx.get(), nullptr, 0);
+    }
+    ASSERT_EQ(posted_a + posted_c, 2 * kEach);
+    const auto done = Clock::now() + kPatience;
+    while ((fi_cntr_read(a_.read_cntr.get()) < kEach || fi_cntr_read(c.read_cntr.get()) < kEach) &&
+           Clock::now() < done) {
+        fi_cq_read(b_.rx.get(), nullptr, 0);
+        fi_cq_read(c.tx.get(), nullptr, 0);
+        fi_cq_read(a_.tx.get(), nullptr, 0);
+    }
+    EXPECT_EQ(fi_cntr_read(a_.read_cntr.get()), kEach);
+    EXPECT_EQ(fi_cntr_read(c.read_cntr.get()), kEach);
+    uint64_t total = 0;
+    std::memcpy(&total, memory.data(), sizeof total);
+    EXPECT_EQ(total, 2 * kEach);
+    std::vector<uint64_t> all(seen_a);
+    all.insert(all.end(), seen_c.begin(), seen_c.end());
+    std::sort(all.begin(), all.end());
+    for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], i) << "a value fetched twice or never";
+}
+
+TEST_P(Rma, BadAtomicsAreRefusedAndTouchNothing) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> both(64, kUntouched), read_only(64, kUntouched), write_only(64, kUntouched);
+    uint64_t both_key = 0, both_base = 0, ro_key = 0, ro_base = 0, wo_key = 0, wo_base = 0;
+    Handle<fid_mr> both_mr, ro_mr, wo_mr;
+    ASSERT_TRUE(expose(both_mr, both, FI_REMOTE_READ | FI_REMOTE_WRITE, &both_key, &both_base));
+    ASSERT_TRUE(expose(ro_mr, read_only, FI_REMOTE_READ, &ro_key, &ro_base));
+    ASSERT_TRUE(expose(wo_mr, write_only, FI_REMOTE_WRITE, &wo_key, &wo_base));
+    const uint64_t operand = 5;
+    uint64_t fetched = 0;
+    struct Case {
+        const char* what;
+        bool fetch;
+        fi_op op;
+        uint64_t addr;
+        uint64_t key;
+        int expected;
+    };
+    const Case cases[] = {
+        {"unknown key", false, FI_SUM, both_base, both_key + 77, -FI_EACCES},
+        {"sum into a read-only region", false, FI_SUM, ro_base, ro_key, -FI_EACCES},
+        {"fetch-and-add on a write-only region", true, FI_SUM, wo_base, wo_key, -FI_EACCES},
+        {"atomic read of a write-only region", true, FI_ATOMIC_READ, wo_base, wo_key, -FI_EACCES},
+        {"misaligned", false, FI_SUM, both_base + 4, both_key, -FI_EINVAL},
+        {"past the end", false, FI_SUM, both_base + 60, both_key, -FI_EINVAL},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.what);
+        int context = 0;
+        const ssize_t ret = c.fetch ? fi_fetch_atomic(a_.ep.get(), &operand, 1, nullptr, &fetched, nullptr, a_.peer,
+                                                      c.addr, c.key, FI_UINT64, c.op, &context)
+                                    : fi_atomic(a_.ep.get(), &operand, 1, nullptr, a_.peer, c.addr, c.key, FI_UINT64,
+                                                c.op, &context);
+        ASSERT_EQ(ret, 0);
+        fi_cq_data_entry entry{};
+        fi_cq_err_entry error{};
+        ASSERT_EQ(wait(a_.tx.get(), &entry, &error), c.expected);
+        EXPECT_EQ(error.op_context, &context);
+        EXPECT_TRUE(error.flags & FI_ATOMIC);
+        EXPECT_TRUE(untouched(both) && untouched(read_only) && untouched(write_only));
+        EXPECT_EQ(fetched, 0u) << "a refused fetch wrote into our buffer";
     }
 }
 

@@ -49,7 +49,7 @@ inline constexpr uint64_t kAtomicCaps = FI_ATOMIC | FI_READ | FI_WRITE | FI_REMO
 
 // Exactly what the provider advertises today, per endpoint type. RMA needs
 // the reliable connection: DGRAM endpoints have messages only.
-inline constexpr uint64_t kOfferedRdmCaps = kMessagingCaps | kRmaCaps;
+inline constexpr uint64_t kOfferedRdmCaps = kMessagingCaps | kRmaCaps | kAtomicCaps;
 inline constexpr uint64_t kOfferedDgramCaps = kMessagingCaps;
 
 // Operation flags an application may make the default on each side.

@@ -74,8 +74,7 @@ fi_ops_domain domain_ops = {
     .poll_open = X2M_ENOSYS(fi_ops_domain, poll_open),
     .stx_ctx = X2M_ENOSYS(fi_ops_domain, stx_ctx),
     .srx_ctx = X2M_ENOSYS(fi_ops_domain, srx_ctx),
-    // Atomics come with the issue "RMA, atomics and Open MPI".
-    .query_atomic = X2M_ENOSYS(fi_ops_domain, query_atomic),
+    .query_atomic = query_atomic,
     .query_collective = X2M_ENOSYS(fi_ops_domain, query_collective),
     .endpoint2 = domain_endpoint2,
 };

@@ -310,23 +310,6 @@ fi_ops_cm ep_cm_ops = {
 };
 
 // RMA and atomics come with the issue "RMA, atomics and Open MPI".
-fi_ops_atomic ep_atomic_ops = {
-    .size = sizeof(fi_ops_atomic),
-    .write = X2M_ENOSYS(fi_ops_atomic, write),
-    .writev = X2M_ENOSYS(fi_ops_atomic, writev),
-    .writemsg = X2M_ENOSYS(fi_ops_atomic, writemsg),
-    .inject = X2M_ENOSYS(fi_ops_atomic, inject),
-    .readwrite = X2M_ENOSYS(fi_ops_atomic, readwrite),
-    .readwritev = X2M_ENOSYS(fi_ops_atomic, readwritev),
-    .readwritemsg = X2M_ENOSYS(fi_ops_atomic, readwritemsg),
-    .compwrite = X2M_ENOSYS(fi_ops_atomic, compwrite),
-    .compwritev = X2M_ENOSYS(fi_ops_atomic, compwritev),
-    .compwritemsg = X2M_ENOSYS(fi_ops_atomic, compwritemsg),
-    .writevalid = X2M_ENOSYS(fi_ops_atomic, writevalid),
-    .readwritevalid = X2M_ENOSYS(fi_ops_atomic, readwritevalid),
-    .compwritevalid = X2M_ENOSYS(fi_ops_atomic, compwritevalid),
-};
-
 // Collectives are not offered.
 fi_ops_collective ep_collective_ops = {
     .size = sizeof(fi_ops_collective),
@@ -385,7 +368,7 @@ int open_endpoint(fid_domain* domain_handle, fi_info* info, fid_ep** ep_handle, 
     ep->handle.msg = &endpoint_msg_ops;
     ep->handle.tagged = &endpoint_tagged_ops;
     ep->handle.rma = &endpoint_rma_ops;
-    ep->handle.atomic = &ep_atomic_ops;
+    ep->handle.atomic = &endpoint_atomic_ops;
     ep->handle.collective = &ep_collective_ops;
     domain->dependents.hold();
     *ep_handle = &ep.release()->handle;
@@ -558,7 +541,7 @@ void Endpoint::complete_rma(const engine::Completion& c, Completion& entry, int 
     case engine::RmaRole::Read:
     case engine::RmaRole::Write: {
         const bool read = c.rma == engine::RmaRole::Read;
-        entry.flags = FI_RMA | (read ? FI_READ : FI_WRITE);
+        entry.flags = (c.atomic ? FI_ATOMIC : FI_RMA) | (read ? FI_READ : FI_WRITE);
         if (Counter* cntr = cntrs[read ? kReadCntr : kWriteCntr]) err ? cntr->add_error(1) : cntr->add(1);
         if (!tx_cq) return;
         if (err) post_failure(tx_cq, entry, c, err);

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include <rdma/fi_atomic.h>
 #include <rdma/fi_endpoint.h>
 
 #include "attr.hpp"
@@ -117,6 +118,10 @@ int open_endpoint(fid_domain* domain, fi_info* info, fid_ep** ep, void* context)
 extern fi_ops_msg endpoint_msg_ops;
 extern fi_ops_tagged endpoint_tagged_ops;
 extern fi_ops_rma endpoint_rma_ops;
+extern fi_ops_atomic endpoint_atomic_ops;
+
+// fi_query_atomic (ep_atomic.cpp).
+int query_atomic(fid_domain* domain, fi_datatype datatype, fi_op op, fi_atomic_attr* attr, uint64_t flags);
 
 // fi_getopt and fi_setopt (ep_msg.cpp): FI_OPT_MIN_MULTI_RECV.
 int endpoint_getopt(fid_t fid, int level, int optname, void* optval, size_t* optlen);

@@ -685,6 +685,7 @@ void Endpoint::delivered(Partner& partner, SendRequest* request) {
         break;
     case SendRequest::Kind::RmaWrite:
     case SendRequest::Kind::RmaRead:
+    case SendRequest::Kind::RmaAtomic:
         request->state = SendRequest::State::WaitReply;
         partner.awaiting_reply.push_back(request);
         ++partner.waiting_notify;
@@ -783,6 +784,7 @@ int Endpoint::emit(Partner& partner, SendRequest* request) {
     }
     case SendRequest::Kind::RmaWrite:
     case SendRequest::Kind::RmaRead:
+    case SendRequest::Kind::RmaAtomic:
     case SendRequest::Kind::RmaReply: ret = emit_rma(partner, request, seq, session); break;
     }
     return ret;
@@ -1766,6 +1768,11 @@ void Endpoint::complete_send(SendRequest* request, Status status) {
     c.is_send = true;
     if (request->kind == SendRequest::Kind::RmaRead) c.rma = RmaRole::Read;
     if (request->kind == SendRequest::Kind::RmaWrite) c.rma = RmaRole::Write;
+    if (request->kind == SendRequest::Kind::RmaAtomic) {
+        // A fetching atomic reads as well: it is reported as a read.
+        c.atomic = true;
+        c.rma = request->rma_op == static_cast<uint8_t>(wire::RmaOp::Atomic) ? RmaRole::Write : RmaRole::Read;
+    }
     c.tagged = !(request->flags & kFlagUntagged);
     c.tag = request->match;
     c.length = request->payload_length();

@@ -185,15 +185,18 @@ private:
         PeerId peer;
         wire::RmaRequest request;
         wire::RmaStatus status;
+        std::vector<uint8_t> bytes;  // fetched values of an atomic
     };
     int emit_rma(Partner& partner, SendRequest* request, uint16_t seq, uint32_t session);
     void on_rma_request(const wire::Frame& frame, const link::Route& from);
     void on_rma_reply(const wire::Frame& frame, const link::Route& from);
     void serve_rma(PeerId peer, const wire::RmaRequest& request, std::span<const uint8_t> payload, uint32_t channel);
     void serve_read(PeerId peer, const wire::RmaRequest& request);
+    void serve_atomic(PeerId peer, const wire::RmaRequest& request, std::span<const uint8_t> payload);
+    int prepare_atomic(SendRequest* request, const RmaArgs& args);
     void refuse_rma(PeerId peer, const wire::RmaRequest& request, Status status);
     void send_rma_reply(PeerId peer, const wire::RmaRequest& request, wire::RmaStatus status,
-                        std::span<const iovec> data, bool by_region);
+                        std::span<const iovec> data, bool by_region, std::span<const uint8_t> bytes = {});
     void remote_event(PeerId peer, RmaRole role, size_t length, bool has_data, uint64_t data,
                       Status status = Status::Ok);
     void finish_rma_pull(RecvRequest* recv, Status status);

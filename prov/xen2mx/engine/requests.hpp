@@ -33,7 +33,7 @@ inline constexpr size_t kNotifyReserve = 64;
 struct SendRequest {
     // RmaWrite, RmaRead: our one-sided operations; RmaReply: our answer to
     // a peer's (engine/rma.cpp).
-    enum class Kind : uint8_t { Tiny, Small, Medium, Large, Notify, RmaWrite, RmaRead, RmaReply };
+    enum class Kind : uint8_t { Tiny, Small, Medium, Large, Notify, RmaWrite, RmaRead, RmaAtomic, RmaReply };
     // WaitNotify: a region of ours waits for the peer's NOTIFY (Large,
     // RmaReply); WaitReply: an RMA operation waits for the target's answer.
     enum class State : uint8_t { Pending, Unacked, WaitNotify, WaitReply };
@@ -72,6 +72,12 @@ struct SendRequest {
     uint32_t rma_handle = 0;
     uint8_t rma_flags = 0;
     uint8_t rma_status = 0;
+    // RmaAtomic: the wire op (Atomic, FetchAtomic, CompareAtomic), type and
+    // operation; the operands and compare values are in `copy`, and iov says
+    // where fetched values go.
+    uint8_t rma_op = 0;
+    uint8_t atomic_type = 0;
+    uint8_t atomic_op = 0;
 
     size_t payload_length() const { return (flags & kFlagCqData) ? length - kDataPrefix : length; }
     void reset() {

@@ -71,8 +71,11 @@ int Endpoint::rma(const RmaArgs& args, TimePoint now) {
     if (partner.route.lossless() && link_->backlogged(partner.route)) return -EAGAIN;
     SendRequest* request = sends_.get();
 
+    const bool atomic = args.kind != RmaKind::Read && args.kind != RmaKind::Write;
     const bool write = args.kind == RmaKind::Write;
-    request->kind = write ? SendRequest::Kind::RmaWrite : SendRequest::Kind::RmaRead;
+    request->kind = atomic  ? SendRequest::Kind::RmaAtomic
+                    : write ? SendRequest::Kind::RmaWrite
+                            : SendRequest::Kind::RmaRead;
     request->peer = args.peer;
     request->context = args.context;
     request->report = args.report;
@@ -84,6 +87,14 @@ int Endpoint::rma(const RmaArgs& args, TimePoint now) {
     // The answer names the request by its place in the pool; the serial
     // keeps a late answer from meeting a later occupant of the same place.
     request->rma_handle = (++rma_serial_ << 16) | static_cast<uint32_t>(sends_.index_of(request));
+    if (atomic) {
+        if (int ret = prepare_atomic(request, args)) {
+            sends_.put(request);
+            return ret;
+        }
+        submit(args.peer, partner, request);
+        return 0;
+    }
     gather(request, args.iov, write && args.copy);
     if (write && length > rma_inline_max()) {
         request->rma_flags |= wire::kRmaPulled;
@@ -96,6 +107,40 @@ int Endpoint::rma(const RmaArgs& args, TimePoint now) {
     return 0;
 }
 
+// An atomic carries its operands and compare values in the request itself
+// (`copy`); iov is where the values from before go.
+int Endpoint::prepare_atomic(SendRequest* request, const RmaArgs& args) {
+    const AtomicForm form = args.kind == RmaKind::Atomic        ? AtomicForm::Plain
+                            : args.kind == RmaKind::FetchAtomic ? AtomicForm::Fetch
+                                                                : AtomicForm::Compare;
+    if (!atomic_valid(args.atomic_type, args.atomic_op, form)) return -EOPNOTSUPP;
+    const size_t bytes = args.count * atomic_size(args.atomic_type);
+    if (args.count == 0 || args.compare.size() > kMaxIov || args.result.size() > kMaxIov) return -EINVAL;
+    if (bytes > kAtomicMaxBytes || bytes > rma_inline_max() / 2) return -EMSGSIZE;
+    const bool reads_only = args.atomic_op == static_cast<uint8_t>(AtomicOp::Read);
+    if (!reads_only && iov_length(args.iov) != bytes) return -EINVAL;
+    if (form == AtomicForm::Compare && iov_length(args.compare) != bytes) return -EINVAL;
+    if (form != AtomicForm::Plain && iov_length(args.result) != bytes) return -EINVAL;
+    request->rma_op = static_cast<uint8_t>(form == AtomicForm::Plain   ? wire::RmaOp::Atomic
+                                           : form == AtomicForm::Fetch ? wire::RmaOp::FetchAtomic
+                                                                       : wire::RmaOp::CompareAtomic);
+    request->atomic_type = args.atomic_type;
+    request->atomic_op = args.atomic_op;
+    request->length = bytes;
+    request->rma_flags = 0;
+    request->copy.clear();
+    auto append = [&](std::span<const iovec> iov) {
+        for (const iovec& v : iov) {
+            const auto* p = static_cast<const uint8_t*>(v.iov_base);
+            request->copy.insert(request->copy.end(), p, p + v.iov_len);
+        }
+    };
+    if (!reads_only) append(args.iov);
+    if (form == AtomicForm::Compare) append(args.compare);
+    for (const iovec& v : args.result) request->iov[request->iov_count++] = v;
+    return 0;
+}
+
 int Endpoint::emit_rma(Partner& partner, SendRequest* request, uint16_t seq, uint32_t session) {
     std::array<uint8_t, wire::kMaxHeaderLength> header;
     const std::span<const iovec> iov{request->iov.data(), request->iov_count};
@@ -103,7 +148,13 @@ int Endpoint::emit_rma(Partner& partner, SendRequest* request, uint16_t seq, uin
     // On a same-host channel the peer reads a region straight from our memory.
     if (by_region && partner.route.lossless())
         link_->expose_region(partner.route, request->region, request->region_seq, iov);
+    const bool atomic = request->kind == SendRequest::Kind::RmaAtomic;
     const bool inline_data = !by_region && request->kind != SendRequest::Kind::RmaRead;
+    // What travels: the data of a write or reply (`iov`), or an atomic's
+    // operands and compare values.
+    const iovec operands{request->copy.data(), request->copy.size()};
+    const std::span<const iovec> payload = atomic ? std::span<const iovec>{&operands, 1} : iov;
+    const size_t payload_length = atomic ? request->copy.size() : request->length;
     size_t n;
     if (request->kind == SendRequest::Kind::RmaReply) {
         wire::RmaReply reply;
@@ -118,14 +169,18 @@ int Endpoint::emit_rma(Partner& partner, SendRequest* request, uint16_t seq, uin
         reply.length = static_cast<uint32_t>(request->length);
         reply.pulled_rdma_id = request->region;
         reply.pulled_rdma_seqnum = request->region_seq;
-        reply.payload_length = inline_data ? static_cast<uint16_t>(request->length) : 0;
+        reply.payload_length = inline_data ? static_cast<uint16_t>(payload_length) : 0;
         n = wire::encode_rma_reply(head_for(partner), reply, config_.mode, header);
     } else {
         wire::RmaRequest rma;
         rma.dst_endpoint = partner.address.endpoint;
         rma.src_endpoint = endpoint_id_;
-        rma.op = request->kind == SendRequest::Kind::RmaRead ? wire::RmaOp::Read : wire::RmaOp::Write;
+        rma.op = atomic                                         ? static_cast<wire::RmaOp>(request->rma_op)
+                 : request->kind == SendRequest::Kind::RmaRead ? wire::RmaOp::Read
+                                                               : wire::RmaOp::Write;
         rma.flags = request->rma_flags;
+        rma.datatype = request->atomic_type;
+        rma.atomic_op = request->atomic_op;
         rma.lib_seqnum = seq;
         rma.lib_piggyack = piggyack(partner);
         rma.session = session;
@@ -136,18 +191,20 @@ int Endpoint::emit_rma(Partner& partner, SendRequest* request, uint16_t seq, uin
         rma.cq_data = request->data;
         rma.pulled_rdma_id = request->region;
         rma.pulled_rdma_seqnum = request->region_seq;
-        rma.payload_length = inline_data ? static_cast<uint16_t>(request->length) : 0;
+        rma.payload_length = inline_data ? static_cast<uint16_t>(payload_length) : 0;
         n = wire::encode_rma_request(head_for(partner), rma, config_.mode, header);
     }
     if (n == 0) return -EINVAL;
-    return send_frame(partner.route, {header.data(), n}, inline_data ? iov : std::span<const iovec>{});
+    return send_frame(partner.route, {header.data(), n}, inline_data ? payload : std::span<const iovec>{});
 }
 
 // The operation an answer is for, while it waits for one.
 SendRequest* Endpoint::rma_request_of(uint32_t handle, PeerId peer) {
     SendRequest* request = sends_.at(handle & 0xffff);
     if (!request || request->rma_handle != handle || request->peer != peer) return nullptr;
-    if (request->kind != SendRequest::Kind::RmaWrite && request->kind != SendRequest::Kind::RmaRead) return nullptr;
+    if (request->kind != SendRequest::Kind::RmaWrite && request->kind != SendRequest::Kind::RmaRead &&
+        request->kind != SendRequest::Kind::RmaAtomic)
+        return nullptr;
     if (request->state != SendRequest::State::WaitReply && request->state != SendRequest::State::Unacked)
         return nullptr;
     return request;
@@ -182,13 +239,19 @@ void Endpoint::on_rma_reply(const wire::Frame& frame, const link::Route& from) {
     }
     request->state = SendRequest::State::Pending;
 
-    if (reply.status != wire::RmaStatus::Ok || request->kind == SendRequest::Kind::RmaWrite) {
+    const bool answered = request->kind == SendRequest::Kind::RmaWrite ||
+                          (request->kind == SendRequest::Kind::RmaAtomic &&
+                           request->rma_op == static_cast<uint8_t>(wire::RmaOp::Atomic));
+    if (reply.status != wire::RmaStatus::Ok || answered) {
         if (by_region) send_notify(peer, reply.pulled_rdma_id, reply.pulled_rdma_seqnum, 0);
         complete_send(request, engine_status(reply.status));
         return;
     }
-    // A read: the answer must have exactly what was asked for.
-    if (reply.length != request->length || (!by_region && frame.payload.size() != request->length)) {
+    // A read or a fetching atomic: the answer must have exactly what was
+    // asked for (an atomic's, always inline).
+    const bool atomic = request->kind == SendRequest::Kind::RmaAtomic;
+    if (reply.length != request->length || (!by_region && frame.payload.size() != request->length) ||
+        (atomic && by_region)) {
         if (by_region) send_notify(peer, reply.pulled_rdma_id, reply.pulled_rdma_seqnum, 0);
         complete_send(request, Status::ReadFailed);
         return;
@@ -238,7 +301,9 @@ void Endpoint::serve_rma(PeerId peer, const wire::RmaRequest& request, std::span
     switch (request.op) {
     case wire::RmaOp::Read: serve_read(peer, request); return;
     case wire::RmaOp::Write: break;
-    default: refuse_rma(peer, request, Status::Unsupported); return;
+    case wire::RmaOp::Atomic:
+    case wire::RmaOp::FetchAtomic:
+    case wire::RmaOp::CompareAtomic: serve_atomic(peer, request, payload); return;
     }
     const bool by_region = request.flags & wire::kRmaPulled;
     // Inline data must be all of it.
@@ -295,6 +360,51 @@ void Endpoint::serve_read(PeerId peer, const wire::RmaRequest& request) {
 
 // A refused request touched nothing; the target's application learns of it
 // through the error count of its remote-access counter.
+// Atomics are applied as their request is taken, in sequence: a resent
+// request is a duplicate and never applied twice.
+void Endpoint::serve_atomic(PeerId peer, const wire::RmaRequest& request, std::span<const uint8_t> payload) {
+    const AtomicForm form = request.op == wire::RmaOp::Atomic        ? AtomicForm::Plain
+                            : request.op == wire::RmaOp::FetchAtomic ? AtomicForm::Fetch
+                                                                     : AtomicForm::Compare;
+    const size_t size = atomic_size(request.datatype);
+    if (!atomic_valid(request.datatype, request.atomic_op, form) || request.length == 0 ||
+        request.length % size != 0 || request.length > kAtomicMaxBytes) {
+        refuse_rma(peer, request, Status::Unsupported);
+        return;
+    }
+    const bool reads_only = request.atomic_op == static_cast<uint8_t>(AtomicOp::Read);
+    const size_t expected = (reads_only ? 0 : request.length) + (form == AtomicForm::Compare ? request.length : 0);
+    if (payload.size() != expected) {
+        refuse_rma(peer, request, Status::Unsupported);
+        return;
+    }
+    // Changing needs the right to write, answering with the values from
+    // before the right to read.
+    std::array<iovec, kMaxIovWithData> target;
+    size_t count = 0;
+    Status found = regions_dir_ ? Status::Ok : Status::AccessDenied;
+    if (found == Status::Ok && !reads_only)
+        found = regions_dir_->find(request.key, request.addr, request.length, Access::RemoteWrite, target, &count);
+    if (found == Status::Ok && form != AtomicForm::Plain)
+        found = regions_dir_->find(request.key, request.addr, request.length, Access::RemoteRead, target, &count);
+    // Elements must lie whole and aligned in one piece of the region.
+    if (found == Status::Ok && (count != 1 || reinterpret_cast<uintptr_t>(target[0].iov_base) % size != 0))
+        found = Status::OutOfBounds;
+    if (found != Status::Ok) {
+        refuse_rma(peer, request, found);
+        return;
+    }
+    std::array<uint8_t, kAtomicMaxBytes> before;
+    const uint8_t* operands = reads_only ? nullptr : payload.data();
+    const uint8_t* compare = form == AtomicForm::Compare ? payload.data() + request.length : nullptr;
+    apply_atomic(request.datatype, request.atomic_op, target[0].iov_base, operands, compare,
+                 form == AtomicForm::Plain ? nullptr : before.data(), request.length / size);
+    remote_event(peer, reads_only ? RmaRole::RemoteRead : RmaRole::RemoteWrite, request.length, false, 0);
+    const std::span<const uint8_t> fetched =
+        form == AtomicForm::Plain ? std::span<const uint8_t>{} : std::span<const uint8_t>{before.data(), request.length};
+    send_rma_reply(peer, request, wire::RmaStatus::Ok, {}, false, fetched);
+}
+
 void Endpoint::refuse_rma(PeerId peer, const wire::RmaRequest& request, Status status) {
     ++counters_.rma_refused;
     const RmaRole role = request.op == wire::RmaOp::Read ? RmaRole::RemoteRead : RmaRole::RemoteWrite;
@@ -305,12 +415,12 @@ void Endpoint::refuse_rma(PeerId peer, const wire::RmaRequest& request, Status s
 // Answers a request; `data` is what a read returns (straight from the
 // region: a resent answer reads it again), inline or by region.
 void Endpoint::send_rma_reply(PeerId peer, const wire::RmaRequest& request, wire::RmaStatus status,
-                              std::span<const iovec> data, bool by_region) {
+                              std::span<const iovec> data, bool by_region, std::span<const uint8_t> bytes) {
     SendRequest* reply = (by_region && free_regions_.empty()) ? nullptr : sends_.get();
     if (!reply) {
         // Out of requests or regions: answered from timers() once there are.
-        // A read is looked up again then.
-        reply_backlog_.push_back({peer, request, status});
+        // A read is looked up again then; an atomic's values are kept.
+        reply_backlog_.push_back({peer, request, status, std::vector<uint8_t>(bytes.begin(), bytes.end())});
         return;
     }
     reply->kind = SendRequest::Kind::RmaReply;
@@ -319,7 +429,11 @@ void Endpoint::send_rma_reply(PeerId peer, const wire::RmaRequest& request, wire
     reply->rma_status = static_cast<uint8_t>(status);
     reply->rma_handle = request.handle;
     for (const iovec& v : data) reply->iov[reply->iov_count++] = v;
-    reply->length = iov_length(data);
+    if (!bytes.empty()) {
+        reply->copy.assign(bytes.begin(), bytes.end());
+        reply->iov[reply->iov_count++] = iovec{reply->copy.data(), reply->copy.size()};
+    }
+    reply->length = iov_length({reply->iov.data(), reply->iov_count});
     if (by_region) allocate_region(reply);
     transmit(partners_[peer], reply);
 }
@@ -327,11 +441,11 @@ void Endpoint::send_rma_reply(PeerId peer, const wire::RmaRequest& request, wire
 void Endpoint::serve_reply_backlog() {
     size_t served = 0;
     while (served < reply_backlog_.size() && sends_.available() > 0 && !free_regions_.empty()) {
-        const PendingReply pending = reply_backlog_[served++];
+        const PendingReply pending = std::move(reply_backlog_[served++]);
         if (pending.status == wire::RmaStatus::Ok && pending.request.op == wire::RmaOp::Read)
             serve_read(pending.peer, pending.request);
         else
-            send_rma_reply(pending.peer, pending.request, pending.status, {}, false);
+            send_rma_reply(pending.peer, pending.request, pending.status, {}, false, pending.bytes);
     }
     reply_backlog_.erase(reply_backlog_.begin(), reply_backlog_.begin() + static_cast<ptrdiff_t>(served));
 }

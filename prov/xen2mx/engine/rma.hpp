@@ -8,11 +8,13 @@
 #include <cstdint>
 #include <span>
 
+#include "engine/atomics.hpp"
 #include "engine/types.hpp"
 
 namespace xen2mx::engine {
 
-enum class RmaKind : uint8_t { Read, Write };
+// Atomic: fi_atomic; FetchAtomic: fi_fetch_atomic; CompareAtomic: fi_compare_atomic.
+enum class RmaKind : uint8_t { Read, Write, Atomic, FetchAtomic, CompareAtomic };
 
 struct RmaArgs {
     RmaKind kind = RmaKind::Write;
@@ -25,6 +27,15 @@ struct RmaArgs {
     void* context = nullptr;
     bool report = true;
     bool copy = false;           // inject: the buffer is free on return
+
+    // Atomics (engine/atomics.hpp): iov holds the operands (none for
+    // AtomicOp::Read), `compare` the compare values or mask, `result` where
+    // the values from before go; count elements in each.
+    uint8_t atomic_type = 0;
+    uint8_t atomic_op = 0;
+    size_t count = 0;
+    std::span<const iovec> compare;
+    std::span<const iovec> result;
 };
 
 enum class Access : uint8_t { RemoteRead, RemoteWrite };

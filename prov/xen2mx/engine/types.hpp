@@ -63,6 +63,7 @@ struct Completion {
     void* context = nullptr;
     bool is_send = false;
     RmaRole rma = RmaRole::None;
+    bool atomic = false;  // an RMA operation that was an atomic
     bool tagged = false;
     bool has_data = false;  // remote CQ data came with the message
     uint64_t tag = 0;
