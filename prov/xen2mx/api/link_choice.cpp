@@ -87,12 +87,15 @@ int open_kmod(const Params& params, const link::Address& wanted, bool any_sessio
     config.endpoint_id = wanted.endpoint == kAnyEndpoint ? -1 : wanted.endpoint;
     config.any_session = any_session;
     if (int ret = link::open_kmod_link(config, link, session)) {
+        if (ret == -ENOENT) ret = -ENODEV;  // no device: the module is not loaded
         if (quiet)
             X2M_INFO(FI_LOG_EP_CTRL, "no kmod link (%s)\n", strerror(-ret));
         else
             X2M_WARN(FI_LOG_EP_CTRL, "cannot open the kmod link on %s%s: %s%s\n", config.device.c_str(),
                      params.iface.empty() ? "" : (" (board " + params.iface + ")").c_str(), strerror(-ret),
-                     ret == -EPROTO ? " (the module speaks another ABI version)" : "");
+                     ret == -EPROTO    ? " (the module speaks another ABI version)"
+                     : ret == -ENODEV ? " (is xen2mx.ko loaded, with a board attached?)"
+                                      : "");
         return link_errno(ret);
     }
     if (wanted.board && !wanted.has_udp() && wanted.board != (*link)->board()) {
