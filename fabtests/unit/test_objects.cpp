@@ -1308,7 +1308,7 @@ TEST_P(Endpoints, LinkChoiceErrorsAreClear) {
     Handle<fid_ep> ep;
     {
         ScopedEnv link("FI_XEN2MX_LINK", "kmod");
-        EXPECT_EQ(open_endpoint(ep), -FI_ENODEV) << "no kernel module in this build";
+        EXPECT_EQ(open_endpoint(ep), -FI_ENODEV) << "no kernel module loaded here";
     }
     {
         ScopedEnv link("FI_XEN2MX_LINK", "ethernet");

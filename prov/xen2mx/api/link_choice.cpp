@@ -9,6 +9,7 @@
 #include "ep.hpp"
 #include "link/ethernet_link.hpp"
 #include "link/host_addresses.hpp"
+#include "link/kmod_link.hpp"
 #include "link/shm_link.hpp"
 #include "link/udp_link.hpp"
 #include "log.hpp"
@@ -77,6 +78,34 @@ int open_ethernet(const Params& params, const link::Address& wanted, bool quiet,
     return 0;
 }
 
+// The kernel module's link: the board attached to FI_XEN2MX_IFACE (any
+// board when unset); the kernel chooses the session.
+int open_kmod(const Params& params, const link::Address& wanted, bool any_session, bool quiet,
+              std::unique_ptr<link::Link>* link, uint32_t* session) {
+    link::KmodLinkConfig config;
+    config.iface = params.iface;
+    config.endpoint_id = wanted.endpoint == kAnyEndpoint ? -1 : wanted.endpoint;
+    config.any_session = any_session;
+    if (int ret = link::open_kmod_link(config, link, session)) {
+        if (ret == -ENOENT) ret = -ENODEV;  // no device: the module is not loaded
+        if (quiet)
+            X2M_INFO(FI_LOG_EP_CTRL, "no kmod link (%s)\n", strerror(-ret));
+        else
+            X2M_WARN(FI_LOG_EP_CTRL, "cannot open the kmod link on %s%s: %s%s\n", config.device.c_str(),
+                     params.iface.empty() ? "" : (" (board " + params.iface + ")").c_str(), strerror(-ret),
+                     ret == -EPROTO    ? " (the module speaks another ABI version)"
+                     : ret == -ENODEV ? " (is xen2mx.ko loaded, with a board attached?)"
+                                      : "");
+        return link_errno(ret);
+    }
+    if (wanted.board && !wanted.has_udp() && wanted.board != (*link)->board()) {
+        X2M_WARN(FI_LOG_EP_CTRL, "source address %s is not the kmod board\n", wire::mac_to_string(wanted.board).c_str());
+        link->reset();
+        return -FI_EINVAL;
+    }
+    return 0;
+}
+
 void log_link(bool warning, const char* message) {
     if (warning)
         X2M_WARN(FI_LOG_EP_CTRL, "%s\n", message);
@@ -122,8 +151,13 @@ std::unique_ptr<link::Link> with_local_peers(const Params& params, std::unique_p
 int open_engine(Endpoint* ep, const link::Address& wanted, std::unique_ptr<engine::Endpoint>* out) {
     const Params params = read_params();
     std::unique_ptr<link::Link> link;
+    // The kmod link's session is the kernel's, which filters frames by it.
+    uint32_t kernel_session = 0;
+    const bool any_session = ep->type != FI_EP_RDM;
     int ret;
-    if (params.link == "udp") {
+    if (params.link == "kmod") {
+        ret = open_kmod(params, wanted, any_session, false, &link, &kernel_session);
+    } else if (params.link == "udp") {
         ret = open_udp(params, wanted, &link);
     } else if (params.link == "ethernet") {
         if (params.iface.empty()) {
@@ -134,12 +168,17 @@ int open_engine(Endpoint* ep, const link::Address& wanted, std::unique_ptr<engin
     } else if (params.link == "shm") {
         ret = open_shm(params, wanted, &link);
     } else if (params.link == "auto") {
-        // The Ethernet link where it is configured and permitted, else udp;
-        // shared memory for the peers of this host.
+        // The kernel module where it is loaded (it reaches the peers of this
+        // host itself); else the Ethernet link where it is configured and
+        // permitted, else udp, with shared memory for the peers of this host.
         ret = -FI_ENODEV;
-        if (!params.iface.empty() && !wanted.has_udp()) ret = open_ethernet(params, wanted, true, &link);
-        if (ret) ret = open_udp(params, wanted, &link);
-        if (!ret) link = with_local_peers(params, std::move(link));
+        if (!wanted.has_udp() && link::kmod_device_present(link::KmodLinkConfig{}))
+            ret = open_kmod(params, wanted, any_session, true, &link, &kernel_session);
+        if (ret) {
+            if (!params.iface.empty() && !wanted.has_udp()) ret = open_ethernet(params, wanted, true, &link);
+            if (ret) ret = open_udp(params, wanted, &link);
+            if (!ret) link = with_local_peers(params, std::move(link));
+        }
     } else {
         X2M_WARN(FI_LOG_EP_CTRL, "FI_XEN2MX_LINK=%s: that link is not available in this build\n",
                  params.link.c_str());
@@ -153,7 +192,7 @@ int open_engine(Endpoint* ep, const link::Address& wanted, std::unique_ptr<engin
     config.peer_timeout = std::chrono::milliseconds(params.peer_timeout_ms);
     if (auto limits = wire::WireLimits::open_mx(static_cast<uint32_t>(link->max_frame()))) config.limits = *limits;
     std::random_device random;
-    const uint32_t session = (uint32_t{random()} << 16) ^ random();
+    const uint32_t session = kernel_session ? kernel_session : (uint32_t{random()} << 16) ^ random();
     const std::string_view kind = link->kind();
     ep->sink.ep = ep;
     *out = std::make_unique<engine::Endpoint>(config, std::move(link), ep->sink, session);

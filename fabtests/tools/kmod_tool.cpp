@@ -1,0 +1,470 @@
+// Drives /dev/xen2mx through its raw ABI, for the tests run inside QEMU
+// guests (tests/vm): what the kernel module must accept, refuse and never
+// show to the wrong process. Every check prints a PASS or FAIL line; the exit
+// status is 1 when any failed.
+//
+//   kmod_tool info                 version and boards
+//   kmod_tool counters [BOARD]     every counter (global ones included)
+//   kmod_tool counter NAME         one counter's value, summed over boards
+//   kmod_tool attach IF | detach IF
+//   kmod_tool abuse                malformed ioctls, mmaps and frames
+//   kmod_tool local                two endpoints of one board: delivery,
+//                                  stamping, session filter, isolation
+//   kmod_tool hold N               opens N endpoints, says HOLDING, sleeps
+//   kmod_tool listen EP SECONDS    waits for a TINY on endpoint EP, prints its sender
+//   kmod_tool forge MAC EP         sends TINYs claiming another sender to MAC's endpoint EP
+//   kmod_tool runas UID CMD...     runs CMD as UID (group UID, no other groups): the
+//                                  guests' busybox has no tool that does it
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "uapi/xen2mx.h"
+
+namespace {
+
+int failures = 0;
+
+void check(bool ok, const std::string& what) {
+    std::printf("%s: %s\n", ok ? "PASS" : "FAIL", what.c_str());
+    if (!ok) ++failures;
+    std::fflush(stdout);
+}
+
+// ioctl's result as 0 or -errno.
+int xioctl(int fd, unsigned long request, void* arg) { return ::ioctl(fd, request, arg) == 0 ? 0 : -errno; }
+
+int open_device() {
+    const int fd = ::open("/dev/" XEN2MX_DEVICE_NAME, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        std::printf("FAIL: open /dev/xen2mx: %s\n", std::strerror(errno));
+        std::exit(1);
+    }
+    return fd;
+}
+
+std::string mac_string(const uint8_t* mac) {
+    char text[18];
+    std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+    return text;
+}
+
+bool parse_mac(const char* text, uint8_t* mac) {
+    unsigned v[6];
+    if (std::sscanf(text, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6) return false;
+    for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(v[i]);
+    return true;
+}
+
+const char* const kCounterNames[XEN2MX_CTR_MAX] = {
+    "sent", "sent_bytes", "sent_zerocopy", "sent_loopback", "received", "received_bytes", "drop_short",
+    "drop_ptype", "drop_no_endpoint", "drop_session", "drop_ring_full", "drop_too_long", "drop_not_host",
+    "send_refused", "send_failed", "endpoints_open", "endpoints_opened", "pages_pinned", "zerocopy_pending",
+};
+
+uint64_t counter(int fd, int which) {
+    xen2mx_counters c{};
+    c.board = XEN2MX_ALL_BOARDS;
+    if (xioctl(fd, XEN2MX_IOC_COUNTERS, &c) != 0) return ~uint64_t{0};
+    return c.values[which];
+}
+
+// An endpoint with its memory mapped.
+struct Endpoint {
+    int fd = -1;
+    xen2mx_endpoint_open info{};
+    uint8_t* map = nullptr;
+
+    int open(int board, int id, uint32_t flags = 0) {
+        fd = open_device();
+        info.board = static_cast<uint32_t>(board);
+        info.endpoint = id;
+        info.flags = flags;
+        if (int ret = xioctl(fd, XEN2MX_IOC_ENDPOINT_OPEN, &info)) return ret;
+        void* base = ::mmap(nullptr, info.map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (base == MAP_FAILED) return -errno;
+        map = static_cast<uint8_t*>(base);
+        return 0;
+    }
+    ~Endpoint() {
+        if (map) ::munmap(map, info.map_bytes);
+        if (fd >= 0) ::close(fd);
+    }
+    xen2mx_ring_ctl* ctl() const { return reinterpret_cast<xen2mx_ring_ctl*>(map); }
+
+    // The next frame, copied out, within `ms` milliseconds.
+    bool receive(std::vector<uint8_t>* frame, int ms) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+        for (;;) {
+            const uint32_t prod = std::atomic_ref<uint32_t>(ctl()->rx_prod).load(std::memory_order_acquire);
+            const uint32_t cons = ctl()->rx_cons;
+            if (prod != cons) {
+                const uint8_t* slot = map + info.rx_offset + size_t{cons & (info.rx_slots - 1)} * info.rx_slot_bytes;
+                const auto* head = reinterpret_cast<const xen2mx_rx_slot*>(slot);
+                frame->assign(slot + sizeof *head, slot + sizeof *head + head->length);
+                std::atomic_ref<uint32_t>(ctl()->rx_cons).store(cons + 1, std::memory_order_release);
+                return true;
+            }
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            pollfd p{fd, POLLIN, 0};
+            ::poll(&p, 1, static_cast<int>(left.count()));
+        }
+    }
+};
+
+void put32(uint8_t* p, uint32_t v) {
+    p[0] = static_cast<uint8_t>(v >> 24);
+    p[1] = static_cast<uint8_t>(v >> 16);
+    p[2] = static_cast<uint8_t>(v >> 8);
+    p[3] = static_cast<uint8_t>(v);
+}
+
+// A TINY frame of `payload` bytes for endpoint `dst_ep` of `dst_mac`, with
+// the sender fields set to what the caller claims.
+std::vector<uint8_t> tiny(const uint8_t* dst_mac, uint8_t dst_ep, uint32_t session, const uint8_t* claimed_mac,
+                          uint8_t claimed_ep, size_t payload = 8) {
+    std::vector<uint8_t> f(40 + payload, 0);
+    std::memcpy(f.data(), dst_mac, 6);
+    std::memcpy(f.data() + 6, claimed_mac, 6);
+    f[12] = 0x86;
+    f[13] = 0xdf;
+    f[16] = 37;  // TINY
+    f[17] = dst_ep;
+    f[18] = claimed_ep;
+    f[20] = 0;
+    f[21] = static_cast<uint8_t>(payload);
+    put32(f.data() + 36, session);
+    for (size_t i = 0; i < payload; ++i) f[40 + i] = static_cast<uint8_t>(0xa0 + i);
+    return f;
+}
+
+int send_frame(int fd, const void* data, size_t length, uint32_t flags = 0) {
+    xen2mx_iovec iov{reinterpret_cast<uintptr_t>(data), length};
+    xen2mx_send s{};
+    s.iov = reinterpret_cast<uintptr_t>(&iov);
+    s.iov_count = 1;
+    s.flags = flags;
+    return xioctl(fd, XEN2MX_IOC_SEND, &s);
+}
+
+int cmd_info() {
+    const int fd = open_device();
+    xen2mx_version v{};
+    if (int ret = xioctl(fd, XEN2MX_IOC_VERSION, &v)) {
+        std::printf("FAIL: version: %s\n", std::strerror(-ret));
+        return 1;
+    }
+    std::printf("VERSION abi=%u boards=%u max_boards=%u max_endpoints=%u\n", v.abi, v.boards, v.max_boards,
+                v.max_endpoints);
+    for (uint32_t i = 0; i < v.max_boards; ++i) {
+        xen2mx_board_info b{};
+        b.index = i;
+        if (xioctl(fd, XEN2MX_IOC_BOARD_INFO, &b) != 0) continue;
+        std::printf("BOARD %u %s %s mtu=%u endpoints=%u %s\n", i, b.ifname, mac_string(b.mac).c_str(), b.mtu,
+                    b.endpoints, b.flags & XEN2MX_BOARD_UP ? "up" : "down");
+    }
+    return 0;
+}
+
+int cmd_counters(uint32_t board) {
+    const int fd = open_device();
+    xen2mx_counters c{};
+    c.board = board;
+    if (int ret = xioctl(fd, XEN2MX_IOC_COUNTERS, &c)) {
+        std::printf("FAIL: counters: %s\n", std::strerror(-ret));
+        return 1;
+    }
+    for (uint32_t i = 0; i < c.count && i < XEN2MX_CTR_MAX; ++i)
+        std::printf("COUNTER %s %llu\n", kCounterNames[i], static_cast<unsigned long long>(c.values[i]));
+    return 0;
+}
+
+int cmd_counter(const char* name) {
+    const int fd = open_device();
+    for (int i = 0; i < XEN2MX_CTR_MAX; ++i)
+        if (!std::strcmp(name, kCounterNames[i])) {
+            std::printf("%llu\n", static_cast<unsigned long long>(counter(fd, i)));
+            return 0;
+        }
+    std::printf("no counter %s\n", name);
+    return 1;
+}
+
+int cmd_attach(bool attach, const char* ifname) {
+    const int fd = open_device();
+    xen2mx_attach a{};
+    std::snprintf(a.ifname, sizeof a.ifname, "%s", ifname);
+    const int ret = xioctl(fd, attach ? XEN2MX_IOC_ATTACH : XEN2MX_IOC_DETACH, &a);
+    if (ret) {
+        std::printf("ERROR %s\n", std::strerror(-ret));
+        return 1;
+    }
+    std::printf("OK board=%u\n", a.index);
+    return 0;
+}
+
+// Everything a careless or hostile process may hand the device.
+int cmd_abuse() {
+    const int fd = open_device();
+    void* bad = reinterpret_cast<void*>(uintptr_t{16});
+    check(xioctl(fd, XEN2MX_IOC_VERSION, bad) == -EFAULT, "VERSION into a bad pointer: EFAULT");
+    check(xioctl(fd, XEN2MX_IOC_COUNTERS, bad) == -EFAULT, "COUNTERS from a bad pointer: EFAULT");
+    check(xioctl(fd, _IOWR(XEN2MX_IOC_MAGIC, 0x7f, xen2mx_send), bad) == -ENOTTY, "unknown ioctl: ENOTTY");
+    check(xioctl(fd, _IOWR(XEN2MX_IOC_MAGIC, 0x10, uint32_t), bad) == -ENOTTY,
+          "ENDPOINT_OPEN with a wrong size: ENOTTY");
+    xen2mx_counters c{};
+    c.board = 1000;
+    check(xioctl(fd, XEN2MX_IOC_COUNTERS, &c) == -EINVAL, "counters of board 1000: EINVAL");
+    xen2mx_board_info b{};
+    b.index = 0xffffff;
+    check(xioctl(fd, XEN2MX_IOC_BOARD_INFO, &b) == -EINVAL, "info of board 0xffffff: EINVAL");
+    char frame[64] = {};
+    check(send_frame(fd, frame, sizeof frame) == -ENOTCONN, "send before an endpoint is open: ENOTCONN");
+    xen2mx_wait w{10, 0};
+    check(xioctl(fd, XEN2MX_IOC_WAIT, &w) == -ENOTCONN, "wait before an endpoint is open: ENOTCONN");
+    check(::mmap(nullptr, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED && errno == ENOTCONN,
+          "mmap before an endpoint is open: ENOTCONN");
+    xen2mx_endpoint_open o{};
+    o.endpoint = 300;
+    check(xioctl(fd, XEN2MX_IOC_ENDPOINT_OPEN, &o) == -EINVAL, "endpoint id 300: EINVAL");
+    o.endpoint = -7;
+    check(xioctl(fd, XEN2MX_IOC_ENDPOINT_OPEN, &o) == -EINVAL, "endpoint id -7: EINVAL");
+    o.endpoint = XEN2MX_ANY_ENDPOINT;
+    o.flags = 0x80;
+    check(xioctl(fd, XEN2MX_IOC_ENDPOINT_OPEN, &o) == -EINVAL, "unknown open flags: EINVAL");
+    o.flags = 0;
+    o.board = 7;
+    check(xioctl(fd, XEN2MX_IOC_ENDPOINT_OPEN, &o) == -ENODEV, "board 7 (none): ENODEV");
+    o.board = 0;
+    check(xioctl(fd, XEN2MX_IOC_ENDPOINT_OPEN, bad) == -EFAULT, "ENDPOINT_OPEN from a bad pointer: EFAULT");
+    ::close(fd);
+
+    Endpoint ep;
+    if (int ret = ep.open(0, XEN2MX_ANY_ENDPOINT)) {
+        check(false, std::string("open an endpoint on board 0: ") + std::strerror(-ret));
+        return 1;
+    }
+    check(xioctl(ep.fd, XEN2MX_IOC_ENDPOINT_OPEN, &o) == -EBUSY, "a second endpoint on one file: EBUSY");
+    check(::mmap(nullptr, ep.info.map_bytes + 4096, PROT_READ, MAP_SHARED, ep.fd, 0) == MAP_FAILED,
+          "mmap longer than the endpoint's memory: refused");
+    check(::mmap(nullptr, 4096, PROT_READ, MAP_SHARED, ep.fd, 4096) == MAP_FAILED, "mmap at an offset: refused");
+    check(::mmap(nullptr, ep.info.map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, ep.fd, 0) == MAP_FAILED,
+          "private mmap: refused");
+
+    const uint8_t self_mac[6] = {ep.info.mac[0], ep.info.mac[1], ep.info.mac[2],
+                                 ep.info.mac[3], ep.info.mac[4], ep.info.mac[5]};
+    const uint8_t other[6] = {0x02, 0, 0, 0, 0, 0x42};
+    std::vector<uint8_t> f = tiny(other, 1, 0, self_mac, 0);
+    xen2mx_send s{};
+    s.iov_count = 1;
+    s.iov = 16;
+    check(xioctl(ep.fd, XEN2MX_IOC_SEND, &s) == -EFAULT, "send with a bad iovec pointer: EFAULT");
+    xen2mx_iovec iov{16, 40};
+    s.iov = reinterpret_cast<uintptr_t>(&iov);
+    check(xioctl(ep.fd, XEN2MX_IOC_SEND, &s) == -EFAULT, "send from a bad buffer: EFAULT");
+    iov = {reinterpret_cast<uintptr_t>(f.data()), uint64_t{1} << 62};
+    check(xioctl(ep.fd, XEN2MX_IOC_SEND, &s) == -EMSGSIZE, "send of 2^62 bytes: EMSGSIZE");
+    std::vector<xen2mx_iovec> many(XEN2MX_SEND_IOV_MAX, xen2mx_iovec{reinterpret_cast<uintptr_t>(f.data()), 1ull << 40});
+    s.iov = reinterpret_cast<uintptr_t>(many.data());
+    s.iov_count = XEN2MX_SEND_IOV_MAX;
+    check(xioctl(ep.fd, XEN2MX_IOC_SEND, &s) == -EMSGSIZE, "iovecs adding up past 2^64: EMSGSIZE");
+    s.iov_count = XEN2MX_SEND_IOV_MAX + 1;
+    check(xioctl(ep.fd, XEN2MX_IOC_SEND, &s) == -EINVAL, "too many iovecs: EINVAL");
+    s.iov_count = 0;
+    check(xioctl(ep.fd, XEN2MX_IOC_SEND, &s) == -EINVAL, "no iovec: EINVAL");
+    s.iov_count = 1;
+    s.iov = reinterpret_cast<uintptr_t>(&iov);
+    s.flags = 0x100;
+    iov = {reinterpret_cast<uintptr_t>(f.data()), f.size()};
+    check(xioctl(ep.fd, XEN2MX_IOC_SEND, &s) == -EINVAL, "unknown send flags: EINVAL");
+    check(send_frame(ep.fd, f.data(), 10) == -EINVAL, "a 10-byte frame: EINVAL");
+    std::vector<uint8_t> big(ep.info.max_frame + 1, 0);
+    std::memcpy(big.data(), f.data(), f.size());
+    check(send_frame(ep.fd, big.data(), big.size()) == -EMSGSIZE, "a frame one byte over the MTU: EMSGSIZE");
+    std::vector<uint8_t> raw = f;
+    raw[16] = 1;
+    check(send_frame(ep.fd, raw.data(), raw.size()) == -EPROTONOSUPPORT, "a RAW frame: refused");
+    raw[16] = 200;
+    check(send_frame(ep.fd, raw.data(), raw.size()) == -EPROTONOSUPPORT, "an unknown packet type: refused");
+    std::vector<uint8_t> bcast = f;
+    std::memset(bcast.data(), 0xff, 6);
+    check(send_frame(ep.fd, bcast.data(), bcast.size()) == -EINVAL, "a broadcast frame: refused");
+    check(send_frame(ep.fd, f.data(), f.size()) == 0, "a well-formed TINY to another board: sent");
+    xen2mx_wait w2{1u << 31, 0};
+    check(xioctl(ep.fd, XEN2MX_IOC_WAIT, &w2) == -EINVAL, "wait of 2^31 ms: EINVAL");
+
+    // Whatever the process writes into its consumer counters, the kernel
+    // writes only inside the ring.
+    ep.ctl()->rx_cons = 0x89abcdef;
+    ep.ctl()->ev_cons = 0x12345678;
+    std::vector<uint8_t> to_self = tiny(self_mac, static_cast<uint8_t>(ep.info.endpoint_id), ep.info.session,
+                                        self_mac, 0);
+    for (int i = 0; i < 4; ++i) send_frame(ep.fd, to_self.data(), to_self.size());
+    ep.ctl()->rx_cons = ep.ctl()->rx_prod;
+    check(true, "garbage consumer counters survived");
+    return failures ? 1 : 0;
+}
+
+// Two endpoints of one board, one process: frames between them never leave
+// the kernel; the sender fields are the kernel's; a wrong session is dropped
+// and counted; neither ring ever shows the other's frames.
+int cmd_local() {
+    Endpoint a, b, c;
+    if (a.open(0, XEN2MX_ANY_ENDPOINT) || b.open(0, XEN2MX_ANY_ENDPOINT) || c.open(0, XEN2MX_ANY_ENDPOINT)) {
+        check(false, "open three endpoints on board 0");
+        return 1;
+    }
+    check(a.info.endpoint_id != b.info.endpoint_id && b.info.endpoint_id != c.info.endpoint_id,
+          "three endpoints, three ids");
+    check(a.info.session != b.info.session, "sessions differ");
+    const uint8_t* mac = a.info.mac;
+    const uint8_t fake_mac[6] = {0x02, 0xde, 0xad, 0xbe, 0xef, 0x01};
+    const int dup = [&] {
+        Endpoint d;
+        return d.open(0, static_cast<int>(a.info.endpoint_id));
+    }();
+    check(dup == -EADDRINUSE, "an id in use: EADDRINUSE");
+
+    auto f = tiny(mac, static_cast<uint8_t>(b.info.endpoint_id), b.info.session, fake_mac, 200);
+    check(send_frame(a.fd, f.data(), f.size()) == 0, "TINY from a to b: sent");
+    std::vector<uint8_t> got;
+    const bool received = b.receive(&got, 2000);
+    check(received && got.size() >= 40 && !std::memcmp(got.data() + 40, f.data() + 40, 8), "b received it intact");
+    if (received && got.size() >= 40) {
+        check(!std::memcmp(got.data() + 6, mac, 6), "source MAC is the board's, not the forged one");
+        check(got[18] == a.info.endpoint_id, "source endpoint is a's, not the forged 200");
+    }
+    check(!c.receive(&got, 200), "c saw nothing of it");
+    check(!a.receive(&got, 100), "a saw nothing of it");
+
+    const uint64_t session_drops = counter(a.fd, XEN2MX_CTR_DROP_SESSION);
+    auto wrong = tiny(mac, static_cast<uint8_t>(b.info.endpoint_id), b.info.session ^ 1, mac, 0);
+    check(send_frame(a.fd, wrong.data(), wrong.size()) == 0, "TINY with a wrong session: sent");
+    check(!b.receive(&got, 300), "b did not get the wrong session's frame");
+    check(counter(a.fd, XEN2MX_CTR_DROP_SESSION) == session_drops + 1, "drop_session counted it");
+
+    const uint64_t no_ep = counter(a.fd, XEN2MX_CTR_DROP_NO_ENDPOINT);
+    auto nowhere = tiny(mac, 250, 1, mac, 0);
+    send_frame(a.fd, nowhere.data(), nowhere.size());
+    check(counter(a.fd, XEN2MX_CTR_DROP_NO_ENDPOINT) == no_ep + 1, "frame to a closed endpoint: drop_no_endpoint");
+
+    // A full ring drops and counts, and the ring keeps working.
+    const uint64_t full = counter(a.fd, XEN2MX_CTR_DROP_RING_FULL);
+    auto to_c = tiny(mac, static_cast<uint8_t>(c.info.endpoint_id), c.info.session, mac, 0);
+    for (uint32_t i = 0; i < c.info.rx_slots + 5; ++i) send_frame(a.fd, to_c.data(), to_c.size());
+    check(counter(a.fd, XEN2MX_CTR_DROP_RING_FULL) == full + 5, "ring full after rx_slots frames: 5 dropped");
+    uint32_t drained = 0;
+    while (c.receive(&got, 50)) ++drained;
+    check(drained == c.info.rx_slots, "the ring gave back exactly rx_slots frames");
+    check(send_frame(a.fd, to_c.data(), to_c.size()) == 0 && c.receive(&got, 1000), "and takes frames again");
+
+    // Sleeping: WAIT returns when a frame comes, and after the timeout when none does.
+    xen2mx_wait w{200, 1};
+    const auto start = std::chrono::steady_clock::now();
+    check(xioctl(b.fd, XEN2MX_IOC_WAIT, &w) == 0 && w.ready == 0, "WAIT with nothing: times out");
+    check(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(150), "after about its timeout");
+    std::thread sender([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        send_frame(a.fd, f.data(), f.size());
+    });
+    w = {5000, 0};
+    const auto woke = std::chrono::steady_clock::now();
+    check(xioctl(b.fd, XEN2MX_IOC_WAIT, &w) == 0 && w.ready == 1, "WAIT wakes when a frame comes");
+    check(std::chrono::steady_clock::now() - woke < std::chrono::milliseconds(4000), "well before its timeout");
+    sender.join();
+    return failures ? 1 : 0;
+}
+
+int cmd_hold(int count) {
+    std::vector<Endpoint> eps(static_cast<size_t>(count));
+    for (auto& ep : eps)
+        if (int ret = ep.open(0, XEN2MX_ANY_ENDPOINT)) {
+            std::printf("FAIL: open: %s\n", std::strerror(-ret));
+            return 1;
+        }
+    std::printf("HOLDING %d\n", count);
+    std::fflush(stdout);
+    for (;;) ::pause();
+}
+
+int cmd_listen(int id, int seconds) {
+    Endpoint ep;
+    if (int ret = ep.open(0, id, XEN2MX_OPEN_ANY_SESSION)) {
+        std::printf("FAIL: open endpoint %d: %s\n", id, std::strerror(-ret));
+        return 1;
+    }
+    std::printf("LISTENING %d\n", id);
+    std::fflush(stdout);
+    std::vector<uint8_t> got;
+    if (!ep.receive(&got, seconds * 1000) || got.size() < 40) {
+        std::printf("NOTHING\n");
+        return 1;
+    }
+    std::printf("FROM %s ep=%u\n", mac_string(got.data() + 6).c_str(), got[18]);
+    return 0;
+}
+
+int cmd_forge(const char* mac_text, int id) {
+    uint8_t dst[6];
+    if (!parse_mac(mac_text, dst)) return 2;
+    Endpoint ep;
+    if (int ret = ep.open(0, XEN2MX_ANY_ENDPOINT)) {
+        std::printf("FAIL: open: %s\n", std::strerror(-ret));
+        return 1;
+    }
+    const uint8_t fake_mac[6] = {0x02, 0xde, 0xad, 0xbe, 0xef, 0x01};
+    auto f = tiny(dst, static_cast<uint8_t>(id), 0, fake_mac, 201);
+    for (int i = 0; i < 20; ++i) {
+        send_frame(ep.fd, f.data(), f.size());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::printf("SENT from ep=%u\n", ep.info.endpoint_id);
+    return 0;
+}
+
+int cmd_runas(int uid, char** command) {
+    const auto id = static_cast<uid_t>(uid);
+    if (::setgroups(0, nullptr) != 0 || ::setgid(id) != 0 || ::setuid(id) != 0) {
+        std::printf("FAIL: cannot become uid %d: %s\n", uid, std::strerror(errno));
+        return 1;
+    }
+    ::execvp(command[0], command);
+    std::printf("FAIL: cannot run %s: %s\n", command[0], std::strerror(errno));
+    return 127;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    setvbuf(stdout, nullptr, _IOLBF, 0);
+    const std::string cmd = argc > 1 ? argv[1] : "";
+    if (cmd == "info") return cmd_info();
+    if (cmd == "counters") return cmd_counters(argc > 2 ? static_cast<uint32_t>(std::atoi(argv[2])) : XEN2MX_ALL_BOARDS);
+    if (cmd == "counter" && argc > 2) return cmd_counter(argv[2]);
+    if ((cmd == "attach" || cmd == "detach") && argc > 2) return cmd_attach(cmd == "attach", argv[2]);
+    if (cmd == "abuse") return cmd_abuse();
+    if (cmd == "local") return cmd_local();
+    if (cmd == "hold" && argc > 2) return cmd_hold(std::atoi(argv[2]));
+    if (cmd == "listen" && argc > 3) return cmd_listen(std::atoi(argv[2]), std::atoi(argv[3]));
+    if (cmd == "runas" && argc > 3) return cmd_runas(std::atoi(argv[2]), argv + 3);
+    if (cmd == "forge" && argc > 3) return cmd_forge(argv[2], std::atoi(argv[3]));
+    std::fprintf(stderr, "usage: kmod_tool info|counters [BOARD]|counter NAME|attach IF|detach IF|abuse|local|"
+                         "hold N|listen EP SECONDS|forge MAC EP|runas UID CMD...\n");
+    return 2;
+}

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Endpoints: an id on a board, a random session, and the memory shared with
+ * the process (ctl page, receive slots, events). The receive path finds an
+ * endpoint through the board's table under RCU and fills its ring under the
+ * endpoint's spinlock; closing takes it out of the table and waits for a
+ * grace period before the memory goes.
+ */
+#include <linux/log2.h>
+#include <linux/random.h>
+#include <linux/sched.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "xen2mx_kernel.h"
+
+extern unsigned int x2m_rx_ring_kb;
+extern unsigned int x2m_events;
+
+#define X2M_SLOT_HEAD sizeof(struct xen2mx_rx_slot)
+
+static int x2m_endpoint_alloc_map(struct x2m_endpoint *ep, unsigned int max_frame)
+{
+	size_t ring_bytes = (size_t)clamp(x2m_rx_ring_kb, 64u, 65536u) << 10;
+	size_t rx_bytes, ev_bytes;
+
+	ep->rx_slot_bytes = roundup_pow_of_two(X2M_SLOT_HEAD + max_frame);
+	ep->rx_slots = rounddown_pow_of_two(max_t(size_t, ring_bytes / ep->rx_slot_bytes, 16));
+	ep->ev_entries = roundup_pow_of_two(clamp(x2m_events, 16u, 65536u));
+	rx_bytes = (size_t)ep->rx_slots * ep->rx_slot_bytes;
+	ev_bytes = PAGE_ALIGN((size_t)ep->ev_entries * sizeof(struct xen2mx_event));
+	ep->map_bytes = PAGE_SIZE + rx_bytes + ev_bytes;
+	if (ep->map_bytes > U32_MAX)
+		return -EINVAL;
+	ep->map = vmalloc_user(ep->map_bytes); /* zeroed */
+	if (!ep->map)
+		return -ENOMEM;
+	ep->ctl = ep->map;
+	ep->rx_base = (u8 *)ep->map + PAGE_SIZE;
+	ep->ev_base = (struct xen2mx_event *)(ep->rx_base + rx_bytes);
+	return 0;
+}
+
+int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *req)
+{
+	struct x2m_board *board;
+	struct x2m_endpoint *ep;
+	int id, first, last, ret;
+	unsigned int max_frame;
+
+	if (req->flags & ~(XEN2MX_OPEN_ANY_SESSION | XEN2MX_OPEN_MX_COMPAT))
+		return -EINVAL;
+	if (req->endpoint != XEN2MX_ANY_ENDPOINT &&
+	    (req->endpoint < 0 || req->endpoint >= XEN2MX_MAX_ENDPOINTS))
+		return -EINVAL;
+	board = x2m_board_get(req->board);
+	if (!board)
+		return -ENODEV;
+	ep = kzalloc(sizeof(*ep), GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!ep)
+		goto out_board;
+	max_frame = READ_ONCE(board->mtu) + ETH_HLEN;
+	ret = x2m_endpoint_alloc_map(ep, max_frame);
+	if (ret)
+		goto out_ep;
+	ep->board = board;
+	ep->flags = req->flags;
+	spin_lock_init(&ep->lock);
+	init_waitqueue_head(&ep->wait);
+	ep->pid = task_tgid_nr(current);
+	get_task_comm(ep->comm, current);
+	do {
+		ep->session = get_random_u32();
+	} while (!ep->session);
+
+	first = req->endpoint == XEN2MX_ANY_ENDPOINT ? 0 : req->endpoint;
+	last = req->endpoint == XEN2MX_ANY_ENDPOINT ? XEN2MX_MAX_ENDPOINTS - 1 : req->endpoint;
+	mutex_lock(&board->ep_mutex);
+	ret = -ENODEV;
+	if (!rcu_access_pointer(board->dev))
+		goto out_unlock;
+	ret = -EADDRINUSE;
+	for (id = first; id <= last; id++) {
+		if (!rcu_access_pointer(board->endpoints[id])) {
+			ep->id = id;
+			rcu_assign_pointer(board->endpoints[id], ep);
+			board->nr_endpoints++;
+			ret = 0;
+			break;
+		}
+	}
+out_unlock:
+	mutex_unlock(&board->ep_mutex);
+	if (ret)
+		goto out_map;
+
+	x2m_global_add(XEN2MX_CTR_ENDPOINTS_OPEN, 1);
+	x2m_global_add(XEN2MX_CTR_ENDPOINTS_OPENED, 1);
+	req->session = ep->session;
+	req->endpoint_id = ep->id;
+	req->mtu = max_frame - ETH_HLEN;
+	req->max_frame = max_frame;
+	req->map_bytes = ep->map_bytes;
+	req->rx_offset = PAGE_SIZE;
+	req->rx_slots = ep->rx_slots;
+	req->rx_slot_bytes = ep->rx_slot_bytes;
+	req->ev_offset = (u8 *)ep->ev_base - (u8 *)ep->map;
+	req->ev_entries = ep->ev_entries;
+	memcpy(req->mac, board->mac, ETH_ALEN);
+	req->pad = 0;
+	*out = ep;
+	return 0;
+
+out_map:
+	vfree(ep->map);
+out_ep:
+	kfree(ep);
+out_board:
+	x2m_board_put(board);
+	return ret;
+}
+
+/* Called when the file is released: no mapping of the memory is left. */
+void x2m_endpoint_close(struct x2m_endpoint *ep)
+{
+	struct x2m_board *board = ep->board;
+
+	mutex_lock(&board->ep_mutex);
+	RCU_INIT_POINTER(board->endpoints[ep->id], NULL);
+	board->nr_endpoints--;
+	mutex_unlock(&board->ep_mutex);
+	synchronize_net(); /* no receive handler still writes into the ring */
+	x2m_global_add(XEN2MX_CTR_ENDPOINTS_OPEN, -1);
+	vfree(ep->map);
+	kfree(ep);
+	x2m_board_put(board);
+}
+
+bool x2m_endpoint_pending(struct x2m_endpoint *ep)
+{
+	return READ_ONCE(ep->ctl->rx_prod) != READ_ONCE(ep->ctl->rx_cons) ||
+	       READ_ONCE(ep->ctl->ev_prod) != READ_ONCE(ep->ctl->ev_cons);
+}
+
+/*
+ * Copies one received frame into the next receive slot. `eth` is its
+ * Ethernet header, skb->data what follows it. Runs with bottom halves off.
+ */
+void x2m_endpoint_deliver(struct x2m_endpoint *ep, const u8 *eth, const struct sk_buff *skb)
+{
+	struct x2m_board *board = ep->board;
+	struct xen2mx_rx_slot *slot;
+	unsigned int length = ETH_HLEN + skb->len;
+	u32 used;
+
+	if (X2M_SLOT_HEAD + length > ep->rx_slot_bytes) {
+		x2m_count(board, XEN2MX_CTR_DROP_TOO_LONG);
+		return;
+	}
+	spin_lock(&ep->lock);
+	/* Whatever the process wrote, this only decides whether there is room. */
+	used = ep->rx_prod - READ_ONCE(ep->ctl->rx_cons);
+	if (used >= ep->rx_slots) {
+		spin_unlock(&ep->lock);
+		x2m_count(board, XEN2MX_CTR_DROP_RING_FULL);
+		return;
+	}
+	slot = (struct xen2mx_rx_slot *)(ep->rx_base +
+		(size_t)(ep->rx_prod & (ep->rx_slots - 1)) * ep->rx_slot_bytes);
+	memcpy(slot + 1, eth, ETH_HLEN);
+	if (skb_copy_bits(skb, 0, (u8 *)(slot + 1) + ETH_HLEN, skb->len)) {
+		spin_unlock(&ep->lock);
+		x2m_count(board, XEN2MX_CTR_DROP_SHORT);
+		return;
+	}
+	slot->length = length;
+	slot->flags = 0;
+	ep->rx_prod++;
+	smp_store_release(&ep->ctl->rx_prod, ep->rx_prod);
+	spin_unlock(&ep->lock);
+	x2m_count(board, XEN2MX_CTR_RECEIVED);
+	atomic64_add(length, &board->ctr[XEN2MX_CTR_RECEIVED_BYTES]);
+	if (wq_has_sleeper(&ep->wait))
+		wake_up_interruptible(&ep->wait);
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * The user-space ABI of /dev/xen2mx, shared by the kernel modules and by the
+ * provider's kmod link. Every structure has a fixed layout (explicit padding,
+ * 64-bit fields aligned) so that 32- and 64-bit code agree; any change that
+ * is not a pure addition bumps XEN2MX_ABI_VERSION.
+ *
+ * One open file holds at most one endpoint. Its memory is mapped with
+ * mmap(fd, offset 0, length xen2mx_endpoint_open.map_bytes):
+ *
+ *   [ctl page][receive slots ...][events ...]
+ *
+ * The kernel writes frames into receive slots and completions into events,
+ * and moves the producer counters; the process reads them and moves the
+ * consumer counters. Counters are free-running 32-bit numbers; an entry's
+ * position is counter % count (counts are powers of two). The kernel never
+ * derives an address from a value the process wrote: a consumer counter only
+ * tells it how much room there is.
+ */
+#ifndef XEN2MX_UAPI_H
+#define XEN2MX_UAPI_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define XEN2MX_ABI_VERSION 1
+#define XEN2MX_DEVICE_NAME "xen2mx"
+#define XEN2MX_ETHERTYPE 0x86DF
+
+#define XEN2MX_IFNAME_LEN 16    /* IFNAMSIZ */
+#define XEN2MX_MAX_BOARDS 8
+#define XEN2MX_MAX_ENDPOINTS 255 /* ids 0..254; 255 is MX's raw endpoint */
+#define XEN2MX_ANY_ENDPOINT (-1)
+#define XEN2MX_SEND_IOV_MAX 64
+
+/* ------------------------------------------------------------------ ioctls */
+
+struct xen2mx_version {
+	__u32 abi;            /* XEN2MX_ABI_VERSION */
+	__u32 max_boards;
+	__u32 max_endpoints;
+	__u32 boards;         /* boards attached now */
+};
+
+#define XEN2MX_BOARD_UP 0x1 /* the interface is up and running */
+
+struct xen2mx_board_info {
+	__u32 index;          /* in: 0 .. XEN2MX_MAX_BOARDS-1 */
+	__u32 flags;          /* out: XEN2MX_BOARD_* */
+	char ifname[XEN2MX_IFNAME_LEN];
+	__u8 mac[6];
+	__u16 pad;
+	__u32 mtu;
+	__u32 endpoints;      /* endpoints open on it */
+};
+
+/* Attach or detach a network interface (CAP_NET_ADMIN). */
+struct xen2mx_attach {
+	char ifname[XEN2MX_IFNAME_LEN]; /* NUL-terminated */
+	__u32 index;          /* out (attach): the board's index */
+	__u32 pad;
+};
+
+#define XEN2MX_OPEN_ANY_SESSION 0x1 /* take frames whatever their session (DGRAM) */
+#define XEN2MX_OPEN_MX_COMPAT 0x2   /* PULLs use MX's own layout (magic at offset 36) */
+
+struct xen2mx_endpoint_open {
+	__u32 board;          /* in: board index */
+	__s32 endpoint;       /* in: wanted id, or XEN2MX_ANY_ENDPOINT */
+	__u32 flags;          /* in: XEN2MX_OPEN_* */
+	__u32 session;        /* out: the endpoint's session id (random) */
+	__u32 endpoint_id;    /* out */
+	__u32 mtu;            /* out: the interface's MTU */
+	__u32 max_frame;      /* out: longest frame sent or received, header included */
+	__u32 map_bytes;      /* out: length to mmap */
+	__u32 rx_offset;      /* out: receive slots, from the start of the mapping */
+	__u32 rx_slots;       /* out: power of two */
+	__u32 rx_slot_bytes;  /* out: header + frame, power of two */
+	__u32 ev_offset;      /* out: events */
+	__u32 ev_entries;     /* out: power of two */
+	__u8 mac[6];          /* out: the board's address */
+	__u16 pad;
+};
+
+struct xen2mx_iovec {
+	__u64 base;           /* user pointer */
+	__u64 len;
+};
+
+#define XEN2MX_SEND_ZEROCOPY 0x1 /* payload pages lent to the NIC; an event says when they are back */
+
+/*
+ * Sends one MXoE frame gathered from iov (Ethernet header first). The kernel
+ * writes the source MAC and, in the packet types that carry them, the source
+ * endpoint id and pull magic itself; types it does not know are refused.
+ */
+struct xen2mx_send {
+	__u64 iov;            /* user pointer to iov_count struct xen2mx_iovec */
+	__u32 iov_count;      /* 1 .. XEN2MX_SEND_IOV_MAX */
+	__u32 flags;          /* XEN2MX_SEND_* */
+	__u64 cookie;         /* returned in the completion event (ZEROCOPY) */
+};
+
+/* Sleeps until a frame or an event waits, the timeout passes or a signal comes. */
+struct xen2mx_wait {
+	__u32 timeout_ms;     /* in: 0 returns at once */
+	__u32 ready;          /* out: 1 when something waits */
+};
+
+enum xen2mx_counter {
+	XEN2MX_CTR_SENT = 0,          /* frames sent */
+	XEN2MX_CTR_SENT_BYTES,
+	XEN2MX_CTR_SENT_ZEROCOPY,     /* of which with lent pages */
+	XEN2MX_CTR_SENT_LOOPBACK,     /* to an endpoint of the same board */
+	XEN2MX_CTR_RECEIVED,          /* frames put into an endpoint's ring */
+	XEN2MX_CTR_RECEIVED_BYTES,
+	XEN2MX_CTR_DROP_SHORT,        /* shorter than its packet type's header */
+	XEN2MX_CTR_DROP_PTYPE,        /* unknown or unsupported packet type */
+	XEN2MX_CTR_DROP_NO_ENDPOINT,  /* no such endpoint open */
+	XEN2MX_CTR_DROP_SESSION,      /* wrong session */
+	XEN2MX_CTR_DROP_RING_FULL,    /* the endpoint did not keep up */
+	XEN2MX_CTR_DROP_TOO_LONG,     /* longer than a receive slot */
+	XEN2MX_CTR_DROP_NOT_HOST,     /* not addressed to the board */
+	XEN2MX_CTR_SEND_REFUSED,      /* bad frame handed to send */
+	XEN2MX_CTR_SEND_FAILED,       /* no memory, device gone or queue full */
+	XEN2MX_CTR_BOARD_MAX,         /* the counters above are per board */
+	XEN2MX_CTR_ENDPOINTS_OPEN = XEN2MX_CTR_BOARD_MAX, /* the ones below are global */
+	XEN2MX_CTR_ENDPOINTS_OPENED,  /* ever */
+	XEN2MX_CTR_PAGES_PINNED,      /* user pages held now */
+	XEN2MX_CTR_ZEROCOPY_PENDING,  /* zero-copy sends not completed */
+	XEN2MX_CTR_MAX
+};
+
+/*
+ * Counters of one board (board < XEN2MX_MAX_BOARDS) or, with board ==
+ * XEN2MX_ALL_BOARDS, summed over every board ever attached; the global ones
+ * are filled either way.
+ */
+#define XEN2MX_ALL_BOARDS 0xffffffffu
+struct xen2mx_counters {
+	__u32 board;
+	__u32 count;          /* out: XEN2MX_CTR_MAX */
+	__u64 values[32];
+};
+
+#define XEN2MX_IOC_MAGIC 0xd8
+#define XEN2MX_IOC_VERSION       _IOR(XEN2MX_IOC_MAGIC, 0x00, struct xen2mx_version)
+#define XEN2MX_IOC_BOARD_INFO    _IOWR(XEN2MX_IOC_MAGIC, 0x01, struct xen2mx_board_info)
+#define XEN2MX_IOC_ATTACH        _IOWR(XEN2MX_IOC_MAGIC, 0x02, struct xen2mx_attach)
+#define XEN2MX_IOC_DETACH        _IOW(XEN2MX_IOC_MAGIC, 0x03, struct xen2mx_attach)
+#define XEN2MX_IOC_COUNTERS      _IOWR(XEN2MX_IOC_MAGIC, 0x04, struct xen2mx_counters)
+#define XEN2MX_IOC_ENDPOINT_OPEN _IOWR(XEN2MX_IOC_MAGIC, 0x10, struct xen2mx_endpoint_open)
+#define XEN2MX_IOC_SEND          _IOW(XEN2MX_IOC_MAGIC, 0x11, struct xen2mx_send)
+#define XEN2MX_IOC_WAIT          _IOWR(XEN2MX_IOC_MAGIC, 0x12, struct xen2mx_wait)
+
+/* ------------------------------------------------------------ the mapping */
+
+/* The first page. Each counter has a cache line of its own. */
+struct xen2mx_ring_ctl {
+	__u32 rx_prod;        /* kernel: frames written */
+	__u32 pad0[15];
+	__u32 rx_cons;        /* process: frames done with */
+	__u32 pad1[15];
+	__u32 ev_prod;        /* kernel: events written */
+	__u32 pad2[15];
+	__u32 ev_cons;        /* process: events done with */
+	__u32 pad3[15];
+};
+
+/* Each receive slot starts with this; the frame follows it. */
+struct xen2mx_rx_slot {
+	__u32 length;         /* frame bytes, Ethernet header included */
+	__u32 flags;
+	__u64 reserved;
+};
+
+enum xen2mx_event_type {
+	XEN2MX_EVENT_NONE = 0,
+	XEN2MX_EVENT_SEND_DONE = 1, /* a zero-copy send's pages are back */
+};
+
+struct xen2mx_event {
+	__u32 type;           /* XEN2MX_EVENT_* */
+	__s32 status;         /* 0, or a negative errno */
+	__u64 cookie;
+};
+
+#endif /* XEN2MX_UAPI_H */

@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xen2mx.ko: MXoE (Myrinet Express over Ethernet) endpoints for user space.
+ * /dev/xen2mx is a misc device; each open file may hold one endpoint, whose
+ * memory the process maps. Everything an endpoint holds goes when its file
+ * is released, which the kernel does however the process ends; the file's
+ * owner module reference keeps the module loaded while any file is open.
+ */
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vmalloc.h>
+
+#include "xen2mx_kernel.h"
+
+static char *ifnames;
+module_param(ifnames, charp, 0444);
+MODULE_PARM_DESC(ifnames, "Comma-separated interfaces attached as boards at load time");
+
+static ushort mode = 0666;
+module_param(mode, ushort, 0444);
+MODULE_PARM_DESC(mode, "Permissions of /dev/xen2mx (default 0666)");
+
+unsigned int x2m_rx_ring_kb = 4096;
+module_param_named(rx_ring_kb, x2m_rx_ring_kb, uint, 0644);
+MODULE_PARM_DESC(rx_ring_kb, "Receive ring of each endpoint, in KiB (64..65536)");
+
+unsigned int x2m_events = 1024;
+module_param_named(events, x2m_events, uint, 0644);
+MODULE_PARM_DESC(events, "Event queue entries of each endpoint (16..65536)");
+
+atomic64_t x2m_global_ctr[XEN2MX_CTR_MAX - XEN2MX_CTR_BOARD_MAX];
+
+struct x2m_file {
+	struct mutex lock;            /* endpoint creation */
+	struct x2m_endpoint *ep;      /* set once, then never changes */
+};
+
+static int x2m_open(struct inode *inode, struct file *file)
+{
+	struct x2m_file *f = kzalloc(sizeof(*f), GFP_KERNEL);
+
+	if (!f)
+		return -ENOMEM;
+	mutex_init(&f->lock);
+	file->private_data = f;
+	return 0;
+}
+
+static int x2m_release(struct inode *inode, struct file *file)
+{
+	struct x2m_file *f = file->private_data;
+
+	if (f->ep)
+		x2m_endpoint_close(f->ep);
+	kfree(f);
+	return 0;
+}
+
+/* The endpoint, once it is published (NULL before). */
+static struct x2m_endpoint *x2m_file_ep(struct x2m_file *f)
+{
+	return smp_load_acquire(&f->ep);
+}
+
+static long x2m_ioctl_counters(void __user *arg)
+{
+	struct xen2mx_counters *req;
+	int i;
+	long ret = 0;
+
+	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	if (!req)
+		return -ENOMEM;
+	if (copy_from_user(&req->board, arg, sizeof(req->board))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	if (req->board != XEN2MX_ALL_BOARDS && req->board >= XEN2MX_MAX_BOARDS) {
+		ret = -EINVAL;
+		goto out;
+	}
+	BUILD_BUG_ON(XEN2MX_CTR_MAX > ARRAY_SIZE(req->values));
+	x2m_board_counters(req->board, req->values);
+	for (i = XEN2MX_CTR_BOARD_MAX; i < XEN2MX_CTR_MAX; i++)
+		req->values[i] = atomic64_read(&x2m_global_ctr[i - XEN2MX_CTR_BOARD_MAX]);
+	req->count = XEN2MX_CTR_MAX;
+	if (copy_to_user(arg, req, sizeof(*req)))
+		ret = -EFAULT;
+out:
+	kfree(req);
+	return ret;
+}
+
+static long x2m_ioctl_open_endpoint(struct x2m_file *f, void __user *arg)
+{
+	struct xen2mx_endpoint_open req;
+	struct x2m_endpoint *ep;
+	int ret;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	mutex_lock(&f->lock);
+	ret = -EBUSY;
+	if (f->ep)
+		goto out;
+	ret = x2m_endpoint_open(&ep, &req);
+	if (ret)
+		goto out;
+	if (copy_to_user(arg, &req, sizeof(req))) {
+		x2m_endpoint_close(ep);
+		ret = -EFAULT;
+		goto out;
+	}
+	smp_store_release(&f->ep, ep);
+out:
+	mutex_unlock(&f->lock);
+	return ret;
+}
+
+static long x2m_ioctl_wait(struct x2m_endpoint *ep, void __user *arg)
+{
+	struct xen2mx_wait req;
+	long left;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.timeout_ms > 3600 * 1000)
+		return -EINVAL;
+	left = wait_event_interruptible_timeout(ep->wait, x2m_endpoint_pending(ep),
+						msecs_to_jiffies(req.timeout_ms));
+	if (left < 0)
+		return left; /* a signal */
+	req.ready = x2m_endpoint_pending(ep);
+	if (copy_to_user(arg, &req, sizeof(req)))
+		return -EFAULT;
+	return 0;
+}
+
+static long x2m_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct x2m_file *f = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	struct x2m_endpoint *ep;
+
+	switch (cmd) {
+	case XEN2MX_IOC_VERSION: {
+		struct xen2mx_version v = {
+			.abi = XEN2MX_ABI_VERSION,
+			.max_boards = XEN2MX_MAX_BOARDS,
+			.max_endpoints = XEN2MX_MAX_ENDPOINTS,
+			.boards = x2m_boards_count(),
+		};
+		return copy_to_user(uarg, &v, sizeof(v)) ? -EFAULT : 0;
+	}
+	case XEN2MX_IOC_BOARD_INFO: {
+		struct xen2mx_board_info info;
+		int ret;
+
+		if (copy_from_user(&info, uarg, sizeof(info)))
+			return -EFAULT;
+		ret = x2m_board_info(&info);
+		if (ret)
+			return ret;
+		return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;
+	}
+	case XEN2MX_IOC_ATTACH:
+	case XEN2MX_IOC_DETACH: {
+		struct xen2mx_attach req;
+		unsigned int index = 0;
+		int ret;
+
+		if (!capable(CAP_NET_ADMIN))
+			return -EPERM;
+		if (copy_from_user(&req, uarg, sizeof(req)))
+			return -EFAULT;
+		if (strnlen(req.ifname, sizeof(req.ifname)) >= sizeof(req.ifname))
+			return -EINVAL;
+		if (cmd == XEN2MX_IOC_DETACH)
+			return x2m_board_detach(req.ifname);
+		ret = x2m_board_attach(req.ifname, &index);
+		if (ret)
+			return ret;
+		req.index = index;
+		return copy_to_user(uarg, &req, sizeof(req)) ? -EFAULT : 0;
+	}
+	case XEN2MX_IOC_COUNTERS:
+		return x2m_ioctl_counters(uarg);
+	case XEN2MX_IOC_ENDPOINT_OPEN:
+		return x2m_ioctl_open_endpoint(f, uarg);
+	case XEN2MX_IOC_SEND: {
+		struct xen2mx_send req;
+
+		ep = x2m_file_ep(f);
+		if (!ep)
+			return -ENOTCONN;
+		if (copy_from_user(&req, uarg, sizeof(req)))
+			return -EFAULT;
+		return x2m_send(ep, &req);
+	}
+	case XEN2MX_IOC_WAIT:
+		ep = x2m_file_ep(f);
+		if (!ep)
+			return -ENOTCONN;
+		return x2m_ioctl_wait(ep, uarg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static __poll_t x2m_poll(struct file *file, poll_table *wait)
+{
+	struct x2m_endpoint *ep = x2m_file_ep(file->private_data);
+
+	if (!ep)
+		return EPOLLERR;
+	poll_wait(file, &ep->wait, wait);
+	return x2m_endpoint_pending(ep) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+/* The endpoint's memory, whole, shared, from offset 0. */
+static int x2m_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct x2m_endpoint *ep = x2m_file_ep(file->private_data);
+
+	if (!ep)
+		return -ENOTCONN;
+	if (vma->vm_pgoff != 0 || vma->vm_end - vma->vm_start != PAGE_ALIGN(ep->map_bytes))
+		return -EINVAL;
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	return remap_vmalloc_range(vma, ep->map, 0);
+}
+
+static const struct file_operations x2m_fops = {
+	.owner = THIS_MODULE,
+	.open = x2m_open,
+	.release = x2m_release,
+	.unlocked_ioctl = x2m_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.poll = x2m_poll,
+	.mmap = x2m_mmap,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice x2m_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = XEN2MX_DEVICE_NAME,
+	.fops = &x2m_fops,
+};
+
+static int __init x2m_init(void)
+{
+	int ret;
+
+	x2m_misc.mode = mode & 0777;
+	ret = x2m_boards_init(ifnames);
+	if (ret)
+		return ret;
+	ret = misc_register(&x2m_misc);
+	if (ret) {
+		x2m_boards_exit();
+		return ret;
+	}
+	pr_info("xen2mx: ABI %d, /dev/%s mode %04o\n", XEN2MX_ABI_VERSION, XEN2MX_DEVICE_NAME,
+		x2m_misc.mode);
+	return 0;
+}
+
+static void __exit x2m_exit(void)
+{
+	misc_deregister(&x2m_misc);
+	x2m_boards_exit();
+}
+
+module_init(x2m_init);
+module_exit(x2m_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("xen2mx: MXoE endpoints for user space");
+MODULE_VERSION("0.1.0");

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* What the parts of xen2mx.ko share: boards, endpoints, counters. */
+#ifndef XEN2MX_KERNEL_H
+#define XEN2MX_KERNEL_H
+
+#include <linux/atomic.h>
+#include <linux/kref.h>
+#include <linux/mutex.h>
+#include <linux/netdevice.h>
+#include <linux/rcupdate.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+
+#include "include/uapi/xen2mx.h"
+
+#define X2M_PTYPE_OFFSET 16
+#define X2M_HEAD_LEN 17 /* up to and including the packet type */
+
+/* The MXoE packet types the module knows (wire values). */
+enum {
+	X2M_PKT_RAW = 1,
+	X2M_PKT_HOST_QUERY = 3,
+	X2M_PKT_HOST_REPLY = 4,
+	X2M_PKT_TRUC = 35,
+	X2M_PKT_CONNECT = 36,
+	X2M_PKT_TINY = 37,
+	X2M_PKT_SMALL = 38,
+	X2M_PKT_MEDIUM = 39,
+	X2M_PKT_RNDV = 40,
+	X2M_PKT_PULL = 41,
+	X2M_PKT_PULL_REPLY = 42,
+	X2M_PKT_NOTIFY = 43,
+	X2M_PKT_NACK_LIB = 44,
+	X2M_PKT_NACK_MCP = 45,
+	/* xen2mx's RMA extension (see fi_xen2mx(7), WIRE EXTENSION). */
+	X2M_PKT_RMA_REQUEST = 48,
+	X2M_PKT_RMA_REPLY = 49,
+};
+#define X2M_PULL_MAGIC_XOR 0x21071980u
+
+struct x2m_endpoint;
+
+/* A network interface that carries MXoE frames. */
+struct x2m_board {
+	struct kref ref;
+	unsigned int index;
+	struct net_device __rcu *dev; /* NULL once detached */
+	netdevice_tracker tracker;
+	struct packet_type pt;
+	char ifname[IFNAMSIZ];
+	u8 mac[ETH_ALEN];
+	unsigned int mtu;
+	unsigned int headroom;
+
+	struct mutex ep_mutex; /* endpoint ids are taken and given back under it */
+	struct x2m_endpoint __rcu *endpoints[XEN2MX_MAX_ENDPOINTS];
+	unsigned int nr_endpoints;
+
+	atomic64_t ctr[XEN2MX_CTR_BOARD_MAX];
+};
+
+/* An endpoint: one per open file at most. */
+struct x2m_endpoint {
+	struct x2m_board *board; /* holds a reference */
+	u8 id;
+	u32 session;
+	u32 flags;               /* XEN2MX_OPEN_* */
+	pid_t pid;
+	char comm[TASK_COMM_LEN];
+
+	void *map;               /* vmalloc_user: ctl page, slots, events */
+	size_t map_bytes;
+	struct xen2mx_ring_ctl *ctl;
+	u8 *rx_base;
+	u32 rx_slots, rx_slot_bytes;
+	struct xen2mx_event *ev_base;
+	u32 ev_entries;
+
+	spinlock_t lock;         /* the producer side of both rings */
+	u32 rx_prod, ev_prod;    /* the kernel's own copies, the only ones it trusts */
+	wait_queue_head_t wait;
+};
+
+/* main.c */
+extern atomic64_t x2m_global_ctr[XEN2MX_CTR_MAX - XEN2MX_CTR_BOARD_MAX];
+static inline void x2m_global_add(int counter, s64 value)
+{
+	atomic64_add(value, &x2m_global_ctr[counter - XEN2MX_CTR_BOARD_MAX]);
+}
+static inline void x2m_count(struct x2m_board *board, int counter)
+{
+	atomic64_inc(&board->ctr[counter]);
+}
+
+/* board.c */
+int x2m_boards_init(const char *ifnames);
+void x2m_boards_exit(void);
+int x2m_board_attach(const char *ifname, unsigned int *index);
+int x2m_board_detach(const char *ifname);
+struct x2m_board *x2m_board_get(unsigned int index);
+void x2m_board_put(struct x2m_board *board);
+int x2m_board_info(struct xen2mx_board_info *info);
+void x2m_board_counters(u32 index, u64 *values);
+unsigned int x2m_boards_count(void);
+
+/* endpoint.c */
+int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *req);
+void x2m_endpoint_close(struct x2m_endpoint *ep);
+bool x2m_endpoint_pending(struct x2m_endpoint *ep);
+void x2m_endpoint_deliver(struct x2m_endpoint *ep, const u8 *eth, const struct sk_buff *skb);
+
+/* recv.c */
+int x2m_recv(struct sk_buff *skb, struct net_device *dev, struct packet_type *pt,
+	     struct net_device *orig_dev);
+void x2m_demux(struct x2m_board *board, struct sk_buff *skb);
+
+/* send.c */
+int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req);
+
+#endif

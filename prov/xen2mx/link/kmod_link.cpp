@@ -1,0 +1,140 @@
+#include "link/kmod_link.hpp"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "link/unique_fd.hpp"
+#include "uapi/xen2mx.h"
+
+namespace xen2mx::link {
+
+namespace {
+
+uint64_t mac_at(const uint8_t* bytes) {
+    uint64_t mac = 0;
+    for (int i = 0; i < 6; ++i) mac = (mac << 8) | bytes[i];
+    return mac;
+}
+
+int xioctl(int fd, unsigned long request, void* arg) {
+    for (;;) {
+        if (::ioctl(fd, request, arg) == 0) return 0;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+class KmodLink final : public Link {
+public:
+    KmodLink(UniqueFd fd, Mapping mapping, const xen2mx_endpoint_open& info)
+        : fd_(std::move(fd)), mapping_(std::move(mapping)), info_(info), board_(mac_at(info.mac)),
+          ctl_(reinterpret_cast<xen2mx_ring_ctl*>(mapping_.base())) {}
+
+    std::string_view kind() const override { return "kmod"; }
+    uint64_t board() const override { return board_; }
+    uint8_t endpoint_id() const override { return static_cast<uint8_t>(info_.endpoint_id); }
+    Route local_route() const override { return Route{board_, 0, 0}; }
+    size_t max_frame() const override { return info_.max_frame; }
+    int wait_fd() const override { return fd_.get(); }
+
+    int send(const Route&, std::span<const iovec> parts) override {
+        if (parts.size() > XEN2MX_SEND_IOV_MAX) return -EMSGSIZE;
+        xen2mx_iovec iov[XEN2MX_SEND_IOV_MAX];
+        size_t length = 0;
+        for (size_t i = 0; i < parts.size(); ++i) {
+            iov[i].base = reinterpret_cast<uintptr_t>(parts[i].iov_base);
+            iov[i].len = parts[i].iov_len;
+            length += parts[i].iov_len;
+        }
+        if (length > info_.max_frame) return -EMSGSIZE;
+        xen2mx_send request{};
+        request.iov = reinterpret_cast<uintptr_t>(iov);
+        request.iov_count = static_cast<uint32_t>(parts.size());
+        const int ret = xioctl(fd_.get(), XEN2MX_IOC_SEND, &request);
+        // A full device queue loses the frame, as a wire would; the engine
+        // resends what matters.
+        if (ret == -ENOBUFS) return 0;
+        return ret;
+    }
+
+    int poll(FrameSink& sink, int budget) override {
+        int handled = 0;
+        auto prod_ref = std::atomic_ref<uint32_t>(ctl_->rx_prod);
+        auto cons_ref = std::atomic_ref<uint32_t>(ctl_->rx_cons);
+        uint32_t cons = cons_ref.load(std::memory_order_relaxed);
+        const uint32_t prod = prod_ref.load(std::memory_order_acquire);
+        while (handled < budget && cons != prod) {
+            const uint8_t* slot =
+                mapping_.base() + info_.rx_offset + size_t{cons & (info_.rx_slots - 1)} * info_.rx_slot_bytes;
+            const auto* head = reinterpret_cast<const xen2mx_rx_slot*>(slot);
+            const uint32_t length = head->length;
+            const uint8_t* frame = slot + sizeof *head;
+            // The kernel wrote it, but a length past the slot would read
+            // outside it: never trust the shared memory with a bound.
+            if (length >= 14 && length <= info_.rx_slot_bytes - sizeof *head) {
+                sink.on_frame(std::span<const uint8_t>(frame, length), Route{mac_at(frame + 6), 0, 0});
+                ++handled;
+            }
+            ++cons;
+            cons_ref.store(cons, std::memory_order_release);
+        }
+        // Completion events (zero-copy sends) are not used yet: drop them.
+        std::atomic_ref<uint32_t>(ctl_->ev_cons)
+            .store(std::atomic_ref<uint32_t>(ctl_->ev_prod).load(std::memory_order_acquire),
+                   std::memory_order_release);
+        return handled;
+    }
+
+private:
+    UniqueFd fd_;
+    Mapping mapping_;
+    xen2mx_endpoint_open info_;
+    uint64_t board_;
+    xen2mx_ring_ctl* ctl_;
+};
+
+int find_board(int fd, const std::string& iface, uint32_t* index) {
+    xen2mx_version version{};
+    if (int ret = xioctl(fd, XEN2MX_IOC_VERSION, &version)) return ret;
+    if (version.abi != XEN2MX_ABI_VERSION) return -EPROTO;
+    for (uint32_t i = 0; i < version.max_boards && i < XEN2MX_MAX_BOARDS; ++i) {
+        xen2mx_board_info board{};
+        board.index = i;
+        if (xioctl(fd, XEN2MX_IOC_BOARD_INFO, &board) != 0) continue;
+        board.ifname[sizeof board.ifname - 1] = '\0';
+        if (iface.empty() || iface == board.ifname) {
+            *index = i;
+            return 0;
+        }
+    }
+    return -ENODEV;
+}
+
+}  // namespace
+
+bool kmod_device_present(const KmodLinkConfig& config) { return ::access(config.device.c_str(), F_OK) == 0; }
+
+int open_kmod_link(const KmodLinkConfig& config, std::unique_ptr<Link>* link, uint32_t* session) {
+    if (config.endpoint_id < -1 || config.endpoint_id >= XEN2MX_MAX_ENDPOINTS) return -EINVAL;
+    UniqueFd fd(::open(config.device.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK));
+    if (!fd) return -errno;
+    xen2mx_endpoint_open info{};
+    if (int ret = find_board(fd.get(), config.iface, &info.board)) return ret;
+    info.endpoint = config.endpoint_id;
+    info.flags = config.any_session ? XEN2MX_OPEN_ANY_SESSION : 0;
+    if (int ret = xioctl(fd.get(), XEN2MX_IOC_ENDPOINT_OPEN, &info)) return ret;
+    void* base = ::mmap(nullptr, info.map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+    if (base == MAP_FAILED) return -errno;
+    Mapping mapping(base, info.map_bytes);
+    *session = info.session;
+    *link = std::make_unique<KmodLink>(std::move(fd), std::move(mapping), info);
+    return 0;
+}
+
+}  // namespace xen2mx::link

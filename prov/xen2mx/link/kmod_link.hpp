@@ -1,0 +1,33 @@
+// The kmod link: MXoE frames through /dev/xen2mx, the kernel module. The
+// kernel owns the board and the endpoint id, writes the sender of every
+// frame sent, and hands this process only the frames addressed to its
+// endpoint (and, for a reliable endpoint, its session), straight into a
+// receive ring mapped into the process. No privilege is needed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "link/link.hpp"
+
+namespace xen2mx::link {
+
+struct KmodLinkConfig {
+    std::string device = "/dev/xen2mx";
+    std::string iface;        // the board attached to this interface; empty: the first board
+    int endpoint_id = -1;     // -1: the first free one
+    bool any_session = false; // take frames whatever their session (DGRAM endpoints)
+};
+
+// Whether the device exists (the module is loaded).
+bool kmod_device_present(const KmodLinkConfig& config);
+
+// Opens the link and the endpoint. *session is the session id the kernel
+// chose; frames to this endpoint must carry it. Returns 0 or a negative
+// errno: -ENOENT without the device, -ENODEV without a (matching) board,
+// -EADDRINUSE when the id (or every id) is taken, -EPROTO when the module
+// speaks another ABI version.
+int open_kmod_link(const KmodLinkConfig& config, std::unique_ptr<Link>* link, uint32_t* session);
+
+}  // namespace xen2mx::link

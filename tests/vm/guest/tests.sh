@@ -1,0 +1,152 @@
+# The checks run inside each test guest (sourced by no one: run by /init).
+# Two guests, roles a and b, joined by one virtual Ethernet link; steps that
+# need both meet at barriers (a TCP connection over that link). Every check
+# prints one PASS or FAIL line on the console, which the host reads.
+export FI_PROVIDER_PATH=/x2m/lib
+export HOME=/tmp
+barrier_step=0
+kver=$(uname -r)
+peer_log=/tmp/log
+
+pass() { echo "PASS: [$X2M_ROLE] $*"; }
+fail() { echo "FAIL: [$X2M_ROLE] $*"; }
+# check WHAT COMMAND...: PASS when the command succeeds.
+check() {
+    what=$1
+    shift
+    if "$@" >/tmp/check.out 2>&1; then pass "$what"; else fail "$what: $(tail -n 5 /tmp/check.out | tr '\n' ' ')"; fi
+}
+as_user() { kmod_tool runas 1000 "$@"; }
+counter() { kmod_tool counter "$1"; }
+
+# barrier: both guests wait here for each other (at most 120 s).
+barrier() {
+    barrier_step=$((barrier_step + 1))
+    port=$((7100 + barrier_step))
+    if [ "$X2M_ROLE" = a ]; then
+        timeout 120 nc -l -p "$port" </dev/null >/dev/null 2>&1 || fail "barrier $barrier_step ($1)"
+    else
+        i=0
+        until echo go | timeout 3 nc "$X2M_PEER_IP" "$port" >/dev/null 2>&1; do
+            i=$((i + 1))
+            [ $i -lt 300 ] || { fail "barrier $barrier_step ($1)"; return; }
+            sleep 0.3
+        done
+    fi
+}
+
+# ---------------------------------------------------------------- the module
+if insmod /lib/modules/$kver/xen2mx.ko ifnames=eth0 >/tmp/insmod.out 2>&1; then
+    pass "xen2mx.ko loads into $kver"
+else
+    fail "xen2mx.ko does not load: $(cat /tmp/insmod.out)"
+fi
+mode=$(stat -c %A /dev/xen2mx 2>/dev/null)
+[ "$mode" = crw-rw-rw- ] && pass "/dev/xen2mx exists, mode $mode" || fail "/dev/xen2mx mode '$mode'"
+mac=$(cat /sys/class/net/eth0/address)
+info=$(kmod_tool info 2>&1)
+echo "$info"
+echo "$info" | grep -q "^BOARD 0 eth0 $mac mtu=1500 endpoints=0 up" && pass "board 0 is eth0 ($mac), up" ||
+    fail "board 0 is not eth0: $info"
+
+# ---------------------------------------------------------------- privileges
+out=$(as_user kmod_tool attach lo 2>&1)
+echo "$out" | grep -q "Operation not permitted" && pass "unprivileged attach refused (EPERM)" ||
+    fail "unprivileged attach: $out"
+out=$(as_user kmod_tool detach eth0 2>&1)
+echo "$out" | grep -q "Operation not permitted" && pass "unprivileged detach refused (EPERM)" ||
+    fail "unprivileged detach: $out"
+out=$(kmod_tool attach eth0 2>&1)
+echo "$out" | grep -q "File exists" && pass "attaching eth0 twice: EEXIST" || fail "attaching eth0 twice: $out"
+out=$(kmod_tool attach nosuch0 2>&1)
+echo "$out" | grep -q "No such device" && pass "attaching a missing interface: ENODEV" || fail "attach nosuch0: $out"
+
+# ---------------------------------------------------------------- the ABI, alone
+as_user kmod_tool abuse 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] abuse: /"
+as_user kmod_tool local 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] local: /"
+
+# ---------------------------------------------------------------- death and unload
+open_before=$(counter endpoints_open)
+kmod_tool runas 1000 kmod_tool hold 3 >/tmp/hold.out 2>&1 &
+holder=$!
+for _ in $(seq 100); do grep -q HOLDING /tmp/hold.out && break; sleep 0.1; done
+[ "$(counter endpoints_open)" = $((open_before + 3)) ] && pass "a process holding 3 endpoints: endpoints_open +3" ||
+    fail "endpoints_open $(counter endpoints_open), before $open_before: $(cat /tmp/hold.out)"
+if rmmod xen2mx >/tmp/rmmod.out 2>&1; then fail "rmmod succeeded while endpoints were open"; else
+    pass "rmmod refused while endpoints are open"; fi
+kill -9 $holder
+wait $holder 2>/dev/null
+[ "$(counter endpoints_open)" = "$open_before" ] && pass "killed holder: its endpoints are gone" ||
+    fail "after kill -9: endpoints_open $(counter endpoints_open), expected $open_before"
+
+# ---------------------------------------------------------------- two guests
+barrier "both guests ready"
+if [ "$X2M_ROLE" = a ]; then
+    as_user kmod_tool listen 7 60 >/tmp/listen.out 2>&1 &
+    listener=$!
+    for _ in $(seq 100); do grep -q LISTENING /tmp/listen.out && break; sleep 0.1; done
+    barrier "listener up"
+    wait $listener
+    from=$(grep '^FROM' /tmp/listen.out)
+    case $from in
+    "FROM $X2M_PEER_MAC ep=201"*) fail "a forged sender got through: $from" ;;
+    "FROM $X2M_PEER_MAC ep="*) pass "frame from the other guest carries its real MAC and endpoint ($from)" ;;
+    *) fail "forged frames: $(cat /tmp/listen.out)" ;;
+    esac
+else
+    barrier "listener up"
+    check "forging sender: sent" as_user kmod_tool forge "$X2M_PEER_MAC" 7
+fi
+
+# fi_pingpong between the guests over the kmod link, unprivileged.
+barrier "pingpong"
+export FI_XEN2MX_LINK=kmod
+export FI_LOG_LEVEL=warn
+kmod_link=yes
+# run.sh says whether the provider it packed has the kmod link.
+if [ "${X2M_KMOD_LINK:-0}" != 1 ]; then
+    kmod_link=no
+    echo "SKIP: [$X2M_ROLE] the provider has no kmod link yet: fi_pingpong and the messaging suite over it"
+fi
+[ $kmod_link = yes ] && for type in rdm; do
+    if [ "$X2M_ROLE" = a ]; then
+        as_user timeout 300 fi_pingpong -p xen2mx -e $type -c -S all -B 9228 >/tmp/pp.out 2>&1 &
+        server=$!
+        sleep 1
+        barrier "pingpong server up"
+        wait $server
+        rc=$?
+    else
+        barrier "pingpong server up"
+        as_user timeout 300 fi_pingpong -p xen2mx -e $type -c -S all -P 9228 "$X2M_PEER_IP" >/tmp/pp.out 2>&1
+        rc=$?
+    fi
+    if [ $rc -eq 0 ]; then
+        pass "fi_pingpong -e $type -S all -c over the kmod link, unprivileged ($(tail -n 1 /tmp/pp.out | tr -s ' '))"
+    else
+        fail "fi_pingpong -e $type over the kmod link (status $rc): $(tail -n 20 /tmp/pp.out)"
+    fi
+    [ "$X2M_ROLE" = b ] && cat /tmp/pp.out
+done
+
+# The messaging suite, over the kmod link, in each guest at once.
+if [ $kmod_link = yes ]; then
+    if as_user timeout 600 test_messaging --gtest_filter='*kmod*' >/tmp/msg.out 2>&1; then
+        pass "messaging suite over the kmod link: $(grep -E '^\[  PASSED  \]' /tmp/msg.out)"
+    else
+        fail "messaging suite over the kmod link: $(grep -E '^\[  FAILED  \]|Failure' /tmp/msg.out | head -n 20)"
+    fi
+    if as_user timeout 600 test_rma --gtest_filter='*kmod*' >/tmp/rma.out 2>&1; then
+        pass "RMA and atomics over the kmod link: $(grep -E '^\[  PASSED  \]' /tmp/rma.out)"
+    else
+        fail "RMA and atomics over the kmod link: $(grep -E '^\[  FAILED  \]|Failure' /tmp/rma.out | head -n 20)"
+    fi
+fi
+unset FI_XEN2MX_LINK FI_LOG_LEVEL
+
+barrier "done"
+kmod_tool counters
+if rmmod xen2mx >/tmp/rmmod.out 2>&1; then pass "rmmod xen2mx once every endpoint is closed"; else
+    fail "rmmod: $(cat /tmp/rmmod.out)"; fi
+bad=$(dmesg | grep -E 'BUG|Oops|WARNING|general protection|Call Trace')
+[ -z "$bad" ] && pass "guest kernel log has no BUG, Oops or WARNING" || fail "guest kernel log: $bad"
