@@ -111,16 +111,20 @@ protected:
         ASSERT_NO_FATAL_FAILURE(get_info(FI_MR_PROV_KEY | FI_MR_VIRT_ADDR));
     }
 
-    void get_info(int mr_mode) {
+    void get_info(int mr_mode, uint32_t version = kVersion) {
         InfoPtr hints(fi_allocinfo());
         hints->fabric_attr->prov_name = strdup("xen2mx");
         hints->ep_attr->type = FI_EP_RDM;
         hints->caps = FI_MSG | FI_RMA | FI_ATOMIC | FI_RMA_EVENT;
         hints->domain_attr->mr_mode = mr_mode;
         fi_info* info = nullptr;
-        ASSERT_EQ(fi_getinfo(kVersion, nullptr, nullptr, 0, hints.get(), &info), 0);
+        ASSERT_EQ(fi_getinfo(version, nullptr, nullptr, 0, hints.get(), &info), 0);
         info_.reset(info);
         ASSERT_EQ(info_->domain_attr->mr_mode, mr_mode);
+        // The fabric carries the API version the domain then speaks.
+        if (fabric_ && version != kVersion) {
+            ASSERT_EQ(fabric_.close(), 0);
+        }
         if (!fabric_) {
             ASSERT_EQ(fi_fabric(info_->fabric_attr, fabric_.out(), nullptr), 0);
         }
@@ -166,7 +170,9 @@ protected:
         EXPECT_EQ(fi_mr_reg(b_.domain.get(), memory.data(), memory.size(), access, 0, 0, 0, mr.out(), nullptr), 0);
         if (!mr) return false;
         *key = fi_mr_key(mr.get());
-        *addr = (info_->domain_attr->mr_mode & FI_MR_VIRT_ADDR) ? reinterpret_cast<uint64_t>(memory.data()) : 0;
+        const int mode = info_->domain_attr->mr_mode;
+        const bool virt = (mode & FI_MR_VIRT_ADDR) || mode == FI_MR_BASIC;
+        *addr = virt ? reinterpret_cast<uint64_t>(memory.data()) : 0;
         return true;
     }
 
@@ -274,6 +280,9 @@ protected:
         // Integers: 11 plain + 12 fetching + 7 comparing; floats: 5 + 6 + 6.
         EXPECT_EQ(tried, std::is_integral_v<T> ? 30u : 17u);
     }
+
+    // RMA between two sides of an API 1.4 fabric in FI_MR_BASIC or FI_MR_SCALABLE mode.
+    void older_api(int mode);
 
     std::string port_base_;
     InfoPtr info_;
@@ -540,6 +549,38 @@ TEST_P(Rma, OffsetAddressingWithoutVirtualAddresses) {
     fi_cq_data_entry entry{};
     EXPECT_EQ(wait(a_.tx.get(), &entry), -FI_EINVAL);
 }
+
+// The modes of API 1.4: FI_MR_BASIC (provider keys, virtual addresses) and
+// FI_MR_SCALABLE (the application's keys, offsets).
+void Rma::older_api(int mode) {
+    ASSERT_NO_FATAL_FAILURE(get_info(mode, FI_VERSION(1, 4)));
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> memory(100000, kUntouched);
+    Handle<fid_mr> mr;
+    const uint64_t requested = 0x5eed;
+    ASSERT_EQ(fi_mr_reg(b_.domain.get(), memory.data(), memory.size(), FI_REMOTE_READ | FI_REMOTE_WRITE, 0,
+                        requested, 0, mr.out(), nullptr),
+              0);
+    const uint64_t key = fi_mr_key(mr.get());
+    if (mode == FI_MR_SCALABLE) {
+        EXPECT_EQ(key, requested) << "the application's key";
+    }
+    const uint64_t base = mode == FI_MR_BASIC ? reinterpret_cast<uint64_t>(memory.data()) : 0;
+    for (size_t size : {size_t{24}, size_t{60000}}) {
+        const std::vector<uint8_t> data = pattern(size, size);
+        ASSERT_EQ(post(false, const_cast<uint8_t*>(data.data()), size, base + 40, key, nullptr), 0);
+        fi_cq_data_entry entry{};
+        ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+        EXPECT_TRUE(std::equal(data.begin(), data.end(), memory.begin() + 40));
+        std::vector<uint8_t> back(size);
+        ASSERT_EQ(post(true, back.data(), size, base + 40, key, nullptr), 0);
+        ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+        EXPECT_EQ(back, data);
+    }
+}
+
+TEST_P(Rma, BasicModeOfOlderApis) { older_api(FI_MR_BASIC); }
+TEST_P(Rma, ScalableModeOfOlderApis) { older_api(FI_MR_SCALABLE); }
 
 // The target endpoint closes while a large read is being pulled from it:
 // the read fails, it does not hang.
