@@ -630,6 +630,61 @@ TEST_P(Rma, AtomicsOfEveryTypeAndOperation) {
     EXPECT_TRUE(std::all_of(memory.begin() + 48, memory.end(), [](uint8_t b) { return b == kUntouched; }));
 }
 
+// The vector and message forms gather operands and scatter results across
+// pieces, as many elements in all as the remote range.
+TEST_P(Rma, AtomicVectorAndMessageForms) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> memory(256, 0);
+    uint64_t key = 0, base = 0;
+    Handle<fid_mr> mr;
+    ASSERT_TRUE(expose(mr, memory, FI_REMOTE_READ | FI_REMOTE_WRITE, &key, &base));
+    uint32_t* target = reinterpret_cast<uint32_t*>(memory.data());
+    for (uint32_t i = 0; i < 6; ++i) target[i] = 10 * i;
+    uint32_t add_a[2] = {1, 2}, add_b[4] = {3, 4, 5, 6};
+    fi_ioc operands[2] = {{add_a, 2}, {add_b, 4}};
+    uint32_t before_a[3], before_b[3];
+    fi_ioc results[2] = {{before_a, 3}, {before_b, 3}};
+    int context = 0;
+    ASSERT_EQ(fi_fetch_atomicv(a_.ep.get(), operands, nullptr, 2, results, nullptr, 2, a_.peer, base, key, FI_UINT32,
+                               FI_SUM, &context),
+              0);
+    fi_cq_data_entry entry{};
+    ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    EXPECT_EQ(entry.flags, uint64_t{FI_ATOMIC | FI_READ});
+    const uint32_t fetched[6] = {before_a[0], before_a[1], before_a[2], before_b[0], before_b[1], before_b[2]};
+    for (uint32_t i = 0; i < 6; ++i) {
+        EXPECT_EQ(fetched[i], 10 * i) << i;
+        EXPECT_EQ(target[i], 10 * i + i + 1) << i;
+    }
+
+    // fi_compare_atomicmsg: swap where the compare value matches.
+    uint32_t swap_in[2] = {100, 200}, compare[2] = {target[0], 12345}, old[2] = {0, 0};
+    fi_ioc swap_ioc{swap_in, 2}, compare_ioc{compare, 2}, old_ioc{old, 2};
+    fi_rma_ioc remote{base, 2, key};
+    fi_msg_atomic msg{};
+    msg.msg_iov = &swap_ioc;
+    msg.iov_count = 1;
+    msg.addr = a_.peer;
+    msg.rma_iov = &remote;
+    msg.rma_iov_count = 1;
+    msg.datatype = FI_UINT32;
+    msg.op = FI_CSWAP;
+    msg.context = &context;
+    const uint32_t was[2] = {target[0], target[1]};
+    ASSERT_EQ(fi_compare_atomicmsg(a_.ep.get(), &msg, &compare_ioc, nullptr, 1, &old_ioc, nullptr, 1, 0), 0);
+    ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    EXPECT_EQ(old[0], was[0]);
+    EXPECT_EQ(old[1], was[1]);
+    EXPECT_EQ(target[0], 100u) << "compare matched: swapped";
+    EXPECT_EQ(target[1], was[1]) << "compare differed: left alone";
+
+    // Operands and remote range that disagree are refused before anything moves.
+    fi_rma_ioc short_remote{base, 1, key};
+    msg.rma_iov = &short_remote;
+    EXPECT_EQ(fi_compare_atomicmsg(a_.ep.get(), &msg, &compare_ioc, nullptr, 1, &old_ioc, nullptr, 1, 0),
+              -FI_EINVAL);
+}
+
 // Two initiators add to one counter: every addition lands once, and the
 // values fetched are all different (each saw the one before it).
 TEST_P(Rma, ConcurrentFetchAndAddsAreEachAppliedOnce) {

@@ -120,6 +120,11 @@ extern fi_ops_tagged endpoint_tagged_ops;
 extern fi_ops_rma endpoint_rma_ops;
 extern fi_ops_atomic endpoint_atomic_ops;
 
+// Hands an RMA operation or atomic to the engine (ep_rma.cpp): the peer
+// looked up, a retry after progress when no request is free, the answer as
+// a libfabric code.
+ssize_t submit_rma(Endpoint* ep, engine::RmaArgs& args, fi_addr_t peer);
+
 // fi_query_atomic (ep_atomic.cpp).
 int query_atomic(fid_domain* domain, fi_datatype datatype, fi_op op, fi_atomic_attr* attr, uint64_t flags);
 

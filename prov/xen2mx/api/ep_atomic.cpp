@@ -139,51 +139,10 @@ ssize_t post_atomic(Endpoint* ep, const AtomicCall& call) {
     args.context = call.context;
     args.report = !call.inject && (!ep->tx_selective || (call.flags & FI_COMPLETION));
 
-    std::lock_guard guard(ep->lock);
-    if (!ep->enabled) return -FI_EOPBADSTATE;
-    args.peer = ep->peer_of(call.peer);
-    if (args.peer == engine::kNoPeer) return -FI_EINVAL;
-    const auto now = engine::coarse_now();
-    int ret = ep->engine->rma(args, now);
-    if (ret == -EAGAIN) {
-        ep->engine->progress(now);
-        ret = ep->engine->rma(args, now);
-    }
-    if (ret == 0) ep->watch_connection(args.peer);
-    switch (ret) {
-    case -EAGAIN: return -FI_EAGAIN;
-    case -EMSGSIZE: return -FI_EMSGSIZE;
-    case -EINVAL: return -FI_EINVAL;
-    case -EOPNOTSUPP: return -FI_EOPNOTSUPP;
-    default: return ret;
-    }
+    return submit_rma(ep, args, call.peer);
 }
 
 Endpoint* endpoint_of(fid_ep* handle) { return object_of<Endpoint>(&handle->fid); }
-
-// The remote range of the single-buffer forms.
-struct Target {
-    fi_rma_ioc ioc;
-    Target(uint64_t addr, size_t count, uint64_t key) : ioc{addr, count, key} {}
-};
-
-ssize_t atomic_write(fid_ep* handle, const void* buf, size_t count, void*, fi_addr_t dest, uint64_t addr,
-                     uint64_t key, fi_datatype datatype, fi_op op, void* context) {
-    Endpoint* ep = endpoint_of(handle);
-    const fi_ioc ioc{const_cast<void*>(buf), count};
-    const Target target(addr, count, key);
-    AtomicCall call;
-    call.iov = &ioc;
-    call.iov_count = 1;
-    call.peer = dest;
-    call.remote = &target.ioc;
-    call.remote_count = 1;
-    call.datatype = datatype;
-    call.op = op;
-    call.context = context;
-    call.flags = ep->tx_op_flags & kAtomicFlags;
-    return post_atomic(ep, call);
-}
 
 size_t elements(const fi_ioc* ioc, size_t count) {
     size_t n = 0;
@@ -191,27 +150,96 @@ size_t elements(const fi_ioc* ioc, size_t count) {
     return n;
 }
 
-ssize_t atomic_writev(fid_ep* handle, const fi_ioc* iov, void**, size_t count, fi_addr_t dest, uint64_t addr,
-                      uint64_t key, fi_datatype datatype, fi_op op, void* context) {
+// The vector forms: the remote range holds as many elements as the result
+// buffers (fetching forms) or the operands.
+ssize_t post_vector(fid_ep* handle, AtomicForm form, const fi_ioc* iov, size_t count, const fi_ioc* comparev,
+                    size_t compare_count, const fi_ioc* resultv, size_t result_count, fi_addr_t dest, uint64_t addr,
+                    uint64_t key, fi_datatype datatype, fi_op op, void* context, bool inject = false) {
     Endpoint* ep = endpoint_of(handle);
-    const Target target(addr, elements(iov, count), key);
+    const fi_rma_ioc remote{addr, form == AtomicForm::Plain ? elements(iov, count) : elements(resultv, result_count),
+                            key};
     AtomicCall call;
+    call.form = form;
     call.iov = iov;
-    call.iov_count = count;
+    call.iov_count = op == FI_ATOMIC_READ ? 0 : count;
+    call.compare = comparev;
+    call.compare_count = compare_count;
+    call.result = resultv;
+    call.result_count = result_count;
     call.peer = dest;
-    call.remote = &target.ioc;
+    call.remote = &remote;
     call.remote_count = 1;
     call.datatype = datatype;
     call.op = op;
     call.context = context;
-    call.flags = ep->tx_op_flags & kAtomicFlags;
+    call.inject = inject;
+    call.flags = inject ? 0 : ep->tx_op_flags & kAtomicFlags;
     return post_atomic(ep, call);
 }
 
+// The single-buffer forms: one buffer each of operands, compare values and
+// results, `count` elements long.
+ssize_t post_single(fid_ep* handle, AtomicForm form, const void* buf, const void* compare, void* result,
+                    size_t count, fi_addr_t dest, uint64_t addr, uint64_t key, fi_datatype datatype, fi_op op,
+                    void* context, bool inject = false) {
+    const fi_ioc operands{const_cast<void*>(buf), count};
+    const fi_ioc compares{const_cast<void*>(compare), count};
+    const fi_ioc results{result, count};
+    const bool compared = form == AtomicForm::Compare, fetched = form != AtomicForm::Plain;
+    return post_vector(handle, form, &operands, 1, compared ? &compares : nullptr, compared ? 1 : 0,
+                       fetched ? &results : nullptr, fetched ? 1 : 0, dest, addr, key, datatype, op, context, inject);
+}
+
+ssize_t atomic_write(fid_ep* handle, const void* buf, size_t count, void*, fi_addr_t dest, uint64_t addr,
+                     uint64_t key, fi_datatype datatype, fi_op op, void* context) {
+    return post_single(handle, AtomicForm::Plain, buf, nullptr, nullptr, count, dest, addr, key, datatype, op,
+                       context);
+}
+
+ssize_t atomic_writev(fid_ep* handle, const fi_ioc* iov, void**, size_t count, fi_addr_t dest, uint64_t addr,
+                      uint64_t key, fi_datatype datatype, fi_op op, void* context) {
+    return post_vector(handle, AtomicForm::Plain, iov, count, nullptr, 0, nullptr, 0, dest, addr, key, datatype, op,
+                       context);
+}
+
+ssize_t atomic_inject(fid_ep* handle, const void* buf, size_t count, fi_addr_t dest, uint64_t addr, uint64_t key,
+                      fi_datatype datatype, fi_op op) {
+    return post_single(handle, AtomicForm::Plain, buf, nullptr, nullptr, count, dest, addr, key, datatype, op,
+                       nullptr, true);
+}
+
+ssize_t atomic_readwrite(fid_ep* handle, const void* buf, size_t count, void*, void* result, void*, fi_addr_t dest,
+                         uint64_t addr, uint64_t key, fi_datatype datatype, fi_op op, void* context) {
+    return post_single(handle, AtomicForm::Fetch, buf, nullptr, result, count, dest, addr, key, datatype, op,
+                       context);
+}
+
+ssize_t atomic_readwritev(fid_ep* handle, const fi_ioc* iov, void**, size_t count, fi_ioc* resultv, void**,
+                          size_t result_count, fi_addr_t dest, uint64_t addr, uint64_t key, fi_datatype datatype,
+                          fi_op op, void* context) {
+    return post_vector(handle, AtomicForm::Fetch, iov, count, nullptr, 0, resultv, result_count, dest, addr, key,
+                       datatype, op, context);
+}
+
+ssize_t atomic_compwrite(fid_ep* handle, const void* buf, size_t count, void*, const void* compare, void*,
+                         void* result, void*, fi_addr_t dest, uint64_t addr, uint64_t key, fi_datatype datatype,
+                         fi_op op, void* context) {
+    return post_single(handle, AtomicForm::Compare, buf, compare, result, count, dest, addr, key, datatype, op,
+                       context);
+}
+
+ssize_t atomic_compwritev(fid_ep* handle, const fi_ioc* iov, void**, size_t count, const fi_ioc* comparev, void**,
+                          size_t compare_count, fi_ioc* resultv, void**, size_t result_count, fi_addr_t dest,
+                          uint64_t addr, uint64_t key, fi_datatype datatype, fi_op op, void* context) {
+    return post_vector(handle, AtomicForm::Compare, iov, count, comparev, compare_count, resultv, result_count, dest,
+                       addr, key, datatype, op, context);
+}
+
+// The message forms name their remote range themselves.
 AtomicCall from_msg(const fi_msg_atomic* msg, uint64_t flags) {
     AtomicCall call;
     call.iov = msg->msg_iov;
-    call.iov_count = msg->iov_count;
+    call.iov_count = msg->op == FI_ATOMIC_READ ? 0 : msg->iov_count;
     call.peer = msg->addr;
     call.remote = msg->rma_iov;
     call.remote_count = msg->rma_iov_count;
@@ -229,124 +257,15 @@ ssize_t atomic_writemsg(fid_ep* handle, const fi_msg_atomic* msg, uint64_t flags
     return post_atomic(endpoint_of(handle), from_msg(msg, flags));
 }
 
-ssize_t atomic_inject(fid_ep* handle, const void* buf, size_t count, fi_addr_t dest, uint64_t addr, uint64_t key,
-                      fi_datatype datatype, fi_op op) {
-    const fi_ioc ioc{const_cast<void*>(buf), count};
-    const Target target(addr, count, key);
-    AtomicCall call;
-    call.iov = &ioc;
-    call.iov_count = 1;
-    call.peer = dest;
-    call.remote = &target.ioc;
-    call.remote_count = 1;
-    call.datatype = datatype;
-    call.op = op;
-    call.inject = true;
-    return post_atomic(endpoint_of(handle), call);
-}
-
-ssize_t atomic_readwrite(fid_ep* handle, const void* buf, size_t count, void*, void* result, void*, fi_addr_t dest,
-                         uint64_t addr, uint64_t key, fi_datatype datatype, fi_op op, void* context) {
-    Endpoint* ep = endpoint_of(handle);
-    const fi_ioc ioc{const_cast<void*>(buf), count};
-    const fi_ioc out{result, count};
-    const Target target(addr, count, key);
-    AtomicCall call;
-    call.form = AtomicForm::Fetch;
-    call.iov = &ioc;
-    call.iov_count = op == FI_ATOMIC_READ ? 0 : 1;
-    call.result = &out;
-    call.result_count = 1;
-    call.peer = dest;
-    call.remote = &target.ioc;
-    call.remote_count = 1;
-    call.datatype = datatype;
-    call.op = op;
-    call.context = context;
-    call.flags = ep->tx_op_flags & kAtomicFlags;
-    return post_atomic(ep, call);
-}
-
-ssize_t atomic_readwritev(fid_ep* handle, const fi_ioc* iov, void**, size_t count, fi_ioc* resultv, void**,
-                          size_t result_count, fi_addr_t dest, uint64_t addr, uint64_t key, fi_datatype datatype,
-                          fi_op op, void* context) {
-    Endpoint* ep = endpoint_of(handle);
-    const Target target(addr, elements(resultv, result_count), key);
-    AtomicCall call;
-    call.form = AtomicForm::Fetch;
-    call.iov = iov;
-    call.iov_count = op == FI_ATOMIC_READ ? 0 : count;
-    call.result = resultv;
-    call.result_count = result_count;
-    call.peer = dest;
-    call.remote = &target.ioc;
-    call.remote_count = 1;
-    call.datatype = datatype;
-    call.op = op;
-    call.context = context;
-    call.flags = ep->tx_op_flags & kAtomicFlags;
-    return post_atomic(ep, call);
-}
-
 ssize_t atomic_readwritemsg(fid_ep* handle, const fi_msg_atomic* msg, fi_ioc* resultv, void**, size_t result_count,
                             uint64_t flags) {
     if (!msg) return -FI_EINVAL;
     if (flags & FI_REMOTE_CQ_DATA) return -FI_EBADFLAGS;
     AtomicCall call = from_msg(msg, flags);
     call.form = AtomicForm::Fetch;
-    if (msg->op == FI_ATOMIC_READ) call.iov_count = 0;
     call.result = resultv;
     call.result_count = result_count;
     return post_atomic(endpoint_of(handle), call);
-}
-
-ssize_t atomic_compwrite(fid_ep* handle, const void* buf, size_t count, void*, const void* compare, void*,
-                         void* result, void*, fi_addr_t dest, uint64_t addr, uint64_t key, fi_datatype datatype,
-                         fi_op op, void* context) {
-    Endpoint* ep = endpoint_of(handle);
-    const fi_ioc ioc{const_cast<void*>(buf), count};
-    const fi_ioc cmp{const_cast<void*>(compare), count};
-    const fi_ioc out{result, count};
-    const Target target(addr, count, key);
-    AtomicCall call;
-    call.form = AtomicForm::Compare;
-    call.iov = &ioc;
-    call.iov_count = 1;
-    call.compare = &cmp;
-    call.compare_count = 1;
-    call.result = &out;
-    call.result_count = 1;
-    call.peer = dest;
-    call.remote = &target.ioc;
-    call.remote_count = 1;
-    call.datatype = datatype;
-    call.op = op;
-    call.context = context;
-    call.flags = ep->tx_op_flags & kAtomicFlags;
-    return post_atomic(ep, call);
-}
-
-ssize_t atomic_compwritev(fid_ep* handle, const fi_ioc* iov, void**, size_t count, const fi_ioc* comparev, void**,
-                          size_t compare_count, fi_ioc* resultv, void**, size_t result_count, fi_addr_t dest,
-                          uint64_t addr, uint64_t key, fi_datatype datatype, fi_op op, void* context) {
-    Endpoint* ep = endpoint_of(handle);
-    const Target target(addr, elements(iov, count), key);
-    AtomicCall call;
-    call.form = AtomicForm::Compare;
-    call.iov = iov;
-    call.iov_count = count;
-    call.compare = comparev;
-    call.compare_count = compare_count;
-    call.result = resultv;
-    call.result_count = result_count;
-    call.peer = dest;
-    call.remote = &target.ioc;
-    call.remote_count = 1;
-    call.datatype = datatype;
-    call.op = op;
-    call.context = context;
-    call.flags = ep->tx_op_flags & kAtomicFlags;
-    return post_atomic(ep, call);
 }
 
 ssize_t atomic_compwritemsg(fid_ep* handle, const fi_msg_atomic* msg, const fi_ioc* comparev, void**,

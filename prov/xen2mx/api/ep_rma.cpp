@@ -61,10 +61,15 @@ ssize_t post_rma(Endpoint* ep, const RmaOp& op) {
     args.context = op.context;
     args.copy = copy;
     args.report = !op.inject && (!ep->tx_selective || (op.flags & FI_COMPLETION));
+    return submit_rma(ep, args, op.peer);
+}
 
+}  // namespace
+
+ssize_t submit_rma(Endpoint* ep, engine::RmaArgs& args, fi_addr_t peer) {
     std::lock_guard guard(ep->lock);
     if (!ep->enabled) return -FI_EOPBADSTATE;
-    args.peer = ep->peer_of(op.peer);
+    args.peer = ep->peer_of(peer);
     if (args.peer == engine::kNoPeer) return -FI_EINVAL;
     const auto now = engine::coarse_now();
     int ret = ep->engine->rma(args, now);
@@ -82,6 +87,8 @@ ssize_t post_rma(Endpoint* ep, const RmaOp& op) {
     default: return ret;
     }
 }
+
+namespace {
 
 Endpoint* endpoint_of(fid_ep* handle) { return object_of<Endpoint>(&handle->fid); }
 
