@@ -111,11 +111,11 @@ protected:
         ASSERT_NO_FATAL_FAILURE(get_info(FI_MR_PROV_KEY | FI_MR_VIRT_ADDR));
     }
 
-    void get_info(int mr_mode, uint32_t version = kVersion) {
+    void get_info(int mr_mode, uint32_t version = kVersion, uint64_t caps = FI_MSG | FI_RMA | FI_ATOMIC | FI_RMA_EVENT) {
         InfoPtr hints(fi_allocinfo());
         hints->fabric_attr->prov_name = strdup("xen2mx");
         hints->ep_attr->type = FI_EP_RDM;
-        hints->caps = FI_MSG | FI_RMA | FI_ATOMIC | FI_RMA_EVENT;
+        hints->caps = caps;
         hints->domain_attr->mr_mode = mr_mode;
         fi_info* info = nullptr;
         ASSERT_EQ(fi_getinfo(version, nullptr, nullptr, 0, hints.get(), &info), 0);
@@ -266,6 +266,11 @@ protected:
                 ASSERT_EQ(wait(a.tx.get(), &entry), 0);
                 EXPECT_EQ(entry.op_context, &context);
                 EXPECT_EQ(entry.flags, uint64_t{FI_ATOMIC | (form == Form::Plain ? FI_WRITE : FI_READ)});
+                // The target's entry (FI_RMA_EVENT): an atomic on its memory.
+                fi_cq_data_entry target_entry{};
+                ASSERT_EQ(wait(b_.rx.get(), &target_entry), 0);
+                EXPECT_EQ(target_entry.flags & (FI_ATOMIC | FI_RMA), uint64_t{FI_ATOMIC});
+                EXPECT_EQ(target_entry.len, sizeof initial);
                 for (size_t i = 0; i < kCount; ++i) {
                     T after = initial[i];
                     T value;
@@ -336,9 +341,45 @@ TEST_P(Rma, WritesAndReadsEverySizeWhereAimed) {
         EXPECT_TRUE(counter_reaches(b_.remote_read_cntr.get(), reads));
     }
     EXPECT_EQ(fi_cntr_readerr(b_.remote_write_cntr.get()), 0u);
-    // Without remote CQ data, a peer's writes make no entry at the target.
+    // With FI_RMA_EVENT every access makes an entry at the target, in order.
+    size_t entries = 0;
     fi_cq_data_entry entry{};
-    EXPECT_EQ(fi_cq_read(b_.rx.get(), &entry, 1), -FI_EAGAIN);
+    while (fi_cq_read(b_.rx.get(), &entry, 1) == 1) {
+        const size_t size = rma_sizes()[entries / 2];
+        const bool read = entries % 2 == 1;
+        EXPECT_EQ(entry.flags, uint64_t{FI_RMA | (read ? FI_REMOTE_READ : FI_REMOTE_WRITE)}) << entries;
+        EXPECT_EQ(entry.len, size) << entries;
+        EXPECT_EQ(entry.op_context, nullptr);
+        ++entries;
+    }
+    EXPECT_EQ(entries, writes + reads);
+}
+
+// Without FI_RMA_EVENT, only a write with remote CQ data makes an entry at
+// the target; counters count every access.
+TEST_P(Rma, WithoutRmaEventsOnlyCqDataMakesEntries) {
+    ASSERT_NO_FATAL_FAILURE(get_info(FI_MR_PROV_KEY | FI_MR_VIRT_ADDR, kVersion, FI_MSG | FI_RMA | FI_ATOMIC));
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> memory(100000, kUntouched);
+    uint64_t key = 0, base = 0;
+    Handle<fid_mr> mr;
+    ASSERT_TRUE(expose(mr, memory, FI_REMOTE_READ | FI_REMOTE_WRITE, &key, &base));
+    std::vector<uint8_t> data = pattern(4, 50000);
+    fi_cq_data_entry entry{};
+    ASSERT_EQ(post(false, data.data(), data.size(), base, key, nullptr), 0);
+    ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    ASSERT_EQ(post(true, data.data(), 100, base, key, nullptr), 0);
+    ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    const uint64_t one = 1;
+    ASSERT_EQ(fi_atomic(a_.ep.get(), &one, 1, nullptr, a_.peer, base + 8, key, FI_UINT64, FI_SUM, nullptr), 0);
+    ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    ASSERT_EQ(fi_writedata(a_.ep.get(), data.data(), 8, nullptr, 99, a_.peer, base, key, nullptr), 0);
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    EXPECT_EQ(entry.flags, uint64_t{FI_RMA | FI_REMOTE_WRITE | FI_REMOTE_CQ_DATA});
+    EXPECT_EQ(entry.data, 99u);
+    EXPECT_EQ(fi_cq_read(b_.rx.get(), &entry, 1), -FI_EAGAIN) << "one entry: the write with CQ data";
+    EXPECT_TRUE(counter_reaches(b_.remote_write_cntr.get(), 3));
+    EXPECT_EQ(fi_cntr_read(b_.remote_read_cntr.get()), 1u);
 }
 
 TEST_P(Rma, VectorsAndMessagesScatterAndGather) {

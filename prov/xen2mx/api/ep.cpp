@@ -551,7 +551,8 @@ void Endpoint::complete_rma(const engine::Completion& c, Completion& entry, int 
     case engine::RmaRole::RemoteRead:
     case engine::RmaRole::RemoteWrite: {
         // A peer's access to our memory: counted (a refused one as an
-        // error), and reported when it brings remote CQ data (fi_writedata).
+        // error), and reported when it brings remote CQ data (fi_writedata)
+        // or when the endpoint asked for every one (FI_RMA_EVENT).
         const bool read = c.rma == engine::RmaRole::RemoteRead;
         if (Counter* cntr = cntrs[read ? kRemoteReadCntr : kRemoteWriteCntr]) err ? cntr->add_error(1) : cntr->add(1);
         if (err) {
@@ -559,9 +560,10 @@ void Endpoint::complete_rma(const engine::Completion& c, Completion& entry, int 
                      engine::status_text(c.status));
             return;
         }
-        if (!c.report || !rx_cq) return;
+        if (!rx_cq || !(c.report || (caps & FI_RMA_EVENT))) return;
         entry.op_context = nullptr;
-        entry.flags = FI_RMA | FI_REMOTE_WRITE | FI_REMOTE_CQ_DATA;
+        entry.flags = (c.atomic ? FI_ATOMIC : FI_RMA) | (read ? FI_REMOTE_READ : FI_REMOTE_WRITE) |
+                      (c.has_data ? FI_REMOTE_CQ_DATA : 0);
         entry.len = c.length;
         entry.data = c.data;
         rx_cq->post(entry);

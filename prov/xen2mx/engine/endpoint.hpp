@@ -198,7 +198,7 @@ private:
     void send_rma_reply(PeerId peer, const wire::RmaRequest& request, wire::RmaStatus status,
                         std::span<const iovec> data, bool by_region, std::span<const uint8_t> bytes = {});
     void remote_event(PeerId peer, RmaRole role, size_t length, bool has_data, uint64_t data,
-                      Status status = Status::Ok);
+                      Status status = Status::Ok, bool atomic = false);
     void finish_rma_pull(RecvRequest* recv, Status status);
     SendRequest* rma_request_of(uint32_t handle, PeerId peer);
     void serve_reply_backlog();

@@ -399,7 +399,8 @@ void Endpoint::serve_atomic(PeerId peer, const wire::RmaRequest& request, std::s
     const uint8_t* compare = form == AtomicForm::Compare ? payload.data() + request.length : nullptr;
     apply_atomic(request.datatype, request.atomic_op, target[0].iov_base, operands, compare,
                  form == AtomicForm::Plain ? nullptr : before.data(), request.length / size);
-    remote_event(peer, reads_only ? RmaRole::RemoteRead : RmaRole::RemoteWrite, request.length, false, 0);
+    remote_event(peer, reads_only ? RmaRole::RemoteRead : RmaRole::RemoteWrite, request.length, false, 0, Status::Ok,
+                 true);
     const std::span<const uint8_t> fetched =
         form == AtomicForm::Plain ? std::span<const uint8_t>{} : std::span<const uint8_t>{before.data(), request.length};
     send_rma_reply(peer, request, wire::RmaStatus::Ok, {}, false, fetched);
@@ -451,15 +452,17 @@ void Endpoint::serve_reply_backlog() {
 }
 
 void Endpoint::remote_event(PeerId peer, RmaRole role, size_t length, bool has_data, uint64_t data,
-                            Status status) {
+                            Status status, bool atomic) {
     Completion c;
     c.rma = role;
+    c.atomic = atomic;
     c.status = status;
     c.peer = peer;
     c.length = length;
     c.has_data = has_data;
     c.data = data;
-    // Only remote CQ data makes an entry; counters count every access.
+    // Remote CQ data asks for an entry; the layer above may want one for
+    // every access (FI_RMA_EVENT). Counters count them all.
     c.report = has_data && status == Status::Ok;
     sink_.complete(c);
 }
