@@ -6,6 +6,8 @@
 # namespace of its own where each rank has its own interface, one end of a
 # veth pair whose other end is a port of a bridge (needs root).
 # X2M_MPIRUN is the mpirun configure found (empty: none, the test skips).
+# X2M_MPI_EXPECT, when set, is an extended regular expression that at least
+# X2M_MPI_EXPECT_COUNT (default 1) lines of the job's output must match.
 . "$(dirname "$0")/lib.sh"
 link=$1
 program=$2
@@ -81,4 +83,10 @@ fi
 passed=$(grep -c '^PASS: ' "$log")
 [ "$passed" -gt 0 ] && pass "$passed parts passed" || fail "no part reported PASS"
 if grep -q '^FAIL: ' "$log"; then fail "parts failed: $(grep '^FAIL: ' "$log" | tr '\n' ' ')"; fi
+if [ -n "${X2M_MPI_EXPECT:-}" ]; then
+    expected=${X2M_MPI_EXPECT_COUNT:-1}
+    matching=$(grep -cE -- "$X2M_MPI_EXPECT" "$log")
+    [ "$matching" -ge "$expected" ] && pass "$matching lines of the expected form" ||
+        fail "$matching lines match $X2M_MPI_EXPECT, expected at least $expected"
+fi
 finish

@@ -36,8 +36,9 @@ public:
         }
     }
 
-    // Ends a part: every rank takes part; rank 0 prints its verdict.
-    void part(const char* name) {
+    // Ends a part: every rank takes part; rank 0 prints its verdict. True
+    // when no rank failed a check in it.
+    bool part(const char* name) {
         int failures = 0;
         MPI_Allreduce(&part_failures_, &failures, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
         if (rank_ == 0) {
@@ -49,6 +50,7 @@ public:
         }
         total_failures_ += failures;
         part_failures_ = 0;
+        return failures == 0;
     }
 
     // Finalizes MPI; the exit status of the program.
