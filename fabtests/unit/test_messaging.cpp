@@ -472,6 +472,13 @@ TEST_P(ReliableMessaging, SilentPeerGivesAnErrorNotAHang) {
     fi_cq_strerror(a_.tx.get(), error.prov_errno, error.err_data, text, sizeof text);
     EXPECT_NE(std::string(text).find("peer did not answer"), std::string::npos) << text;
     EXPECT_NE(std::string(text).find("fi_xen2mx://02:00:7f:00:00:01/250"), std::string::npos) << text;
+
+    // An injected send to it fails too, counted on the send counter but
+    // without an error entry: it has no context to carry.
+    const uint64_t errors = fi_cntr_readerr(a_.tx_cntr.get());
+    ASSERT_EQ(fi_tinject(a_.ep.get(), data.data(), data.size(), nobody, 2), 0);
+    EXPECT_TRUE(progress_until([&] { return fi_cntr_readerr(a_.tx_cntr.get()) > errors; }));
+    EXPECT_EQ(fi_cq_read(a_.tx.get(), &entry, 1), -FI_EAGAIN) << "no entry for an injected send";
 }
 
 // Control progress is automatic: the connection a first send sets up is

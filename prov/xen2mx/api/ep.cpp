@@ -507,6 +507,7 @@ void Endpoint::complete(const engine::Completion& c) {
             if (c.report) tx_cq->post(entry);
             return;
         }
+        if (unowned_failure(c, err)) return;
         post_failure(tx_cq, entry, c, err);
         return;
     }
@@ -544,8 +545,11 @@ void Endpoint::complete_rma(const engine::Completion& c, Completion& entry, int 
         entry.flags = (c.atomic ? FI_ATOMIC : FI_RMA) | (read ? FI_READ : FI_WRITE);
         if (Counter* cntr = cntrs[read ? kReadCntr : kWriteCntr]) err ? cntr->add_error(1) : cntr->add(1);
         if (!tx_cq) return;
-        if (err) post_failure(tx_cq, entry, c, err);
-        else if (c.report) tx_cq->post(entry);
+        if (!err) {
+            if (c.report) tx_cq->post(entry);
+        } else if (!unowned_failure(c, err)) {
+            post_failure(tx_cq, entry, c, err);
+        }
         return;
     }
     case engine::RmaRole::RemoteRead:
@@ -571,6 +575,18 @@ void Endpoint::complete_rma(const engine::Completion& c, Completion& entry, int 
     }
     case engine::RmaRole::None: return;
     }
+}
+
+// An injected operation (no context, no completion asked for) that fails
+// has no entry to fail in: an error entry without a context is one that
+// applications (Open MPI's MTL among them) cannot tell from their own. It
+// is logged and counted on the endpoint's counter instead.
+bool Endpoint::unowned_failure(const engine::Completion& c, int err) {
+    if (c.report || c.context) return false;
+    X2M_WARN(FI_LOG_EP_DATA, "an injected %s of %zu bytes failed: %s (%s)\n",
+             c.rma == engine::RmaRole::None ? "send" : "RMA operation", c.length, fi_strerror(err),
+             engine::status_text(c.status));
+    return true;
 }
 
 void Endpoint::post_failure(CompletionQueue* cq, const Completion& entry, const engine::Completion& c, int err) {

@@ -94,6 +94,8 @@ struct Endpoint {
     void complete_rma(const engine::Completion& completion, Completion& entry, int err);
     // Error data: the name of the peer an error concerns (fi_cq_strerror shows it).
     void describe_peer(engine::PeerId peer, CompletionError* error);
+    // Whether a failure belongs to an injected operation, which gets no entry.
+    bool unowned_failure(const engine::Completion& c, int err);
     // An error entry for a failed operation, on the CQ of its side.
     void post_failure(CompletionQueue* cq, const Completion& entry, const engine::Completion& c, int err);
 
