@@ -69,6 +69,9 @@ int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *re
 	ep->flags = req->flags;
 	spin_lock_init(&ep->lock);
 	init_waitqueue_head(&ep->wait);
+	kref_init(&ep->ref);
+	atomic_set(&ep->pinned, 0);
+	atomic_set(&ep->zc_pending, 0);
 	ep->pid = task_tgid_nr(current);
 	get_task_comm(ep->comm, current);
 	do {
@@ -122,7 +125,49 @@ out_board:
 	return ret;
 }
 
-/* Called when the file is released: no mapping of the memory is left. */
+static void x2m_endpoint_free(struct work_struct *work)
+{
+	struct x2m_endpoint *ep = container_of(work, struct x2m_endpoint, free_work);
+	struct x2m_board *board = ep->board;
+
+	vfree(ep->map);
+	kfree(ep);
+	x2m_board_put(board);
+	x2m_global_add(XEN2MX_CTR_ENDPOINTS_OPEN, -1);
+}
+
+/*
+ * The last reference: the file is gone and no zero-copy send is in flight.
+ * It may go in softirq context (the completion of a send) or under a lock
+ * of the network stack, so the memory goes from a work item (the module's
+ * workqueue, drained before the module goes).
+ */
+static void x2m_endpoint_release(struct kref *ref)
+{
+	struct x2m_endpoint *ep = container_of(ref, struct x2m_endpoint, ref);
+
+	INIT_WORK(&ep->free_work, x2m_endpoint_free);
+	queue_work(x2m_wq, &ep->free_work);
+}
+
+/* The same from the file's release, which may sleep: at once. */
+static void x2m_endpoint_release_now(struct kref *ref)
+{
+	struct x2m_endpoint *ep = container_of(ref, struct x2m_endpoint, ref);
+
+	x2m_endpoint_free(&ep->free_work);
+}
+
+void x2m_endpoint_put(struct x2m_endpoint *ep)
+{
+	kref_put(&ep->ref, x2m_endpoint_release);
+}
+
+/*
+ * Called when the file is released: no mapping of the memory is left. The
+ * endpoint leaves the board's table at once (its id is free again); its
+ * memory goes with the last zero-copy send still in flight.
+ */
 void x2m_endpoint_close(struct x2m_endpoint *ep)
 {
 	struct x2m_board *board = ep->board;
@@ -132,10 +177,33 @@ void x2m_endpoint_close(struct x2m_endpoint *ep)
 	board->nr_endpoints--;
 	mutex_unlock(&board->ep_mutex);
 	synchronize_net(); /* no receive handler still writes into the ring */
-	x2m_global_add(XEN2MX_CTR_ENDPOINTS_OPEN, -1);
-	vfree(ep->map);
-	kfree(ep);
-	x2m_board_put(board);
+	kref_put(&ep->ref, x2m_endpoint_release_now);
+}
+
+/*
+ * Appends one event. Any context but hard interrupts. When the process
+ * lied about its consumer counter the event is lost, never written
+ * outside the queue.
+ */
+void x2m_endpoint_event(struct x2m_endpoint *ep, u32 type, s32 status, u64 cookie)
+{
+	struct xen2mx_event *ev;
+	unsigned long flags;
+	bool written = false;
+
+	spin_lock_irqsave(&ep->lock, flags);
+	if (ep->ev_prod - READ_ONCE(ep->ctl->ev_cons) < ep->ev_entries) {
+		ev = &ep->ev_base[ep->ev_prod & (ep->ev_entries - 1)];
+		ev->type = type;
+		ev->status = status;
+		ev->cookie = cookie;
+		ep->ev_prod++;
+		smp_store_release(&ep->ctl->ev_prod, ep->ev_prod);
+		written = true;
+	}
+	spin_unlock_irqrestore(&ep->lock, flags);
+	if (written && wq_has_sleeper(&ep->wait))
+		wake_up_interruptible(&ep->wait);
 }
 
 bool x2m_endpoint_pending(struct x2m_endpoint *ep)

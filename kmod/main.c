@@ -34,6 +34,7 @@ unsigned int x2m_events = 1024;
 module_param_named(events, x2m_events, uint, 0644);
 MODULE_PARM_DESC(events, "Event queue entries of each endpoint (16..65536)");
 
+struct workqueue_struct *x2m_wq; /* frees endpoints */
 atomic64_t x2m_global_ctr[XEN2MX_CTR_MAX - XEN2MX_CTR_BOARD_MAX];
 
 struct x2m_file {
@@ -259,12 +260,18 @@ static int __init x2m_init(void)
 	int ret;
 
 	x2m_misc.mode = mode & 0777;
+	x2m_wq = alloc_workqueue("xen2mx", 0, 0);
+	if (!x2m_wq)
+		return -ENOMEM;
 	ret = x2m_boards_init(ifnames);
-	if (ret)
+	if (ret) {
+		destroy_workqueue(x2m_wq);
 		return ret;
+	}
 	ret = misc_register(&x2m_misc);
 	if (ret) {
 		x2m_boards_exit();
+		destroy_workqueue(x2m_wq);
 		return ret;
 	}
 	pr_info("xen2mx: ABI %d, /dev/%s mode %04o\n", XEN2MX_ABI_VERSION, XEN2MX_DEVICE_NAME,
@@ -275,6 +282,7 @@ static int __init x2m_init(void)
 static void __exit x2m_exit(void)
 {
 	misc_deregister(&x2m_misc);
+	destroy_workqueue(x2m_wq); /* the last endpoints' memory */
 	x2m_boards_exit();
 }
 

@@ -5,9 +5,23 @@
  * magic), so that no process can speak for another endpoint or board, and
  * refuses packet types it does not know. Frames for the board itself go
  * straight to the receive path.
+ *
+ * Zero-copy sends (XEN2MX_SEND_ZEROCOPY): the first X2M_ZC_LINEAR bytes
+ * (every header the kernel reads or stamps) are copied; the pages of the
+ * rest are pinned and lent to the NIC as the skb's fragments. Each fragment
+ * holds a page reference of its own, so the memory stays valid whatever
+ * the network stack does with the skb; the pin is what the process is
+ * told about: the skb's ubuf_info callback runs when the last user of the
+ * lent pages lets go of them (the driver freed the skb, or the stack copied
+ * the fragments because it had to keep them longer), unpins them and posts
+ * XEN2MX_EVENT_SEND_DONE to the endpoint. A ZEROCOPY send that returns 0
+ * gets exactly one event; one that fails gets none.
  */
 #include <linux/etherdevice.h>
 #include <linux/if_ether.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/overflow.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -59,16 +73,126 @@ static int x2m_stamp(struct x2m_endpoint *ep, u8 *frame, unsigned int length)
 	}
 }
 
-static int x2m_copy_iov(u8 *to, const struct xen2mx_iovec *iov, u32 count)
+/* Copies the first `bytes` of the gather list. */
+static int x2m_copy_iov(u8 *to, const struct xen2mx_iovec *iov, u32 count, u64 bytes)
 {
 	u32 i;
 
-	for (i = 0; i < count; i++) {
-		if (!iov[i].len)
+	for (i = 0; i < count && bytes; i++) {
+		u64 len = min(iov[i].len, bytes);
+
+		if (!len)
 			continue;
-		if (copy_from_user(to, u64_to_user_ptr(iov[i].base), iov[i].len))
+		if (copy_from_user(to, u64_to_user_ptr(iov[i].base), len))
 			return -EFAULT;
-		to += iov[i].len;
+		to += len;
+		bytes -= len;
+	}
+	return 0;
+}
+
+unsigned int x2m_pinned_pages = 1024;
+module_param_named(pinned_pages, x2m_pinned_pages, uint, 0644);
+MODULE_PARM_DESC(pinned_pages, "User pages one endpoint may have lent to the NIC at once (zero-copy sends)");
+
+#define X2M_ZC_LINEAR 128 /* bytes copied into the skb's head, headers included */
+
+/* One zero-copy send in flight. */
+struct x2m_zc {
+	struct ubuf_info ubuf;
+	struct x2m_endpoint *ep; /* holds a reference */
+	u64 cookie;
+	bool report;             /* post the event (the send was handed over) */
+	unsigned int accounted;  /* pages counted in ep->pinned and the global counter */
+	unsigned int nr_pages;   /* pages pinned, <= accounted */
+	struct page *pages[];
+};
+
+/* The lent pages are back. Softirq or process context, never hard irq. */
+static void x2m_zc_done(struct sk_buff *skb, struct ubuf_info *ubuf, bool zerocopy_success)
+{
+	struct x2m_zc *zc = container_of(ubuf, struct x2m_zc, ubuf);
+	struct x2m_endpoint *ep = zc->ep;
+
+	if (zc->nr_pages)
+		unpin_user_pages(zc->pages, zc->nr_pages);
+	atomic_sub(zc->accounted, &ep->pinned);
+	x2m_global_add(XEN2MX_CTR_PAGES_PINNED, -(s64)zc->accounted);
+	if (zc->report)
+		x2m_endpoint_event(ep, XEN2MX_EVENT_SEND_DONE, 0, zc->cookie);
+	atomic_dec(&ep->zc_pending);
+	x2m_global_add(XEN2MX_CTR_ZEROCOPY_PENDING, -1);
+	kfree(zc);
+	x2m_endpoint_put(ep);
+	/* Last: the module's text is freed only after an RCU grace period. */
+	rcu_read_lock();
+	module_put(THIS_MODULE);
+	rcu_read_unlock();
+}
+
+/* Pages that bytes [skip, end) of the gather list span. */
+static u64 x2m_count_pages(const struct xen2mx_iovec *iov, u32 count, u64 skip)
+{
+	u64 pages = 0;
+	u32 i;
+
+	for (i = 0; i < count; i++) {
+		u64 base = iov[i].base, len = iov[i].len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		base += skip;
+		len -= skip;
+		skip = 0;
+		pages += ((base + len - 1) >> PAGE_SHIFT) - (base >> PAGE_SHIFT) + 1;
+	}
+	return pages;
+}
+
+/*
+ * Pins the pages of bytes [skip, end) of the gather list and attaches them
+ * to the skb as fragments. On failure the pages pinned so far stay in
+ * zc->pages[0 .. zc->nr_pages) for the caller to unpin.
+ */
+static int x2m_attach_pages(struct sk_buff *skb, struct x2m_zc *zc, const struct xen2mx_iovec *iov,
+			    u32 count, u64 skip)
+{
+	unsigned int frag = 0;
+	u32 i;
+
+	for (i = 0; i < count; i++) {
+		u64 base = iov[i].base, len = iov[i].len;
+		unsigned long first;
+		int want, got, k;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		base += skip;
+		len -= skip;
+		skip = 0;
+		first = base & PAGE_MASK;
+		want = ((base + len - 1) >> PAGE_SHIFT) - (base >> PAGE_SHIFT) + 1;
+		got = pin_user_pages_fast(first, want, 0, zc->pages + zc->nr_pages);
+		if (got > 0)
+			zc->nr_pages += got;
+		if (got != want)
+			return got < 0 ? got : -EFAULT;
+		for (k = 0; k < want; k++) {
+			struct page *page = zc->pages[zc->nr_pages - want + k];
+			unsigned int offset = k ? 0 : offset_in_page(base);
+			unsigned int size = min_t(u64, len, PAGE_SIZE - offset);
+
+			get_page(page); /* the fragment's own reference */
+			skb_fill_page_desc(skb, frag++, page, offset, size);
+			skb->len += size;
+			skb->data_len += size;
+			skb->truesize += size;
+			len -= size;
+		}
 	}
 	return 0;
 }
@@ -80,7 +204,8 @@ int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req)
 	struct net_device *dev;
 	struct sk_buff *skb;
 	unsigned int max_frame = READ_ONCE(board->mtu) + ETH_HLEN;
-	u64 total = 0;
+	struct x2m_zc *zc = NULL;
+	u64 total = 0, linear;
 	u8 *frame;
 	u32 i;
 	int ret;
@@ -89,16 +214,20 @@ int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req)
 		return -EINVAL;
 	if (req->flags & ~XEN2MX_SEND_ZEROCOPY)
 		return -EINVAL;
-	if (req->flags & XEN2MX_SEND_ZEROCOPY)
-		return -EOPNOTSUPP;
 	iov = memdup_user(u64_to_user_ptr(req->iov), req->iov_count * sizeof(*iov));
 	if (IS_ERR(iov))
 		return PTR_ERR(iov);
 	for (i = 0; i < req->iov_count; i++) {
+		u64 end;
+
 		if (iov[i].len > max_frame) {
 			ret = -EMSGSIZE;
 			goto out_iov;
 		}
+		ret = -EFAULT;
+		if (iov[i].len && (check_add_overflow(iov[i].base, iov[i].len, &end) ||
+				   !access_ok(u64_to_user_ptr(iov[i].base), iov[i].len)))
+			goto out_iov;
 		total += iov[i].len;
 	}
 	ret = -EMSGSIZE;
@@ -108,21 +237,70 @@ int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req)
 	if (total < X2M_HEAD_LEN)
 		goto out_iov;
 
-	ret = -ENOMEM;
-	skb = alloc_skb(board->headroom + max_t(unsigned int, total, ETH_ZLEN), GFP_KERNEL);
-	if (!skb)
+	linear = total;
+	/* Room for its event, whatever else is in flight. */
+	ret = -EAGAIN;
+	if ((req->flags & XEN2MX_SEND_ZEROCOPY) &&
+	    (u32)(READ_ONCE(ep->ev_prod) - READ_ONCE(ep->ctl->ev_cons)) +
+			    atomic_read(&ep->zc_pending) >= ep->ev_entries)
 		goto out_iov;
+	if ((req->flags & XEN2MX_SEND_ZEROCOPY) && total > X2M_ZC_LINEAR) {
+		u64 pages = x2m_count_pages(iov, req->iov_count, X2M_ZC_LINEAR);
+
+		linear = X2M_ZC_LINEAR;
+		ret = -E2BIG; /* more pages than one skb or the limit can take */
+		if (pages > MAX_SKB_FRAGS || pages > READ_ONCE(x2m_pinned_pages))
+			goto out_iov;
+		ret = -EAGAIN;
+		if (atomic_add_return(pages, &ep->pinned) > READ_ONCE(x2m_pinned_pages)) {
+			atomic_sub(pages, &ep->pinned);
+			goto out_iov;
+		}
+		x2m_global_add(XEN2MX_CTR_PAGES_PINNED, pages);
+		ret = -ENOMEM;
+		zc = kzalloc(struct_size(zc, pages, pages), GFP_KERNEL);
+		if (!zc) {
+			atomic_sub(pages, &ep->pinned);
+			x2m_global_add(XEN2MX_CTR_PAGES_PINNED, -(s64)pages);
+			goto out_iov;
+		}
+		/* From here the completion undoes the accounting. */
+		zc->accounted = pages;
+		zc->ep = ep;
+		kref_get(&ep->ref);
+		__module_get(THIS_MODULE);
+		zc->cookie = req->cookie;
+		zc->ubuf.callback = x2m_zc_done;
+		refcount_set(&zc->ubuf.refcnt, 1);
+		zc->ubuf.flags = SKBFL_ZEROCOPY_FRAG;
+		atomic_inc(&ep->zc_pending);
+		x2m_global_add(XEN2MX_CTR_ZEROCOPY_PENDING, 1);
+	}
+
+	ret = -ENOMEM;
+	skb = alloc_skb(board->headroom + max_t(unsigned int, linear, ETH_ZLEN), GFP_KERNEL);
+	if (!skb)
+		goto out_zc;
 	skb_reserve(skb, board->headroom);
-	frame = skb_put(skb, max_t(unsigned int, total, ETH_ZLEN));
-	ret = x2m_copy_iov(frame, iov, req->iov_count);
+	frame = skb_put(skb, max_t(unsigned int, linear, ETH_ZLEN));
+	if (zc) {
+		/* Owned by the skb from now on: freeing it runs x2m_zc_done(). */
+		skb_zcopy_init(skb, &zc->ubuf);
+	}
+	ret = x2m_copy_iov(frame, iov, req->iov_count, linear);
 	if (ret)
 		goto out_skb;
-	if (total < ETH_ZLEN)
-		memset(frame + total, 0, ETH_ZLEN - total);
+	if (zc) {
+		ret = x2m_attach_pages(skb, zc, iov, req->iov_count, linear);
+		if (ret)
+			goto out_skb;
+	}
+	if (linear < ETH_ZLEN)
+		memset(frame + linear, 0, ETH_ZLEN - linear);
 	ret = -EINVAL;
 	if (!is_valid_ether_addr(frame)) /* MXoE frames go to one board */
 		goto out_refused;
-	ret = x2m_stamp(ep, frame, skb->len);
+	ret = x2m_stamp(ep, frame, max_t(unsigned int, total, ETH_ZLEN));
 	if (ret)
 		goto out_refused;
 	ether_addr_copy(frame + ETH_ALEN, board->mac);
@@ -130,6 +308,12 @@ int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req)
 	skb_reset_mac_header(skb);
 	skb->protocol = htons(XEN2MX_ETHERTYPE);
 	skb->priority = 0;
+	if (zc) {
+		/* Handed over: from here the completion is reported, even when
+		 * the frame is lost on the way (as on a wire). */
+		zc->report = true;
+		x2m_count(board, XEN2MX_CTR_SENT_ZEROCOPY);
+	}
 
 	if (ether_addr_equal(frame, board->mac)) {
 		/* To an endpoint of this board: no wire in between. */
@@ -146,8 +330,11 @@ int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req)
 	dev = rcu_dereference(board->dev);
 	if (!dev) {
 		rcu_read_unlock();
+		if (zc)
+			zc->report = false;
+		x2m_count(board, XEN2MX_CTR_SEND_FAILED);
 		ret = -ENODEV;
-		goto out_failed;
+		goto out_skb;
 	}
 	skb->dev = dev;
 	skb_reset_network_header(skb);
@@ -160,9 +347,16 @@ int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req)
 		/* Queue full or device down: the frame is lost, as on a wire. */
 		x2m_count(board, XEN2MX_CTR_SEND_FAILED);
 		ret = ret < 0 ? ret : -ENOBUFS;
-		goto out_iov;
+		/* The skb is gone and its completion was reported. */
+		if (zc)
+			ret = 0;
+		kfree(iov);
+		return ret;
 	}
 sent:
+	/* A short frame sent with the flag was copied: its memory is back. */
+	if ((req->flags & XEN2MX_SEND_ZEROCOPY) && !zc)
+		x2m_endpoint_event(ep, XEN2MX_EVENT_SEND_DONE, 0, req->cookie);
 	x2m_count(board, XEN2MX_CTR_SENT);
 	atomic64_add(total, &board->ctr[XEN2MX_CTR_SENT_BYTES]);
 	kfree(iov);
@@ -170,11 +364,15 @@ sent:
 
 out_refused:
 	x2m_count(board, XEN2MX_CTR_SEND_REFUSED);
-	goto out_skb;
-out_failed:
-	x2m_count(board, XEN2MX_CTR_SEND_FAILED);
 out_skb:
-	kfree_skb(skb);
+	kfree_skb(skb); /* with zc attached: unpins, no event */
+	kfree(iov);
+	return ret;
+out_zc:
+	if (zc) {
+		/* Not attached to any skb, nothing pinned: undo the accounting. */
+		x2m_zc_done(NULL, &zc->ubuf, false);
+	}
 out_iov:
 	kfree(iov);
 	return ret;

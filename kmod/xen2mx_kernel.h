@@ -10,6 +10,7 @@
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include "include/uapi/xen2mx.h"
 
@@ -79,9 +80,21 @@ struct x2m_endpoint {
 	spinlock_t lock;         /* the producer side of both rings */
 	u32 rx_prod, ev_prod;    /* the kernel's own copies, the only ones it trusts */
 	wait_queue_head_t wait;
+
+	/*
+	 * The file holds one reference, every zero-copy send in flight one
+	 * more: a send the NIC still reads from outlives the file, and its
+	 * completion still finds the endpoint (and the module: each one holds
+	 * a module reference too).
+	 */
+	struct kref ref;
+	atomic_t pinned;         /* user pages lent to the NIC now */
+	atomic_t zc_pending;     /* zero-copy sends not completed */
+	struct work_struct free_work;
 };
 
 /* main.c */
+extern struct workqueue_struct *x2m_wq;
 extern atomic64_t x2m_global_ctr[XEN2MX_CTR_MAX - XEN2MX_CTR_BOARD_MAX];
 static inline void x2m_global_add(int counter, s64 value)
 {
@@ -106,6 +119,8 @@ unsigned int x2m_boards_count(void);
 /* endpoint.c */
 int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *req);
 void x2m_endpoint_close(struct x2m_endpoint *ep);
+void x2m_endpoint_put(struct x2m_endpoint *ep);
+void x2m_endpoint_event(struct x2m_endpoint *ep, u32 type, s32 status, u64 cookie);
 bool x2m_endpoint_pending(struct x2m_endpoint *ep);
 void x2m_endpoint_deliver(struct x2m_endpoint *ep, const u8 *eth, const struct sk_buff *skb);
 
@@ -115,6 +130,7 @@ int x2m_recv(struct sk_buff *skb, struct net_device *dev, struct packet_type *pt
 void x2m_demux(struct x2m_board *board, struct sk_buff *skb);
 
 /* send.c */
+extern unsigned int x2m_pinned_pages;
 int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req);
 
 #endif

@@ -13,6 +13,12 @@
 //   kmod_tool hold N               opens N endpoints, says HOLDING, sleeps
 //   kmod_tool listen EP SECONDS    waits for a TINY on endpoint EP, prints its sender
 //   kmod_tool forge MAC EP         sends TINYs claiming another sender to MAC's endpoint EP
+//   kmod_tool zerocopy             zero-copy sends: delivery, completion events,
+//                                  pinned pages given back, malformed requests
+//   kmod_tool zclimit              a send needing more pages than pinned_pages: E2BIG
+//   kmod_tool zcflood              zero-copy sends to a missing board, forever
+//   kmod_tool zclisten EP SECONDS  waits for a full-size TINY on EP, checks its payload
+//   kmod_tool zcsend MAC EP        sends full-size TINYs zero-copy to MAC's endpoint EP
 //   kmod_tool runas UID CMD...     runs CMD as UID (group UID, no other groups): the
 //                                  guests' busybox has no tool that does it
 #include <fcntl.h>
@@ -391,6 +397,206 @@ int cmd_local() {
     return failures ? 1 : 0;
 }
 
+// A full-size frame's payload byte i.
+uint8_t pattern(size_t i) { return static_cast<uint8_t>((i * 7 + 3) ^ (i >> 8)); }
+
+// A frame of `length` bytes at an odd address inside a page-aligned buffer:
+// what the kernel pins (from byte 128 on) straddles a page boundary.
+struct OddFrame {
+    uint8_t* base = nullptr;
+    size_t bytes = 0;
+    uint8_t* frame = nullptr;
+    explicit OddFrame(size_t length) {
+        bytes = 4 * 4096;
+        void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        base = static_cast<uint8_t*>(p);
+        frame = base + 4096 - 701;  // unaligned; bytes 128.. on two pages
+        std::memset(frame, 0, length);
+    }
+    ~OddFrame() { ::munmap(base, bytes); }
+};
+
+int send_zc(int fd, const xen2mx_iovec* iov, uint32_t count, uint64_t cookie) {
+    xen2mx_send s{};
+    s.iov = reinterpret_cast<uintptr_t>(iov);
+    s.iov_count = count;
+    s.flags = XEN2MX_SEND_ZEROCOPY;
+    s.cookie = cookie;
+    return xioctl(fd, XEN2MX_IOC_SEND, &s);
+}
+
+// The next completion event within `ms` milliseconds.
+bool next_event(Endpoint& ep, xen2mx_event* out, int ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    auto* ctl = ep.ctl();
+    for (;;) {
+        const uint32_t prod = std::atomic_ref<uint32_t>(ctl->ev_prod).load(std::memory_order_acquire);
+        const uint32_t cons = ctl->ev_cons;
+        if (prod != cons) {
+            const auto* ev = reinterpret_cast<const xen2mx_event*>(ep.map + ep.info.ev_offset) +
+                             (cons & (ep.info.ev_entries - 1));
+            *out = *ev;
+            std::atomic_ref<uint32_t>(ctl->ev_cons).store(cons + 1, std::memory_order_release);
+            return true;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+}
+
+// Waits up to `ms` for a global counter to come back to `value`.
+bool counter_becomes(int fd, int which, uint64_t value, int ms) {
+    for (int waited = 0; waited <= ms; waited += 20) {
+        if (counter(fd, which) == value) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
+int cmd_zerocopy() {
+    Endpoint a, b;
+    if (a.open(0, XEN2MX_ANY_ENDPOINT) || b.open(0, XEN2MX_ANY_ENDPOINT)) {
+        check(false, "open two endpoints on board 0");
+        return 1;
+    }
+    const uint8_t* mac = a.info.mac;
+    const size_t length = a.info.max_frame;
+    OddFrame buffer(length);
+    auto head = tiny(mac, static_cast<uint8_t>(b.info.endpoint_id), b.info.session, mac, 0, 0);
+    std::memcpy(buffer.frame, head.data(), head.size());
+    for (size_t i = 40; i < length; ++i) buffer.frame[i] = pattern(i);
+    const uint64_t sent_zc = counter(a.fd, XEN2MX_CTR_SENT_ZEROCOPY);
+
+    // Header and payload in two parts, as the provider hands them.
+    xen2mx_iovec iov[2] = {{reinterpret_cast<uintptr_t>(buffer.frame), 40},
+                           {reinterpret_cast<uintptr_t>(buffer.frame + 40), length - 40}};
+    check(send_zc(a.fd, iov, 2, 0x1234) == 0, "zero-copy send of a " + std::to_string(length) + "-byte frame");
+    std::vector<uint8_t> got;
+    const bool received = b.receive(&got, 2000);
+    bool intact = received && got.size() == length;
+    for (size_t i = 40; intact && i < length; ++i) intact = got[i] == pattern(i);
+    check(intact, "the receiver got it intact (payload at an odd address across pages)");
+    xen2mx_event ev{};
+    check(next_event(a, &ev, 2000) && ev.type == XEN2MX_EVENT_SEND_DONE && ev.cookie == 0x1234 && ev.status == 0,
+          "a SEND_DONE event with the send's cookie");
+    check(counter(a.fd, XEN2MX_CTR_SENT_ZEROCOPY) == sent_zc + 1, "sent_zerocopy counted it");
+    check(counter_becomes(a.fd, XEN2MX_CTR_PAGES_PINNED, 0, 2000) &&
+              counter_becomes(a.fd, XEN2MX_CTR_ZEROCOPY_PENDING, 0, 2000),
+          "pages_pinned and zerocopy_pending back to 0");
+
+    // A short frame with the flag is copied, and still completes.
+    check(send_zc(a.fd, iov, 1, 77) == 0 && next_event(a, &ev, 2000) && ev.cookie == 77,
+          "a 40-byte zero-copy send: copied, completed");
+    b.receive(&got, 1000);
+
+    // Malformed requests: errors, no event, nothing left pinned.
+    xen2mx_iovec bad[2] = {iov[0], {16, length - 40}};
+    check(send_zc(a.fd, bad, 2, 1) == -EFAULT, "zero-copy payload at address 16: EFAULT");
+    bad[1] = {0xffff888000000000ull, length - 40};
+    check(send_zc(a.fd, bad, 2, 2) == -EFAULT, "zero-copy payload at a kernel address: EFAULT");
+    bad[1] = {~uint64_t{0} - 100, length - 40};
+    check(send_zc(a.fd, bad, 2, 3) == -EFAULT, "zero-copy payload wrapping past 2^64: EFAULT");
+    void* none = ::mmap(nullptr, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    bad[1] = {reinterpret_cast<uintptr_t>(none) + 5, length - 40};
+    check(send_zc(a.fd, bad, 2, 4) == -EFAULT, "zero-copy payload in a PROT_NONE mapping: EFAULT");
+    ::munmap(none, 8192);
+    bad[1] = {reinterpret_cast<uintptr_t>(buffer.frame + 40), uint64_t{1} << 40};
+    check(send_zc(a.fd, bad, 2, 5) == -EMSGSIZE, "zero-copy payload of 2^40 bytes: EMSGSIZE");
+    // 1-byte parts on 20 pages: more fragments than an skb holds.
+    std::vector<uint8_t> spread(21 * 4096);
+    std::vector<xen2mx_iovec> parts{{reinterpret_cast<uintptr_t>(buffer.frame), 200}};
+    for (int i = 0; i < 20; ++i) parts.push_back({reinterpret_cast<uintptr_t>(spread.data() + i * 4096), 1});
+    check(send_zc(a.fd, parts.data(), static_cast<uint32_t>(parts.size()), 6) == -E2BIG,
+          "zero-copy payload on 20 pages: E2BIG");
+    check(!next_event(a, &ev, 300), "no event for any refused send");
+    check(counter(a.fd, XEN2MX_CTR_PAGES_PINNED) == 0, "and nothing left pinned");
+    check(!b.receive(&got, 100), "and nothing received");
+    return failures ? 1 : 0;
+}
+
+// Run with the pinned_pages parameter at 1.
+int cmd_zclimit() {
+    Endpoint a;
+    if (a.open(0, XEN2MX_ANY_ENDPOINT)) {
+        check(false, "open an endpoint on board 0");
+        return 1;
+    }
+    const size_t length = a.info.max_frame;
+    OddFrame buffer(length);
+    auto head = tiny(a.info.mac, static_cast<uint8_t>(a.info.endpoint_id), a.info.session, a.info.mac, 0, 0);
+    std::memcpy(buffer.frame, head.data(), head.size());
+    xen2mx_iovec iov[2] = {{reinterpret_cast<uintptr_t>(buffer.frame), 40},
+                           {reinterpret_cast<uintptr_t>(buffer.frame + 40), length - 40}};
+    check(send_zc(a.fd, iov, 2, 1) == -E2BIG, "zero-copy send over 2 pages, limit 1 page: E2BIG");
+    check(counter(a.fd, XEN2MX_CTR_PAGES_PINNED) == 0, "nothing left pinned");
+    xen2mx_event ev{};
+    check(!next_event(a, &ev, 200), "no event");
+    return failures ? 1 : 0;
+}
+
+// Zero-copy frames to a board that does not exist, as fast as they go.
+int cmd_zcflood() {
+    Endpoint a;
+    if (a.open(0, XEN2MX_ANY_ENDPOINT)) return 1;
+    const size_t length = a.info.max_frame;
+    OddFrame buffer(length);
+    const uint8_t nowhere[6] = {0x02, 0, 0, 0, 0, 0x42};
+    auto head = tiny(nowhere, 1, 1, a.info.mac, 0, 0);
+    std::memcpy(buffer.frame, head.data(), head.size());
+    xen2mx_iovec iov[2] = {{reinterpret_cast<uintptr_t>(buffer.frame), 40},
+                           {reinterpret_cast<uintptr_t>(buffer.frame + 40), length - 40}};
+    std::printf("FLOODING\n");
+    std::fflush(stdout);
+    for (uint64_t n = 0;; ++n) {
+        send_zc(a.fd, iov, 2, n);
+        if (n % 64 == 0)  // let completions pile up a little, then take them
+            std::atomic_ref<uint32_t>(a.ctl()->ev_cons)
+                .store(std::atomic_ref<uint32_t>(a.ctl()->ev_prod).load(std::memory_order_acquire));
+    }
+}
+
+int cmd_zclisten(int id, int seconds) {
+    Endpoint ep;
+    if (int ret = ep.open(0, id, XEN2MX_OPEN_ANY_SESSION)) {
+        std::printf("FAIL: open endpoint %d: %s\n", id, std::strerror(-ret));
+        return 1;
+    }
+    std::printf("LISTENING %d\n", id);
+    std::fflush(stdout);
+    std::vector<uint8_t> got;
+    if (!ep.receive(&got, seconds * 1000)) {
+        std::printf("NOTHING\n");
+        return 1;
+    }
+    bool intact = got.size() == ep.info.max_frame;
+    for (size_t i = 40; intact && i < got.size(); ++i) intact = got[i] == pattern(i);
+    std::printf("%s %zu bytes from %s\n", intact ? "INTACT" : "CORRUPT", got.size(), mac_string(got.data() + 6).c_str());
+    return intact ? 0 : 1;
+}
+
+int cmd_zcsend(const char* mac_text, int id) {
+    uint8_t dst[6];
+    if (!parse_mac(mac_text, dst)) return 2;
+    Endpoint ep;
+    if (ep.open(0, XEN2MX_ANY_ENDPOINT)) return 1;
+    const size_t length = ep.info.max_frame;
+    OddFrame buffer(length);
+    auto head = tiny(dst, static_cast<uint8_t>(id), 0, ep.info.mac, 0, 0);
+    std::memcpy(buffer.frame, head.data(), head.size());
+    for (size_t i = 40; i < length; ++i) buffer.frame[i] = pattern(i);
+    xen2mx_iovec iov[2] = {{reinterpret_cast<uintptr_t>(buffer.frame), 40},
+                           {reinterpret_cast<uintptr_t>(buffer.frame + 40), length - 40}};
+    int done = 0;
+    for (int i = 0; i < 20; ++i) {
+        if (send_zc(ep.fd, iov, 2, static_cast<uint64_t>(i)) != 0) return 1;
+        xen2mx_event ev{};
+        if (next_event(ep, &ev, 2000) && ev.type == XEN2MX_EVENT_SEND_DONE && ev.cookie == uint64_t(i)) ++done;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::printf("SENT %d zero-copy, %d completed\n", 20, done);
+    return done == 20 ? 0 : 1;
+}
+
 int cmd_hold(int count) {
     std::vector<Endpoint> eps(static_cast<size_t>(count));
     for (auto& ep : eps)
@@ -462,6 +668,11 @@ int main(int argc, char** argv) {
     if (cmd == "local") return cmd_local();
     if (cmd == "hold" && argc > 2) return cmd_hold(std::atoi(argv[2]));
     if (cmd == "listen" && argc > 3) return cmd_listen(std::atoi(argv[2]), std::atoi(argv[3]));
+    if (cmd == "zerocopy") return cmd_zerocopy();
+    if (cmd == "zclimit") return cmd_zclimit();
+    if (cmd == "zcflood") return cmd_zcflood();
+    if (cmd == "zclisten" && argc > 3) return cmd_zclisten(std::atoi(argv[2]), std::atoi(argv[3]));
+    if (cmd == "zcsend" && argc > 3) return cmd_zcsend(argv[2], std::atoi(argv[3]));
     if (cmd == "runas" && argc > 3) return cmd_runas(std::atoi(argv[2]), argv + 3);
     if (cmd == "forge" && argc > 3) return cmd_forge(argv[2], std::atoi(argv[3]));
     std::fprintf(stderr, "usage: kmod_tool info|counters [BOARD]|counter NAME|attach IF|detach IF|abuse|local|"

@@ -93,6 +93,13 @@ struct xen2mx_iovec {
  * Sends one MXoE frame gathered from iov (Ethernet header first). The kernel
  * writes the source MAC and, in the packet types that carry them, the source
  * endpoint id and pull magic itself; types it does not know are refused.
+ *
+ * With XEN2MX_SEND_ZEROCOPY the bytes past the first 128 are not copied:
+ * their pages are lent to the NIC, and one XEN2MX_EVENT_SEND_DONE event
+ * carrying `cookie` says when they are back (a send that fails posts none).
+ * E2BIG: more pages than one frame or the module's pinned_pages limit can
+ * take; EAGAIN: the endpoint's pages in flight or its event queue are at
+ * their limit (take events, retry, or send without the flag).
  */
 struct xen2mx_send {
 	__u64 iov;            /* user pointer to iov_count struct xen2mx_iovec */

@@ -5,8 +5,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <sched.h>
+
 #include <atomic>
 #include <cerrno>
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -46,16 +51,32 @@ public:
     int send(const Route&, std::span<const iovec> parts) override {
         if (parts.size() > XEN2MX_SEND_IOV_MAX) return -EMSGSIZE;
         xen2mx_iovec iov[XEN2MX_SEND_IOV_MAX];
-        size_t length = 0;
+        size_t length = 0, largest = 0;
         for (size_t i = 0; i < parts.size(); ++i) {
             iov[i].base = reinterpret_cast<uintptr_t>(parts[i].iov_base);
             iov[i].len = parts[i].iov_len;
             length += parts[i].iov_len;
+            largest = std::max(largest, parts[i].iov_len);
         }
         if (length > info_.max_frame) return -EMSGSIZE;
         xen2mx_send request{};
         request.iov = reinterpret_cast<uintptr_t>(iov);
         request.iov_count = static_cast<uint32_t>(parts.size());
+        if (zerocopy_threshold_ && largest >= zerocopy_threshold_) {
+            // The kernel lends the payload's pages to the NIC. The caller
+            // may reuse them as soon as this returns, so wait for the
+            // kernel to give them back (the NIC is done: microseconds).
+            request.flags = XEN2MX_SEND_ZEROCOPY;
+            request.cookie = ++zc_cookie_;
+            const int ret = xioctl(fd_.get(), XEN2MX_IOC_SEND, &request);
+            if (ret == 0) {
+                wait_send_done(request.cookie);
+                return 0;
+            }
+            // Over the pinned-page limit or out of event room: copy instead.
+            if (ret != -EAGAIN && ret != -E2BIG && ret != -ENOBUFS) return ret;
+            request.flags = 0;
+        }
         const int ret = xioctl(fd_.get(), XEN2MX_IOC_SEND, &request);
         // A full device queue loses the frame, as a wire would; the engine
         // resends what matters.
@@ -84,14 +105,53 @@ public:
             ++cons;
             cons_ref.store(cons, std::memory_order_release);
         }
-        // Completion events (zero-copy sends) are not used yet: drop them.
-        std::atomic_ref<uint32_t>(ctl_->ev_cons)
-            .store(std::atomic_ref<uint32_t>(ctl_->ev_prod).load(std::memory_order_acquire),
-                   std::memory_order_release);
+        // Completion events of zero-copy sends that send() stopped waiting for.
+        take_events(0);
         return handled;
     }
 
 private:
+    // Takes every waiting event; true when one carries `cookie`.
+    bool take_events(uint64_t cookie) {
+        auto prod_ref = std::atomic_ref<uint32_t>(ctl_->ev_prod);
+        auto cons_ref = std::atomic_ref<uint32_t>(ctl_->ev_cons);
+        uint32_t cons = cons_ref.load(std::memory_order_relaxed);
+        const uint32_t prod = prod_ref.load(std::memory_order_acquire);
+        bool found = false;
+        const auto* events = reinterpret_cast<const xen2mx_event*>(mapping_.base() + info_.ev_offset);
+        for (; cons != prod; ++cons) {
+            const xen2mx_event& ev = events[cons & (info_.ev_entries - 1)];
+            if (ev.type == XEN2MX_EVENT_SEND_DONE && cookie != 0 && ev.cookie == cookie) found = true;
+        }
+        cons_ref.store(cons, std::memory_order_release);
+        return found;
+    }
+
+    void wait_send_done(uint64_t cookie) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        for (unsigned spins = 0;; ++spins) {
+            if (take_events(cookie)) return;
+            if (spins < 64) continue;
+            // The kernel keeps the pages alive whatever happens: after a
+            // second, give up waiting (the frame may carry later bytes).
+            if (std::chrono::steady_clock::now() >= deadline) return;
+            ::sched_yield();
+        }
+    }
+
+    size_t zerocopy_threshold_ = zerocopy_threshold();
+    uint64_t zc_cookie_ = 0;
+
+    // FI_XEN2MX_KMOD_ZEROCOPY: the part size (bytes) from which frames are
+    // sent zero-copy; 0 turns it off.
+    static size_t zerocopy_threshold() {
+        const char* text = std::getenv("FI_XEN2MX_KMOD_ZEROCOPY");
+        if (!text || !*text) return 1024;
+        char* end = nullptr;
+        const unsigned long long value = std::strtoull(text, &end, 10);
+        return *end ? 1024 : static_cast<size_t>(value);
+    }
+
     UniqueFd fd_;
     Mapping mapping_;
     xen2mx_endpoint_open info_;

@@ -79,6 +79,34 @@ wait $holder 2>/dev/null
 [ "$(counter endpoints_open)" = "$open_before" ] && pass "killed holder: its endpoints are gone" ||
     fail "after kill -9: endpoints_open $(counter endpoints_open), expected $open_before"
 
+# ---------------------------------------------------------------- zero-copy sends
+as_user kmod_tool zerocopy 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] zerocopy: /"
+limit=$(cat /sys/module/xen2mx/parameters/pinned_pages)
+echo 1 >/sys/module/xen2mx/parameters/pinned_pages
+as_user kmod_tool zclimit 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] pinned_pages=1: /"
+echo "$limit" >/sys/module/xen2mx/parameters/pinned_pages
+open_before=$(counter endpoints_open)
+zc_before=$(counter sent_zerocopy)
+kmod_tool runas 1000 kmod_tool zcflood >/tmp/flood.out 2>&1 &
+flooder=$!
+for _ in $(seq 100); do grep -q FLOODING /tmp/flood.out && break; sleep 0.1; done
+sleep 1
+zc_during=$(counter sent_zerocopy)
+pinned_during=$(counter pages_pinned)
+kill -9 $flooder
+wait $flooder 2>/dev/null
+[ "$zc_during" -gt "$zc_before" ] && pass "a process flooding zero-copy sends: $((zc_during - zc_before)) sent, $pinned_during pages pinned at one look" ||
+    fail "zero-copy flood sent nothing: $(cat /tmp/flood.out)"
+for _ in $(seq 50); do
+    [ "$(counter pages_pinned)" = 0 ] && [ "$(counter zerocopy_pending)" = 0 ] &&
+        [ "$(counter endpoints_open)" = "$open_before" ] && break
+    sleep 0.1
+done
+pinned=$(counter pages_pinned) pending=$(counter zerocopy_pending) open_now=$(counter endpoints_open)
+[ "$pinned" = 0 ] && [ "$pending" = 0 ] && [ "$open_now" = "$open_before" ] &&
+    pass "killed mid-transfer: pages_pinned 0, zerocopy_pending 0, its endpoint gone" ||
+    fail "after kill -9 mid-transfer: pages_pinned $pinned, zerocopy_pending $pending, endpoints_open $open_now (before $open_before)"
+
 # ---------------------------------------------------------------- two guests
 barrier "both guests ready"
 if [ "$X2M_ROLE" = a ]; then
@@ -96,6 +124,20 @@ if [ "$X2M_ROLE" = a ]; then
 else
     barrier "listener up"
     check "forging sender: sent" as_user kmod_tool forge "$X2M_PEER_MAC" 7
+fi
+
+# A full-size frame sent zero-copy reaches the other guest intact.
+barrier "zero-copy between guests"
+if [ "$X2M_ROLE" = a ]; then
+    as_user kmod_tool zclisten 8 60 >/tmp/zclisten.out 2>&1 &
+    listener=$!
+    for _ in $(seq 100); do grep -q LISTENING /tmp/zclisten.out && break; sleep 0.1; done
+    barrier "zero-copy listener up"
+    wait $listener && pass "zero-copy frame from the other guest: $(grep -E 'INTACT|CORRUPT' /tmp/zclisten.out)" ||
+        fail "zero-copy frame from the other guest: $(cat /tmp/zclisten.out)"
+else
+    barrier "zero-copy listener up"
+    check "zero-copy sends to the other guest, each completed" as_user kmod_tool zcsend "$X2M_PEER_MAC" 8
 fi
 
 # fi_pingpong between the guests over the kmod link, unprivileged.
