@@ -1,0 +1,62 @@
+#!/bin/bash
+# The Xen test (CTest label xen): Xen 4.17 from Debian booted under QEMU's
+# software emulation with Debian's kernel as PV Dom0 running the toolstack
+# from a debootstrap rootfs; Dom0 creates a PV guest with `xl create`, gives
+# it a xen2mx xenbus device with util/xen2mx-attach, checks the device on
+# its backend bus while the guest checks its frontend bus, and removes it
+# with util/xen2mx-detach. Judged by the PASS/FAIL lines printed in Dom0 and
+# in the guest (relayed by Dom0 with a "domU| " prefix); any FAIL, a machine
+# that did not finish, or no guest line fails it. Skips (77) when it cannot
+# run here (not root, no apt, no network to the mirror).
+# Environment: X2M_BUILD, X2M_SRC (CTest sets them), X2M_VM_CACHE (default
+# $X2M_BUILD/tests/vm/cache), X2M_XEN_SECONDS (machine time limit, default
+# 600), X2M_VM_KEEP=1 keeps the log.
+set -u
+src=${X2M_SRC:-$(cd "$(dirname "$0")/../../.." && pwd)}
+build=${X2M_BUILD:-$src}
+cache=${X2M_VM_CACHE:-$build/tests/vm/cache}
+seconds=${X2M_XEN_SECONDS:-600}
+here=$src/tests/vm/xen
+start=$(date +%s)
+
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+elapsed() { echo "$(($(date +%s) - start)) s"; }
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap of the Dom0 rootfs, apt-get of Xen and QEMU)"
+command -v timeout >/dev/null 2>&1 || skip "timeout not installed (coreutils)"
+
+"$here/prepare.sh" "$cache" || exit $?
+. "$cache/kernel.env"
+. "$cache/xen/xen.env"
+echo "== prepared ($(elapsed))"
+"$here/rootfs.sh" "$cache" || exit $?
+echo "== Dom0 rootfs ready ($(elapsed))"
+"$here/domu_initramfs.sh" "$cache/xen/domu.cpio.gz" || { echo "FAIL: cannot pack the guest's initramfs"; exit 1; }
+"$here/dom0_initramfs.sh" "$cache/xen/rootfs" "$KROOT" "$KVER" "$cache/xen/domu.cpio.gz" "$cache/xen/dom0.cpio" ||
+    { echo "FAIL: cannot pack Dom0's initramfs"; exit 1; }
+echo "== initramfs: Dom0 $(du -h "$cache/xen/dom0.cpio" | cut -f1), guest $(du -h "$cache/xen/domu.cpio.gz" | cut -f1) ($(elapsed))"
+
+logs=$(mktemp -d)
+[ "${X2M_VM_KEEP:-0}" = 1 ] || trap 'rm -rf "$logs"' EXIT
+# Dom0 boots the bzImage: Xen's PV loader takes it.
+"$here/boot.sh" "$XEN" "$KROOT/boot/vmlinuz-$KVER" "$cache/xen/dom0.cpio" "$logs/host.log" "$seconds"
+echo "== Xen host done ($(elapsed))"
+
+tr -d '\r' <"$logs/host.log" | grep -avE '^\s*$'
+failures=0
+grep -aq '^X2M-END role=dom0' "$logs/host.log" || {
+    echo "FAIL: Dom0 did not finish (time limit ${seconds}s, or it crashed)"
+    failures=$((failures + 1))
+}
+lines=$(tr -d '\r' <"$logs/host.log")
+passed=$(echo "$lines" | grep -acE '^(domU\| )?PASS')
+failed=$(echo "$lines" | grep -acE '^(domU\| )?FAIL')
+guest_passed=$(echo "$lines" | grep -acE '^domU\| PASS')
+failures=$((failures + failed))
+echo "== $passed checks passed ($guest_passed in the guest), $failed failed ($(elapsed); log in $logs)"
+[ "$guest_passed" -gt 0 ] || { echo "FAIL: no check ran in the guest"; exit 1; }
+[ $failures -eq 0 ] || exit 1
+exit 0
