@@ -22,7 +22,12 @@ dir="$stage$X2M_PROVDIR"
 [ -e "$dir/libxen2mx-fi.la" ] && fail "a libtool archive was left in the provider directory" || pass "no .la there"
 others=$(find "$dir" -mindepth 1 ! -name libxen2mx-fi.so)
 [ -z "$others" ] && pass "nothing else in the provider directory" || fail "stray files: $others"
-[ -n "$(find "$stage" -name fi_xen2mx.7)" ] && pass "man page installed" || fail "no fi_xen2mx.7"
+for page in fi_xen2mx.7 xen2mx-pingpong.1 xen2mx-mpirun.1 xen2mx-attach.8 xen2mx-detach.8; do
+    [ -n "$(find "$stage" -name "$page")" ] && pass "man page $page installed" || fail "no $page"
+done
+for tool in sbin/xen2mx-attach sbin/xen2mx-detach bin/xen2mx-pingpong; do
+    [ -n "$(find "$stage" -path "*/$tool" -type f -perm -u+x)" ] && pass "$tool installed" || fail "no $tool"
+done
 mpirun_wrapper=$(find "$stage" -path '*/bin/xen2mx-mpirun' -type f -perm -u+x)
 if [ -n "$mpirun_wrapper" ]; then
     pass "xen2mx-mpirun installed"
