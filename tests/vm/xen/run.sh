@@ -39,24 +39,35 @@ echo "== Dom0 rootfs ready ($(elapsed))"
     { echo "FAIL: cannot pack Dom0's initramfs"; exit 1; }
 echo "== initramfs: Dom0 $(du -h "$cache/xen/dom0.cpio" | cut -f1), guest $(du -h "$cache/xen/domu.cpio.gz" | cut -f1) ($(elapsed))"
 
+# One boot of the Xen host, judged; 0 when every check passed.
+judge_boot() {
+    local log=$1 failures=0 lines passed failed guest_passed
+    # Dom0 boots the bzImage: Xen's PV loader takes it.
+    "$here/boot.sh" "$XEN" "$KROOT/boot/vmlinuz-$KVER" "$cache/xen/dom0.cpio" "$log" "$seconds"
+    echo "== Xen host done ($(elapsed))"
+    tr -d '\r' <"$log" | grep -avE '^\s*$'
+    grep -aq '^X2M-END role=dom0' "$log" || {
+        echo "FAIL: Dom0 did not finish (time limit ${seconds}s, or it crashed)"
+        failures=$((failures + 1))
+    }
+    lines=$(tr -d '\r' <"$log")
+    passed=$(echo "$lines" | grep -acE '^(domU\| )?PASS')
+    failed=$(echo "$lines" | grep -acE '^(domU\| )?FAIL')
+    guest_passed=$(echo "$lines" | grep -acE '^domU\| PASS')
+    failures=$((failures + failed))
+    echo "== $passed checks passed ($guest_passed in the guest), $failed failed ($(elapsed); log in $logs)"
+    [ "$guest_passed" -gt 0 ] || { echo "FAIL: no check ran in the guest"; return 1; }
+    [ $failures -eq 0 ]
+}
+
 logs=$(mktemp -d)
 [ "${X2M_VM_KEEP:-0}" = 1 ] || trap 'rm -rf "$logs"' EXIT
-# Dom0 boots the bzImage: Xen's PV loader takes it.
-"$here/boot.sh" "$XEN" "$KROOT/boot/vmlinuz-$KVER" "$cache/xen/dom0.cpio" "$logs/host.log" "$seconds"
-echo "== Xen host done ($(elapsed))"
-
-tr -d '\r' <"$logs/host.log" | grep -avE '^\s*$'
-failures=0
-grep -aq '^X2M-END role=dom0' "$logs/host.log" || {
-    echo "FAIL: Dom0 did not finish (time limit ${seconds}s, or it crashed)"
-    failures=$((failures + 1))
-}
-lines=$(tr -d '\r' <"$logs/host.log")
-passed=$(echo "$lines" | grep -acE '^(domU\| )?PASS')
-failed=$(echo "$lines" | grep -acE '^(domU\| )?FAIL')
-guest_passed=$(echo "$lines" | grep -acE '^domU\| PASS')
-failures=$((failures + failed))
-echo "== $passed checks passed ($guest_passed in the guest), $failed failed ($(elapsed); log in $logs)"
-[ "$guest_passed" -gt 0 ] || { echo "FAIL: no check ran in the guest"; exit 1; }
-[ $failures -eq 0 ] || exit 1
+judge_boot "$logs/host.log" && exit 0
+# Debian's own tools have been seen to crash inside Dom0 under software
+# emulation (xenstore-write, once in four runs, in libc, with nothing of
+# ours running): such a run boots again once, and only a second failure
+# counts. Any other failure counts at once.
+grep -aq 'segfault at' "$logs/host.log" || exit 1
+echo "== a program crashed in Dom0 under emulation (above); the machine boots once more"
+judge_boot "$logs/host.again.log" || exit 1
 exit 0
