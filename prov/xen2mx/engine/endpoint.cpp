@@ -1319,18 +1319,30 @@ void Endpoint::on_rndv(const wire::Frame& frame, const link::Route& from) {
     received_message(*partner);
 }
 
+// A sequenced frame that is handled whole as soon as it is taken (NOTIFY,
+// RMA_REQUEST, RMA_REPLY): it must be ours and next in order; it is then
+// counted as taken and acked. Null when it goes no further.
+template <typename Body>
+Partner* Endpoint::take_in_turn(const wire::Frame& frame, const link::Route& from, const Body& body, PeerId* peer) {
+    if (body.dst_endpoint != endpoint_id_ || !config_.reliable) {
+        ++counters_.not_for_us;
+        return nullptr;
+    }
+    Partner* partner =
+        sequenced_partner(frame, from, body.src_endpoint, body.session, body.lib_seqnum, body.lib_piggyack, peer);
+    if (!partner || !accept_seq(*partner, body.lib_seqnum, -1)) return nullptr;
+    advance_match(*peer, *partner);
+    received_message(*partner);
+    return partner;
+}
+template Partner* Endpoint::take_in_turn(const wire::Frame&, const link::Route&, const wire::RmaRequest&, PeerId*);
+template Partner* Endpoint::take_in_turn(const wire::Frame&, const link::Route&, const wire::RmaReply&, PeerId*);
+
 void Endpoint::on_notify(const wire::Frame& frame, const link::Route& from) {
     const auto& notify = std::get<wire::Notify>(frame.body);
-    if (notify.dst_endpoint != endpoint_id_ || !config_.reliable) {
-        ++counters_.not_for_us;
-        return;
-    }
     PeerId peer;
-    Partner* partner = sequenced_partner(frame, from, notify.src_endpoint, notify.session, notify.lib_seqnum,
-                                         notify.lib_piggyack, &peer);
-    if (!partner || !accept_seq(*partner, notify.lib_seqnum, -1)) return;
-    advance_match(peer, *partner);
-    received_message(*partner);
+    Partner* partner = take_in_turn(frame, from, notify, &peer);
+    if (!partner) return;
 
     SendRequest* request = regions_[notify.pulled_rdma_id];
     if (!request || request->region_seq != notify.pulled_rdma_seqnum || request->peer != peer) return;

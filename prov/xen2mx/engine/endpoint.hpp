@@ -162,6 +162,8 @@ private:
                                uint32_t session, uint16_t wire_seq, uint16_t wire_ack, PeerId* id);
     bool accept_seq(Partner& partner, uint16_t wire_seq, int frag);
     void advance_match(PeerId peer, Partner& partner);
+    template <typename Body>
+    Partner* take_in_turn(const wire::Frame& frame, const link::Route& from, const Body& body, PeerId* peer);
     void keep_early(Partner& partner, uint16_t seq, int frag);
     void replay_early(Partner& partner);
     void drop_early(Partner& partner);

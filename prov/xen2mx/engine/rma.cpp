@@ -212,16 +212,9 @@ SendRequest* Endpoint::rma_request_of(uint32_t handle, PeerId peer) {
 
 void Endpoint::on_rma_reply(const wire::Frame& frame, const link::Route& from) {
     const auto& reply = std::get<wire::RmaReply>(frame.body);
-    if (reply.dst_endpoint != endpoint_id_ || !config_.reliable) {
-        ++counters_.not_for_us;
-        return;
-    }
     PeerId peer;
-    Partner* partner = sequenced_partner(frame, from, reply.src_endpoint, reply.session, reply.lib_seqnum,
-                                         reply.lib_piggyack, &peer);
-    if (!partner || !accept_seq(*partner, reply.lib_seqnum, -1)) return;
-    advance_match(peer, *partner);
-    received_message(*partner);
+    Partner* partner = take_in_turn(frame, from, reply, &peer);
+    if (!partner) return;
 
     const bool by_region = reply.flags & wire::kRmaPulled;
     SendRequest* request = rma_request_of(reply.handle, peer);
@@ -283,16 +276,8 @@ void Endpoint::on_rma_reply(const wire::Frame& frame, const link::Route& from) {
 
 void Endpoint::on_rma_request(const wire::Frame& frame, const link::Route& from) {
     const auto& request = std::get<wire::RmaRequest>(frame.body);
-    if (request.dst_endpoint != endpoint_id_ || !config_.reliable) {
-        ++counters_.not_for_us;
-        return;
-    }
     PeerId peer;
-    Partner* partner = sequenced_partner(frame, from, request.src_endpoint, request.session, request.lib_seqnum,
-                                         request.lib_piggyack, &peer);
-    if (!partner || !accept_seq(*partner, request.lib_seqnum, -1)) return;
-    advance_match(peer, *partner);
-    received_message(*partner);
+    if (!take_in_turn(frame, from, request, &peer)) return;
     serve_rma(peer, request, frame.payload, from.channel);
 }
 
