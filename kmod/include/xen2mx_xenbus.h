@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The protocol between xen2mx-front.ko (in a guest) and xen2mx-back.ko (in
+ * Dom0). Kernel-only: user space sees the same /dev/xen2mx ABI
+ * (uapi/xen2mx.h) in a guest as on bare metal.
+ *
+ * Xenstore, one xenbus device "xen2mx" per guest board (util/xen2mx-attach):
+ *
+ *   backend directory, written by the backend before it enters InitWait:
+ *     board-mac         "aa:bb:cc:dd:ee:ff": the Dom0 board the guest is
+ *                       bridged onto; every endpoint of the guest is an
+ *                       ordinary MXoE endpoint of that board
+ *     board-mtu         decimal: payload bytes after the Ethernet header
+ *     max-endpoints     decimal: endpoints the guest may have open at once
+ *     max-ring-pages    decimal: pages one endpoint's receive memory may take
+ *     protocol-version  "1"
+ *   (xen2mx-attach may write "board", a Dom0 board index, before the
+ *   backend probes; board 0 otherwise.)
+ *
+ *   frontend directory, written by the frontend before it enters Initialised:
+ *     ring-ref          grant of the one-page request/response ring
+ *     event-channel     the interdomain event channel (both directions)
+ *     tx-pool-ref       grant of a page holding the tx pool's grants (u32 each)
+ *     tx-chunk-pages    pages per tx chunk, 1..X2MX_CHUNK_PAGES_MAX
+ *     protocol-version  "1"
+ *
+ * The backend maps the ring and the whole tx pool once, when it connects,
+ * and keeps them until it disconnects. States: backend InitWait ->
+ * frontend Initialised -> backend Connected -> frontend Connected. Either
+ * side going to Closing/Closed tears the connection down; every endpoint
+ * the guest had is closed in Dom0 and its mappings released, and the
+ * frontend fails its endpoints (ENOTCONN) and connects afresh when the
+ * backend comes back.
+ *
+ * The tx pool: X2MX_TX_CHUNKS chunks of tx-chunk-pages pages each, chunk i
+ * being pages [i * n, (i + 1) * n) of the pool. A chunk belongs to the
+ * frontend until it names it in a request and to the backend until the
+ * response naming it comes back. Its pages are mapped read-only.
+ *
+ * Requests (frontend -> backend), one ring slot each:
+ *
+ *   X2MX_OP_OPEN   endpoint: the wanted id or XEN2MX_ANY_ENDPOINT;
+ *                  flags: XEN2MX_OPEN_*; chunk: holds nr_pages grant
+ *                  references (u32) of the endpoint's receive memory, laid
+ *                  out as in uapi/xen2mx.h: [ctl page][rx slots]; the event
+ *                  queue stays in the guest. The backend maps those pages
+ *                  writable and from then on writes received frames into
+ *                  the slots and moves ctl->rx_prod, exactly as xen2mx.ko
+ *                  does on bare metal, then notifies the event channel.
+ *                  Response: endpoint id, session.
+ *   X2MX_OP_CLOSE  endpoint. After the response the backend has unmapped
+ *                  the endpoint's pages and writes into them no more.
+ *   X2MX_OP_SEND   endpoint, chunk: the frame's first `linear` bytes are at
+ *                  the start of the chunk; with nr_segs > 0 the rest of the
+ *                  frame (total - linear bytes) is in nr_segs granted guest
+ *                  pages described by struct x2mx_segment entries stored in
+ *                  the chunk at offset X2MX_SEGS_OFFSET(linear). The backend
+ *                  copies the linear bytes, maps the segments' pages and
+ *                  lends them to the NIC (zero-copy); the response comes
+ *                  when the pages are unmapped again (the NIC is done), so
+ *                  the frontend may then end the grants and report
+ *                  XEN2MX_EVENT_SEND_DONE. A frame without segments is
+ *                  answered once it is handed to the NIC.
+ *
+ * Everything in a request, a chunk or a segment is checked by the backend
+ * before use (op, ids, sizes, grant counts, offsets); a bad request is
+ * answered with a negative errno and counted, never trusted. Frames are
+ * stamped in Dom0 with the board's MAC and the endpoint's id, as on bare
+ * metal.
+ */
+#ifndef XEN2MX_XENBUS_H
+#define XEN2MX_XENBUS_H
+
+#include <linux/types.h>
+#include <xen/interface/io/ring.h>
+#include <xen/interface/grant_table.h>
+
+#define X2MX_PROTOCOL_VERSION 1
+
+#define X2MX_OP_OPEN 1
+#define X2MX_OP_CLOSE 2
+#define X2MX_OP_SEND 3
+
+#define X2MX_TX_CHUNKS 64        /* = the ring's slot count */
+#define X2MX_CHUNK_PAGES_MAX 4
+#define X2MX_MAX_SEGS 17         /* MAX_SKB_FRAGS on x86_64 */
+#define X2MX_SEGS_OFFSET(linear) (((linear) + 7u) & ~7u)
+
+struct x2mx_request {
+	__u8 op;           /* X2MX_OP_* */
+	__u8 nr_segs;      /* SEND: 0 .. X2MX_MAX_SEGS */
+	__u16 chunk;       /* OPEN, SEND: 0 .. X2MX_TX_CHUNKS - 1 */
+	__u32 id;          /* echoed in the response */
+	__s32 endpoint;    /* OPEN: wanted id or XEN2MX_ANY_ENDPOINT; else the id */
+	__u32 flags;       /* OPEN: XEN2MX_OPEN_* */
+	union {
+		struct {
+			__u32 nr_pages;      /* grant references in the chunk */
+			__u32 rx_slots;      /* power of two */
+			__u32 rx_slot_bytes; /* power of two, >= 16 + the longest frame */
+			__u32 pad;
+		} open;
+		struct {
+			__u32 linear;        /* frame bytes at the start of the chunk */
+			__u32 total;         /* the whole frame's length */
+			__u64 pad;
+		} send;
+	} u;
+};
+
+struct x2mx_response {
+	__u8 op;
+	__u8 pad;
+	__u16 chunk;       /* the chunk the request named, now the frontend's again */
+	__u32 id;
+	__s32 status;      /* 0 or a negative errno */
+	__s32 endpoint;
+	__u32 session;     /* OPEN */
+	__u32 pad2[3];
+};
+
+struct x2mx_segment {
+	grant_ref_t ref;   /* granted read-only to the backend */
+	__u16 offset;      /* in the page */
+	__u16 length;      /* offset + length <= XEN_PAGE_SIZE */
+};
+
+DEFINE_RING_TYPES(x2mx, struct x2mx_request, struct x2mx_response);
+
+#endif /* XEN2MX_XENBUS_H */
