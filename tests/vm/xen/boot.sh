@@ -2,20 +2,22 @@
 # Boots one Xen host under QEMU's software emulation: Xen 4.17 (multiboot),
 # Debian's kernel as PV Dom0 with the given initramfs, serial console (Xen's
 # and Dom0's, through Xen) to LOG. Under `timeout`; once Dom0 has printed
-# X2M-END the machine gets a few seconds to power off, then it is stopped.
+# X2M-END the machine gets a few seconds to power off, then it is stopped;
+# a panic of Dom0 or of Xen stops it at once (nothing more will come).
 #   boot.sh XEN DOM0_KERNEL DOM0_INITRD LOG SECONDS
+# X2M_XEN_MEMORY: the machine's memory in MiB (default 2048).
 # QEMU's exit status says nothing of the guests: the caller reads LOG.
 set -u
 xen=$1 kernel=$2 initrd=$3 log=$4 seconds=$5
 : >"$log"
 # -cpu max,-smap: Xen under TCG with SMAP crashes Dom0.
-timeout -k 10 "$seconds" qemu-system-x86_64 -accel tcg -cpu max,-smap -m 2048 -smp 1 -nodefaults \
+timeout -k 10 "$seconds" qemu-system-x86_64 -accel tcg -cpu max,-smap -m "${X2M_XEN_MEMORY:-2048}" -smp 1 -nodefaults \
     -display none -no-reboot -serial "file:$log" -kernel "$xen" \
     -append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 noreboot ${X2M_XEN_APPEND:-}" \
     -initrd "$kernel console=hvc0 earlyprintk=xen panic=-1 ${X2M_DOM0_APPEND:-},$initrd" >"$log.qemu" 2>&1 &
 pid=$!
 while kill -0 $pid 2>/dev/null; do
-    if grep -aq '^X2M-END' "$log" 2>/dev/null; then
+    if grep -aqE '^X2M-END|^\[ *[0-9.]+\] Kernel panic - not syncing|^\(XEN\) Panic on CPU' "$log" 2>/dev/null; then
         for _ in $(seq 20); do
             kill -0 $pid 2>/dev/null || break
             sleep 0.5

@@ -1,0 +1,114 @@
+#!/bin/bash
+# The multi-guest Xen test (CTest xen.guests, label xen): one Xen 4.17 host
+# under QEMU's software emulation, Dom0 with the toolstack and a bridge,
+# two PV guests with a Debian userland (libfabric, Open MPI, OpenSSH) and a
+# netfront each on that bridge. Between the guests: fi_pingpong -p xen2mx
+# -e rdm -S all -c and the messaging suite (group 1), Open MPI jobs of 2
+# and 4 ranks launched over ssh (group 3). xen2mx runs over the split driver
+# (kmod link) when the build tree has kmod/build/xen2mx-front.ko and
+# xen2mx-back.ko, and must then work; over the udp link between the
+# netfronts otherwise. Judged by the PASS/FAIL lines of Dom0 and of the
+# guests (relayed by Dom0 as "g1| ", "g2| "); a machine or guest that does
+# not finish fails it. Skips (77) when it cannot run here.
+# Environment: X2M_BUILD, X2M_SRC, FI_PINGPONG, FI_INFO (CTest sets them),
+# X2M_VM_CACHE (default $X2M_BUILD/tests/vm/cache), X2M_XEN_SECONDS (the
+# machine's time limit, 1200), X2M_XEN_KMOD_DIR (where the split driver's
+# modules are; default $X2M_BUILD/kmod/build), X2M_XEN_MEMORY (the
+# machine's MiB, 2560), X2M_VM_KEEP=1 keeps the log.
+set -u
+src=${X2M_SRC:-$(cd "$(dirname "$0")/../../../.." && pwd)}
+build=${X2M_BUILD:-$src}
+cache=${X2M_VM_CACHE:-$build/tests/vm/cache}
+seconds=${X2M_XEN_SECONDS:-1200}
+xen_dir=$src/tests/vm/xen
+here=$xen_dir/groups
+start=$(date +%s)
+
+skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+elapsed() { echo "$(($(date +%s) - start)) s"; }
+
+[ -z "${X2M_PRELOAD:-}" ] || skip "the provider is built with sanitizers, whose runtime the guests do not carry"
+[ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap of the Dom0 and guest root filesystems, apt-get of Xen and QEMU)"
+command -v timeout >/dev/null 2>&1 || skip "timeout not installed (coreutils)"
+command -v zstd >/dev/null 2>&1 || {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends zstd >/dev/null 2>&1 ||
+        skip "zstd is missing and apt-get cannot install it"
+}
+
+"$xen_dir/prepare.sh" "$cache" || exit $?
+. "$cache/kernel.env"
+. "$cache/xen/xen.env"
+echo "== prepared ($(elapsed))"
+"$xen_dir/rootfs.sh" "$cache" || exit $?
+echo "== Dom0 rootfs ready ($(elapsed))"
+"$here/guest_rootfs.sh" "$cache" || exit $?
+echo "== guest rootfs ready ($(elapsed))"
+
+# The split driver, when the build tree has it: all three modules, built
+# for the guests' kernel.
+kmod_dir=${X2M_XEN_KMOD_DIR:-$build/kmod/build}
+kmod=-
+if [ -f "$kmod_dir/xen2mx-front.ko" ] || [ -f "$kmod_dir/xen2mx-back.ko" ]; then
+    for module in xen2mx xen2mx-front xen2mx-back; do
+        [ -f "$kmod_dir/$module.ko" ] || { echo "FAIL: $kmod_dir has no $module.ko beside the split driver's other modules"; exit 1; }
+        magic=$(modinfo -F vermagic "$kmod_dir/$module.ko" 2>/dev/null | cut -d' ' -f1)
+        [ "$magic" = "$KVER" ] || { echo "FAIL: $module.ko is built for '$magic', the guests run $KVER"; exit 1; }
+    done
+    kmod=$kmod_dir
+    echo "== the split driver is in the build tree: the guests must use the kmod link"
+else
+    echo "== no xen2mx-front.ko/xen2mx-back.ko in $kmod_dir: the guests use the udp link over their netfronts"
+fi
+
+programs=()
+for p in "${FI_PINGPONG:-$(command -v fi_pingpong)}" "${FI_INFO:-$(command -v fi_info)}" \
+    "$build/.libs/libxen2mx-fi.so" "$build/fabtests/unit/test_messaging" "$build/fabtests/tools/kmod_tool" \
+    "$src/util/xen2mx-mpirun" "$build/fabtests/mpi/mpi_p2p" "$build/fabtests/mpi/mpi_coll"; do
+    [ -n "$p" ] && [ -f "$p" ] || {
+        echo "FAIL: $p is missing (make check builds the test programs, libopenmpi-dev the MPI ones; libfabric-bin has fi_pingpong)"
+        exit 1
+    }
+    programs+=("$p")
+done
+"$here/guest_initramfs.sh" "$cache/xen/guest-rootfs" "$KROOT" "$KVER" "$cache/xen/guests.cpio.zst" "$kmod" "${programs[@]}" ||
+    { echo "FAIL: cannot pack the guests' initramfs"; exit 1; }
+"$xen_dir/dom0_initramfs.sh" "$cache/xen/rootfs" "$KROOT" "$KVER" "$cache/xen/guests.cpio.zst" "$cache/xen/dom0-guests.cpio" ||
+    { echo "FAIL: cannot pack Dom0's initramfs"; exit 1; }
+"$here/dom0_overlay.sh" "$KROOT" "$KVER" "$((seconds - 120))" "$cache/xen/dom0-guests.overlay.cpio" "$kmod" ||
+    { echo "FAIL: cannot pack Dom0's additions"; exit 1; }
+cat "$cache/xen/dom0-guests.overlay.cpio" >>"$cache/xen/dom0-guests.cpio"
+echo "== initramfs: Dom0 $(du -h "$cache/xen/dom0-guests.cpio" | cut -f1), guests $(du -h "$cache/xen/guests.cpio.zst" | cut -f1) ($(elapsed))"
+
+logs=$(mktemp -d)
+[ "${X2M_VM_KEEP:-0}" = 1 ] || trap 'rm -rf "$logs"' EXIT
+log=$logs/host.log
+# Dom0 keeps the xenbus test's 1 GiB: it holds its 220 MB image (rootfs
+# and guest image) twice while unpacking it (768 MiB is too little). The
+# guests get 512 MiB each out of the rest.
+X2M_XEN_MEMORY=${X2M_XEN_MEMORY:-2560} "$xen_dir/boot.sh" "$XEN" "$KROOT/boot/vmlinuz-$KVER" "$cache/xen/dom0-guests.cpio" "$log" "$seconds"
+echo "== Xen host done ($(elapsed))"
+tr -d '\r' <"$log" | grep -avE '^\s*$'
+
+failures=0
+lines=$(tr -d '\r' <"$log")
+grep -aq '^X2M-END role=dom0' "$log" || {
+    echo "FAIL: Dom0 did not finish (time limit ${seconds}s, or it crashed)"
+    failures=$((failures + 1))
+}
+for guest in g1 g2; do
+    echo "$lines" | grep -aqE "^$guest\| X2M-GUEST-END" || {
+        echo "FAIL: guest $guest did not finish"
+        failures=$((failures + 1))
+    }
+done
+link=$(echo "$lines" | grep -aoE '^g1\| LINK: [a-z]+' | awk '{print $3}')
+[ -n "$link" ] || { echo "FAIL: the guests did not say which link ran"; failures=$((failures + 1)); }
+[ "$kmod" = - ] || [ "$link" = kmod ] || { echo "FAIL: the split driver is built but the kmod link did not run"; failures=$((failures + 1)); }
+passed=$(echo "$lines" | grep -acE '^((g1|g2)\| )?PASS')
+failed=$(echo "$lines" | grep -acE '^((g1|g2)\| )?FAIL')
+failures=$((failures + failed))
+echo "== link: ${link:-none}; $passed checks passed, $failed failed ($(elapsed); log in $logs)"
+[ $failures -eq 0 ]
