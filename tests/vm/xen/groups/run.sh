@@ -14,7 +14,8 @@
 # X2M_VM_CACHE (default $X2M_BUILD/tests/vm/cache), X2M_XEN_SECONDS (the
 # machine's time limit, 1200), X2M_XEN_KMOD_DIR (where the split driver's
 # modules are; default $X2M_BUILD/kmod/build), X2M_XEN_MEMORY (the
-# machine's MiB, 2560), X2M_VM_KEEP=1 keeps the log.
+# machine's MiB, 2560), X2M_XEN_SMP (its processors, 2), X2M_VM_KEEP=1
+# keeps the log.
 set -u
 src=${X2M_SRC:-$(cd "$(dirname "$0")/../../../.." && pwd)}
 build=${X2M_BUILD:-$src}
@@ -87,8 +88,9 @@ logs=$(mktemp -d)
 log=$logs/host.log
 # Dom0 keeps the xenbus test's 1 GiB: it holds its 220 MB image (rootfs
 # and guest image) twice while unpacking it (768 MiB is too little). The
-# guests get 512 MiB each out of the rest.
-X2M_XEN_MEMORY=${X2M_XEN_MEMORY:-2560} "$xen_dir/boot.sh" "$XEN" "$KROOT/boot/vmlinuz-$KVER" "$cache/xen/dom0-guests.cpio" "$log" "$seconds"
+# guests get 512 MiB each out of the rest. Two processors let Xen run the
+# two guests side by side.
+X2M_XEN_MEMORY=${X2M_XEN_MEMORY:-2560} X2M_XEN_SMP=${X2M_XEN_SMP:-2} "$xen_dir/boot.sh" "$XEN" "$KROOT/boot/vmlinuz-$KVER" "$cache/xen/dom0-guests.cpio" "$log" "$seconds"
 echo "== Xen host done ($(elapsed))"
 tr -d '\r' <"$log" | grep -avE '^\s*$'
 

@@ -34,6 +34,8 @@ wait_for() {
 }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
+# The console carries the tests' lines; kernel messages stay in dmesg.
+dmesg -n 1
 # ---------------------------------------------------------------- toolstack
 libexec=$(ls -d /usr/lib/xen-4.17* 2>/dev/null | head -n 1)
 xenstored=$(ls "$libexec"/bin/xenstored /usr/sbin/xenstored 2>/dev/null | head -n 1)
@@ -74,6 +76,13 @@ create() {
         echo "dom0: x2m-$name is domain $(xl domid x2m-$name) ($(awk -v s="$start" '{print $1 - s}' /proc/uptime) s)"
 }
 console() { echo /var/log/xen/console/guest-x2m-$1.log; }
+# The guests' consoles as they come, so that a guest that never finishes
+# still shows how far it got.
+relays=""
+for name in g1 g2; do
+    tail -n +1 -F "$(console $name)" 2>/dev/null > >(sed -u -e 's/\r$//' -e '/^\s*$/d' -e "s/^/$name| /") &
+    relays="$relays $!"
+done
 create g1 1
 create g2 2
 for name in g1 g2; do
@@ -85,7 +94,6 @@ for name in g1 g2; do
     fi
 done
 check "both vifs on xenbr0" sh -c "[ \$(ls /sys/class/net/xenbr0/brif | grep -c '^vif') = 2 ]"
-xl list | sed 's/^/dom0: /'
 free -m | sed 's/^/dom0: /'
 
 for name in g1 g2; do
@@ -96,11 +104,10 @@ for name in g1 g2; do
         xl destroy x2m-$name
     fi
 done
-for name in g1 g2; do
-    echo "---- $name console"
-    tr -d '\r' <"$(console $name)" 2>/dev/null | grep -avE '^\s*$' | sed "s/^/$name| /"
-    echo "---- end of $name console"
-done
+# The consoles' last lines reach the relays.
+sleep 2
+kill $relays 2>/dev/null
+sleep 1
 
 if [ $kmod = 1 ]; then
     # Both guests are gone: the backend must have let go of everything.
