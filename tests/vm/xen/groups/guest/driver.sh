@@ -51,10 +51,7 @@ else
     echo "LINK: udp: over the netfronts bridged in Dom0 (no xen2mx-front.ko/xen2mx-back.ko in the build tree)"
 fi
 env_link="FI_PROVIDER_PATH=/x2m/lib FI_XEN2MX_LINK=$link FI_LOG_LEVEL=warn"
-# udp: datagrams that fit the netfronts' 1500-byte MTU. The default (65000)
-# has IP cut each one into some 45 fragments, which the netfront/netback
-# rings drop under load, one lost fragment losing the whole datagram.
-[ $link = udp ] && env_link="$env_link FI_XEN2MX_IFACE=eth0 FI_XEN2MX_UDP_MTU=${X2M_UDP_MTU:-1472}"
+[ $link = udp ] && env_link="$env_link FI_XEN2MX_IFACE=eth0${X2M_UDP_MTU:+ FI_XEN2MX_UDP_MTU=$X2M_UDP_MTU}"
 
 # ---------------------------------------------------------------- group 1
 echo "group 1: fi_pingpong g1 <-> g2 ($(elapsed))"
