@@ -6,6 +6,7 @@
  * endpoint's spinlock; closing takes it out of the table and waits for a
  * grace period before the memory goes.
  */
+#include <linux/cred.h>
 #include <linux/log2.h>
 #include <linux/random.h>
 #include <linux/sched.h>
@@ -74,6 +75,7 @@ int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *re
 	atomic_set(&ep->zc_pending, 0);
 	ep->pid = task_tgid_nr(current);
 	get_task_comm(ep->comm, current);
+	ep->uid = current_uid();
 	do {
 		ep->session = get_random_u32();
 	} while (!ep->session);
@@ -225,6 +227,7 @@ void x2m_endpoint_deliver(struct x2m_endpoint *ep, const u8 *eth, const struct s
 
 	if (X2M_SLOT_HEAD + length > ep->rx_slot_bytes) {
 		x2m_count(board, XEN2MX_CTR_DROP_TOO_LONG);
+		atomic64_inc(&ep->stats.drops);
 		return;
 	}
 	spin_lock(&ep->lock);
@@ -233,6 +236,7 @@ void x2m_endpoint_deliver(struct x2m_endpoint *ep, const u8 *eth, const struct s
 	if (used >= ep->rx_slots) {
 		spin_unlock(&ep->lock);
 		x2m_count(board, XEN2MX_CTR_DROP_RING_FULL);
+		atomic64_inc(&ep->stats.drops);
 		return;
 	}
 	slot = (struct xen2mx_rx_slot *)(ep->rx_base +
@@ -250,6 +254,8 @@ void x2m_endpoint_deliver(struct x2m_endpoint *ep, const u8 *eth, const struct s
 	spin_unlock(&ep->lock);
 	x2m_count(board, XEN2MX_CTR_RECEIVED);
 	atomic64_add(length, &board->ctr[XEN2MX_CTR_RECEIVED_BYTES]);
+	atomic64_inc(&ep->stats.rx_frames);
+	atomic64_add(length, &ep->stats.rx_bytes);
 	if (wq_has_sleeper(&ep->wait))
 		wake_up_interruptible(&ep->wait);
 }

@@ -128,19 +128,25 @@ void x2m_demux(struct x2m_board *board, struct sk_buff *skb)
 	}
 	if (endpoint < 0 || endpoint >= XEN2MX_MAX_ENDPOINTS) {
 		x2m_count(board, XEN2MX_CTR_DROP_NO_ENDPOINT);
+		x2m_nack(board, buffer, length, endpoint, XEN2MX_CTR_DROP_NO_ENDPOINT);
 		return;
 	}
 	rcu_read_lock();
 	ep = rcu_dereference(board->endpoints[endpoint]);
-	if (!ep)
+	if (!ep) {
 		why = XEN2MX_CTR_DROP_NO_ENDPOINT;
-	else if (has_session && session != ep->session && !(ep->flags & XEN2MX_OPEN_ANY_SESSION))
+	} else if (has_session && session != ep->session && !(ep->flags & XEN2MX_OPEN_ANY_SESSION)) {
 		why = XEN2MX_CTR_DROP_SESSION;
-	else
+		atomic64_inc(&ep->stats.drops);
+	} else {
 		x2m_endpoint_deliver(ep, eth, skb);
+	}
 	rcu_read_unlock();
-	if (why)
+	if (why) {
 		x2m_count(board, why);
+		/* Outside the RCU section: a nack to this board comes back through here. */
+		x2m_nack(board, buffer, length, endpoint, why);
+	}
 }
 
 int x2m_recv(struct sk_buff *skb, struct net_device *dev, struct packet_type *pt,

@@ -359,6 +359,8 @@ sent:
 		x2m_endpoint_event(ep, XEN2MX_EVENT_SEND_DONE, 0, req->cookie);
 	x2m_count(board, XEN2MX_CTR_SENT);
 	atomic64_add(total, &board->ctr[XEN2MX_CTR_SENT_BYTES]);
+	atomic64_inc(&ep->stats.tx_frames);
+	atomic64_add(total, &ep->stats.tx_bytes);
 	kfree(iov);
 	return 0;
 

@@ -9,6 +9,7 @@
 #include <linux/netdevice.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
+#include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
@@ -39,6 +40,20 @@ enum {
 };
 #define X2M_PULL_MAGIC_XOR 0x21071980u
 
+/* Why a nack says a frame was not taken (MX's values). */
+enum {
+	X2M_NACK_BAD_ENDPOINT = 1,   /* no such endpoint id */
+	X2M_NACK_ENDPOINT_CLOSED = 2,
+	X2M_NACK_BAD_SESSION = 3,
+};
+
+/* One endpoint's traffic, as the endpoint listing reports it. */
+struct x2m_ep_stats {
+	atomic64_t rx_frames, rx_bytes;
+	atomic64_t tx_frames, tx_bytes;
+	atomic64_t drops;
+};
+
 struct x2m_endpoint;
 
 /* A network interface that carries MXoE frames. */
@@ -68,6 +83,7 @@ struct x2m_endpoint {
 	u32 flags;               /* XEN2MX_OPEN_* */
 	pid_t pid;
 	char comm[TASK_COMM_LEN];
+	kuid_t uid;
 
 	void *map;               /* vmalloc_user: ctl page, slots, events */
 	size_t map_bytes;
@@ -80,6 +96,7 @@ struct x2m_endpoint {
 	spinlock_t lock;         /* the producer side of both rings */
 	u32 rx_prod, ev_prod;    /* the kernel's own copies, the only ones it trusts */
 	wait_queue_head_t wait;
+	struct x2m_ep_stats stats;
 
 	/*
 	 * The file holds one reference, every zero-copy send in flight one
@@ -128,6 +145,12 @@ void x2m_endpoint_deliver(struct x2m_endpoint *ep, const u8 *eth, const struct s
 int x2m_recv(struct sk_buff *skb, struct net_device *dev, struct packet_type *pt,
 	     struct net_device *orig_dev);
 void x2m_demux(struct x2m_board *board, struct sk_buff *skb);
+
+/* list.c */
+long x2m_ioctl_list_endpoints(void __user *arg);
+
+/* nack.c */
+void x2m_nack(struct x2m_board *board, const u8 *head, unsigned int length, int endpoint, int why);
 
 /* send.c */
 extern unsigned int x2m_pinned_pages;

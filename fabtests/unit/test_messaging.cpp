@@ -460,6 +460,33 @@ TEST_P(ReliableMessaging, SilentPeerGivesAnErrorNotAHang) {
     EXPECT_EQ(fi_cq_read(a_.tx.get(), &entry, 1), -FI_EAGAIN) << "no entry for an injected send";
 }
 
+// A peer that closed its endpoint: over the kmod link its host's kernel
+// answers the frames sent to it with a nack, and the sender gets an error
+// at once, not at the peer timeout. Over udp nobody answers for a closed
+// endpoint (the silent peer above); over shared memory a send is done once
+// the peer's ring has it.
+TEST_P(ReliableMessaging, ClosedPeerGivesAFastError) {
+    const std::string_view link = GetParam().link;
+    if (link == "udp" || link == "shm" || (link == "auto" && access("/dev/xen2mx", F_OK) != 0))
+        GTEST_SKIP() << "only the kernel module answers for a closed endpoint";
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> buffer(100);
+    int recv_context = 0, context = 0;
+    ASSERT_EQ(fi_trecv(b_.ep.get(), buffer.data(), buffer.size(), nullptr, FI_ADDR_UNSPEC, 1, 0, &recv_context), 0);
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(1, 10), true, 1, &context));
+    fi_cq_tagged_entry entry{};
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+
+    ASSERT_EQ(b_.ep.close(), 0);
+    const auto start = Clock::now();
+    ASSERT_NO_FATAL_FAILURE(send(a_, a_to_b_, message(2, 10), true, 2, &context));
+    fi_cq_err_entry error{};
+    EXPECT_EQ(wait(a_.tx.get(), &entry, &error), -FI_ECONNABORTED);
+    EXPECT_EQ(error.op_context, &context);
+    EXPECT_LT(Clock::now() - start, 1000ms) << "FI_XEN2MX_PEER_TIMEOUT is 2000 ms: this was not the timeout";
+}
+
 // Control progress is automatic: the connection a first send sets up is
 // completed without the sender calling in again, so a message injected just
 // before the sender goes off computing reaches a peer that is waiting for it.
