@@ -80,6 +80,7 @@ const char* const kCounterNames[XEN2MX_CTR_MAX] = {
     "sent", "sent_bytes", "sent_zerocopy", "sent_loopback", "received", "received_bytes", "drop_short",
     "drop_ptype", "drop_no_endpoint", "drop_session", "drop_ring_full", "drop_too_long", "drop_not_host",
     "send_refused", "send_failed", "endpoints_open", "endpoints_opened", "pages_pinned", "zerocopy_pending",
+    "grants_mapped",
 };
 
 uint64_t counter(int fd, int which) {
