@@ -281,6 +281,10 @@ static void x2mb_frontend_changed(struct xenbus_device *xb, enum xenbus_state fr
 		xenbus_switch_state(xb, XenbusStateClosing);
 		break;
 	case XenbusStateClosed:
+		/* A frontend left Closed by an earlier connection (this backend
+		 * was reloaded): it connects again when it sees InitWait. */
+		if (xb->state == XenbusStateInitWait && !dev->connected)
+			break;
 		x2mb_disconnect(dev);
 		xenbus_switch_state(xb, XenbusStateClosed);
 		if (xenbus_dev_is_online(xb))
