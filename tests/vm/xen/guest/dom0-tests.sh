@@ -82,8 +82,11 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
         fi
         if wait_for "$connected" 60; then
             echo "PASS: dom0: both xenbus ends Connected"
+            up=1
         else
             echo "FAIL: dom0: not connected: frontend state $(state $front), backend state $(state $back)"
+            xenstore-ls -f /local/domain/0/error /local/domain/$domid/error 2>&1 | sed 's/^/dom0: xenstore: /'
+            up=0
         fi
         for node in $front $back; do
             xenstore-ls -f -p "$node" 2>&1 | sed -E 's/ ?(\. )+\.?/ /; s/^/dom0: xenstore: /'
@@ -93,56 +96,58 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
         chunk_pages=$(xenstore-read $front/tx-chunk-pages 2>/dev/null || echo 1)
         baseline=$((1 + 64 * chunk_pages)) # the ring page and the tx pool
 
-        wait_line X2M-DOMU-TESTED 300
-        kmod_tool counters | sed 's/^/dom0: /'
-        check "after the guest's tests: no endpoint of the guest left in Dom0" test "$(cat $dev/endpoints)" = 0
-        check "after the guest's tests: grants_mapped is the connection's $baseline pages" test "$(grants)" = $baseline
-        check "the guest's frames went through Dom0's board (sent_loopback > 0)" \
-            test "$(kmod_tool counter sent_loopback)" -gt 0
-        echo "dom0: requests answered with an error: $(cat $dev/bad_requests)"
+        if [ $up = 1 ]; then
+            wait_line X2M-DOMU-TESTED 300
+            kmod_tool counters | sed 's/^/dom0: /'
+            check "after the guest's tests: no endpoint of the guest left in Dom0" test "$(cat $dev/endpoints)" = 0
+            check "after the guest's tests: grants_mapped is the connection's $baseline pages" test "$(grants)" = $baseline
+            check "the guest's frames went through Dom0's board (sent_loopback > 0)" \
+                test "$(kmod_tool counter sent_loopback)" -gt 0
+            echo "dom0: requests answered with an error: $(cat $dev/bad_requests)"
 
-        # The backend restarts under two open endpoints of the guest.
-        wait_line X2M-DOMU-HOLDING 60
-        check "the guest's 2 held endpoints are open in Dom0" test "$(cat $dev/endpoints)" = 2
-        check "rmmod xen2mx-back under a connected guest" rmmod xen2mx-back
-        check "grants_mapped back to 0 once the backend is gone" test "$(grants)" = 0
-        wait_for "[ \"\$(state $front)\" = 6 ] || [ \"\$(state $front)\" = 1 ]" 30 ||
-            echo "FAIL: dom0: the frontend did not close after the backend went (state $(state $front))"
-        check "insmod xen2mx-back.ko again" insmod /x2m/xen2mx-back.ko
-        if wait_for "$connected" 60; then
-            echo "PASS: dom0: the guest reconnected to the new backend"
-        else
-            echo "FAIL: dom0: no reconnection: frontend state $(state $front), backend state $(state $back)"
+            # The backend restarts under two open endpoints of the guest.
+            wait_line X2M-DOMU-HOLDING 60
+            check "the guest's 2 held endpoints are open in Dom0" test "$(cat $dev/endpoints)" = 2
+            check "rmmod xen2mx-back under a connected guest" rmmod xen2mx-back
+            check "grants_mapped back to 0 once the backend is gone" test "$(grants)" = 0
+            wait_for "[ \"\$(state $front)\" = 6 ] || [ \"\$(state $front)\" = 1 ]" 30 ||
+                echo "FAIL: dom0: the frontend did not close after the backend went (state $(state $front))"
+            check "insmod xen2mx-back.ko again" insmod /x2m/xen2mx-back.ko
+            if wait_for "$connected" 60; then
+                echo "PASS: dom0: the guest reconnected to the new backend"
+            else
+                echo "FAIL: dom0: no reconnection: frontend state $(state $front), backend state $(state $back)"
+            fi
+            wait_line X2M-DOMU-RECONNECTED 120
+            check "after the reconnected guest's tests: grants_mapped is $baseline again" test "$(grants)" = $baseline
+
+            # Detach, then attach again.
+            check "xen2mx-detach $domid" xen2mx-detach "$domid"
+            if wait_for "[ ! -e $dev ]" 60; then
+                echo "PASS: dom0: xen2mx-$domid-0 left the backend bus"
+            else
+                echo "FAIL: dom0: xen2mx-$domid-0 still on the backend bus after xen2mx-detach"
+            fi
+            check "grants_mapped back to 0 after xen2mx-detach" wait_for '[ "$(grants)" = 0 ]' 30
+            check "xenstore has no xen2mx node for domain $domid after detach" \
+                sh -c "! xenstore-read $back/frontend && ! xenstore-read $front/backend"
+            check "xen2mx-detach of a domain without the device fails" sh -c "! xen2mx-detach $domid"
+            check "xen2mx-attach of a missing domain fails" sh -c "! xen2mx-attach 4242"
+            wait_line X2M-DOMU-DETACHED 120
+            check "xen2mx-attach $domid again" xen2mx-attach "$domid"
+            wait_for "$connected" 60 && echo "PASS: dom0: connected again" ||
+                echo "FAIL: dom0: not connected again: frontend state $(state $front), backend state $(state $back)"
+
+            # Destroyed with endpoints open: every mapping goes.
+            wait_line X2M-DOMU-HOLDING2 120
+            check "the guest's 3 held endpoints are open in Dom0" test "$(cat $dev/endpoints 2>/dev/null)" = 3
+            check "grants_mapped counts their pages (> $baseline)" test "$(grants)" -gt $baseline
+            check "xl destroy with endpoints open" xl destroy x2m-domu
+            check "grants_mapped back to 0 after xl destroy" wait_for '[ "$(grants)" = 0 ]' 30
+            check "endpoints_open back to 0 in Dom0" test "$(kmod_tool counter endpoints_open)" = 0
+            wait_for "[ ! -e $dev ]" 30 && echo "PASS: dom0: the destroyed guest's device left the backend bus" ||
+                echo "FAIL: dom0: xen2mx-$domid-0 still on the backend bus after xl destroy"
         fi
-        wait_line X2M-DOMU-RECONNECTED 120
-        check "after the reconnected guest's tests: grants_mapped is $baseline again" test "$(grants)" = $baseline
-
-        # Detach, then attach again.
-        check "xen2mx-detach $domid" xen2mx-detach "$domid"
-        if wait_for "[ ! -e $dev ]" 60; then
-            echo "PASS: dom0: xen2mx-$domid-0 left the backend bus"
-        else
-            echo "FAIL: dom0: xen2mx-$domid-0 still on the backend bus after xen2mx-detach"
-        fi
-        check "grants_mapped back to 0 after xen2mx-detach" wait_for '[ "$(grants)" = 0 ]' 30
-        check "xenstore has no xen2mx node for domain $domid after detach" \
-            sh -c "! xenstore-read $back/frontend && ! xenstore-read $front/backend"
-        check "xen2mx-detach of a domain without the device fails" sh -c "! xen2mx-detach $domid"
-        check "xen2mx-attach of a missing domain fails" sh -c "! xen2mx-attach 4242"
-        wait_line X2M-DOMU-DETACHED 120
-        check "xen2mx-attach $domid again" xen2mx-attach "$domid"
-        wait_for "$connected" 60 && echo "PASS: dom0: connected again" ||
-            echo "FAIL: dom0: not connected again: frontend state $(state $front), backend state $(state $back)"
-
-        # Destroyed with endpoints open: every mapping goes.
-        wait_line X2M-DOMU-HOLDING2 120
-        check "the guest's 3 held endpoints are open in Dom0" test "$(cat $dev/endpoints 2>/dev/null)" = 3
-        check "grants_mapped counts their pages (> $baseline)" test "$(grants)" -gt $baseline
-        check "xl destroy with endpoints open" xl destroy x2m-domu
-        check "grants_mapped back to 0 after xl destroy" wait_for '[ "$(grants)" = 0 ]' 30
-        check "endpoints_open back to 0 in Dom0" test "$(kmod_tool counter endpoints_open)" = 0
-        wait_for "[ ! -e $dev ]" 30 && echo "PASS: dom0: the destroyed guest's device left the backend bus" ||
-            echo "FAIL: dom0: xen2mx-$domid-0 still on the backend bus after xl destroy"
         xen2mx-detach "$domid" >/dev/null 2>&1 # nodes the toolstack did not know of
     else
         echo "FAIL: dom0: the guest did not boot within 180 s"
