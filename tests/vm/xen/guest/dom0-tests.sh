@@ -74,6 +74,11 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
     domid=$(xl domid x2m-domu)
     echo "dom0: guest x2m-domu is domain $domid (created in $(awk -v s="$start" '{print $1 - s}' /proc/uptime) s)"
     log=/var/log/xen/console/guest-x2m-domu.log
+    # The guest's console, relayed as it comes (a guest that hangs still
+    # shows how far it got).
+    for _ in $(seq 50); do [ -e "$log" ] && break; sleep 0.2; done
+    tail --pid=$$ -n +1 -f "$log" 2>/dev/null | tr -d '\r' | grep --line-buffered -av '^\s*$' |
+        sed -u 's/^/domU| /' &
     front=/local/domain/$domid/device/xen2mx/0
     back=/local/domain/0/backend/xen2mx/$domid/0
     dev=/sys/bus/xen-backend/devices/xen2mx-$domid-0
@@ -167,9 +172,7 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
         echo "FAIL: dom0: the guest is still running; destroying it"
         xl destroy x2m-domu
     fi
-    echo "---- domU console"
-    tr -d '\r' <"$log" 2>/dev/null | grep -avE '^\s*$' | sed 's/^/domU| /'
-    echo "---- end of domU console"
+    sleep 1 # the relay's last lines
 fi
 check "rmmod xen2mx-back" rmmod xen2mx-back
 check "rmmod xen2mx" rmmod xen2mx
