@@ -139,7 +139,7 @@ enum xen2mx_counter {
 	XEN2MX_CTR_ENDPOINTS_OPENED,  /* ever */
 	XEN2MX_CTR_PAGES_PINNED,      /* user pages held now */
 	XEN2MX_CTR_ZEROCOPY_PENDING,  /* zero-copy sends not completed */
-	XEN2MX_CTR_GRANTS_MAPPED,     /* Xen guests' pages mapped by the backend now */
+	XEN2MX_CTR_GRANTS_MAPPED,     /* Dom0: guest pages mapped now; a guest: its pages granted now */
 	XEN2MX_CTR_NACKS_SENT,        /* frames for no endpoint or a stale session answered */
 	XEN2MX_CTR_NACKS_LIMITED,     /* such frames left unanswered: over nack_rate */
 	XEN2MX_CTR_MAX

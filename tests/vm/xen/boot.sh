@@ -8,8 +8,9 @@
 set -u
 xen=$1 kernel=$2 initrd=$3 log=$4 seconds=$5
 : >"$log"
-# -cpu max,-smap: Xen under TCG with SMAP crashes Dom0.
-timeout -k 10 "$seconds" qemu-system-x86_64 -accel tcg -cpu max,-smap -m 2048 -smp 1 -nodefaults \
+# -cpu max,-smap: Xen under TCG with SMAP crashes Dom0. X2M_XEN_CPU
+# replaces the CPU model.
+timeout -k 10 "$seconds" qemu-system-x86_64 -accel tcg -cpu "${X2M_XEN_CPU:-max,-smap}" -m 2048 -smp 1 -nodefaults \
     -display none -no-reboot -serial "file:$log" -kernel "$xen" \
     -append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 noreboot ${X2M_XEN_APPEND:-}" \
     -initrd "$kernel console=hvc0 earlyprintk=xen panic=-1 ${X2M_DOM0_APPEND:-},$initrd" >"$log.qemu" 2>&1 &
