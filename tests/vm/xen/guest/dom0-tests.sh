@@ -77,7 +77,7 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
     # The guest's console, relayed as it comes (a guest that hangs still
     # shows how far it got).
     for _ in $(seq 50); do [ -e "$log" ] && break; sleep 0.2; done
-    tail --pid=$$ -n +1 -f "$log" 2>/dev/null | tr -d '\r' | grep --line-buffered -av '^\s*$' |
+    tail --pid=$$ -n +1 -F "$log" 2>/dev/null | tr -d '\r' | grep --line-buffered -av '^\s*$' |
         sed -u 's/^/domU| /' &
     front=/local/domain/$domid/device/xen2mx/0
     back=/local/domain/0/backend/xen2mx/$domid/0
