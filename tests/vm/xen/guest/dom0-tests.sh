@@ -111,7 +111,8 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
         baseline=$((1 + 64 * chunk_pages)) # the ring page and the tx pool
 
         if [ $up = 1 ]; then
-            wait_line X2M-DOMU-TESTED 300
+            wait_line X2M-DOMU-TESTED 240
+            echo "dom0: ring: $(cat $dev/ring)"
             kmod_tool counters | sed 's/^/dom0: /'
             check "after the guest's tests: no endpoint of the guest left in Dom0" test "$(cat $dev/endpoints)" = 0
             check "after the guest's tests: grants_mapped is the connection's $baseline pages" test "$(grants)" = $baseline
