@@ -287,5 +287,5 @@ void x2mb_req_work(struct work_struct *work)
 		RING_FINAL_CHECK_FOR_REQUESTS(&dev->ring, more);
 	} while (more);
 out:
-	xen_irq_lateeoi(dev->irq, 0);
+	xen_irq_lateeoi(READ_ONCE(dev->irq), 0);
 }

@@ -30,6 +30,12 @@ static irqreturn_t x2mb_interrupt(int irq, void *data)
 	struct x2mb_dev *dev = data;
 
 	atomic64_inc(&dev->interrupts);
+	/*
+	 * Xen marks a freshly bound channel pending: this may run before the
+	 * binding returned, and the work item must send the late EOI to this
+	 * interrupt, not to whatever dev->irq held then.
+	 */
+	WRITE_ONCE(dev->irq, irq);
 	if (!READ_ONCE(dev->stopping))
 		queue_work(x2mb_wq, &dev->req_work);
 	else

@@ -123,6 +123,8 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
             # The backend restarts under two open endpoints of the guest.
             wait_line X2M-DOMU-HOLDING 60
             check "the guest's 2 held endpoints are open in Dom0" test "$(cat $dev/endpoints)" = 2
+            # A bound device holds the driver's module: unbind it first.
+            check "unbind xen2mx-$domid-0 from xen2mx-back" sh -c "echo xen2mx-$domid-0 >$dev/driver/unbind"
             check "rmmod xen2mx-back under a connected guest" rmmod xen2mx-back
             check "grants_mapped back to 0 once the backend is gone" test "$(grants)" = 0
             wait_for "[ \"\$(state $front)\" = 6 ] || [ \"\$(state $front)\" = 1 ]" 30 ||
