@@ -73,6 +73,7 @@ struct x2mb_dev {
 	wait_queue_head_t tx_wait;
 
 	atomic_t grants;           /* this device's pages mapped now */
+	atomic64_t interrupts, requests, responses;
 	atomic64_t bad_requests;   /* requests answered with an error */
 };
 

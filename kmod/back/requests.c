@@ -24,6 +24,7 @@ void x2mb_respond(struct x2mb_dev *dev, const struct x2mx_response *rsp)
 	spin_lock_irqsave(&dev->rsp_lock, flags);
 	if (!dev->stopping) {
 		*RING_GET_RESPONSE(&dev->ring, dev->ring.rsp_prod_pvt) = *rsp;
+		atomic64_inc(&dev->responses);
 		dev->ring.rsp_prod_pvt++;
 		RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&dev->ring, notify);
 		if (notify)
@@ -273,6 +274,7 @@ void x2mb_req_work(struct work_struct *work)
 			if (RING_REQUEST_CONS_OVERFLOW(&dev->ring, rc))
 				goto out;
 			RING_COPY_REQUEST(&dev->ring, rc, &req);
+			atomic64_inc(&dev->requests);
 			dev->ring.req_cons = ++rc;
 			x2mb_handle(dev, &req);
 			if (!--budget) {
@@ -285,5 +287,5 @@ void x2mb_req_work(struct work_struct *work)
 		RING_FINAL_CHECK_FOR_REQUESTS(&dev->ring, more);
 	} while (more);
 out:
-	xen_irq_lateeoi(dev->irq, 0);
+	xen_irq_lateeoi(READ_ONCE(dev->irq), 0);
 }

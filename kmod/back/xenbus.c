@@ -29,6 +29,13 @@ static irqreturn_t x2mb_interrupt(int irq, void *data)
 {
 	struct x2mb_dev *dev = data;
 
+	atomic64_inc(&dev->interrupts);
+	/*
+	 * Xen marks a freshly bound channel pending: this may run before the
+	 * binding returned, and the work item must send the late EOI to this
+	 * interrupt, not to whatever dev->irq held then.
+	 */
+	WRITE_ONCE(dev->irq, irq);
 	if (!READ_ONCE(dev->stopping))
 		queue_work(x2mb_wq, &dev->req_work);
 	else
@@ -204,7 +211,32 @@ static ssize_t endpoints_show(struct device *d, struct device_attribute *attr, c
 }
 static DEVICE_ATTR_RO(endpoints);
 
+/* The ring as Dom0 sees it: shared producers and events, private indexes, traffic. */
+static ssize_t ring_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	struct x2mb_dev *dev = dev_get_drvdata(d);
+	ssize_t n;
+
+	if (!dev)
+		return sysfs_emit(buf, "none\n");
+	mutex_lock(&dev->lock);
+	if (!dev->connected || !dev->ring.sring)
+		n = sysfs_emit(buf, "disconnected\n");
+	else
+		n = sysfs_emit(buf, "req_prod %u req_event %u rsp_prod %u rsp_event %u req_cons %u rsp_prod_pvt %u "
+				"interrupts %lld requests %lld responses %lld\n",
+			       READ_ONCE(dev->ring.sring->req_prod), READ_ONCE(dev->ring.sring->req_event),
+			       READ_ONCE(dev->ring.sring->rsp_prod), READ_ONCE(dev->ring.sring->rsp_event),
+			       dev->ring.req_cons, dev->ring.rsp_prod_pvt,
+			       (long long)atomic64_read(&dev->interrupts), (long long)atomic64_read(&dev->requests),
+			       (long long)atomic64_read(&dev->responses));
+	mutex_unlock(&dev->lock);
+	return n;
+}
+static DEVICE_ATTR_RO(ring);
+
 static struct attribute *x2mb_attrs[] = {
+	&dev_attr_ring.attr,
 	&dev_attr_grants_mapped.attr,
 	&dev_attr_bad_requests.attr,
 	&dev_attr_endpoints.attr,

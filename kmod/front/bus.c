@@ -268,6 +268,7 @@ static void x2mf_rsp_work(struct work_struct *work)
 		virt_rmb(); /* the responses up to rp are there */
 		for (rc = dev->ring.rsp_cons; rc != rp; rc++) {
 			rsp = *RING_GET_RESPONSE(&dev->ring, rc);
+			atomic64_inc(&dev->responses);
 			x2mf_handle(dev, &rsp);
 		}
 		dev->ring.rsp_cons = rc;
@@ -280,6 +281,7 @@ static irqreturn_t x2mf_interrupt(int irq, void *data)
 {
 	struct x2mf_dev *dev = data;
 
+	atomic64_inc(&dev->interrupts);
 	x2mf_endpoints_wake(dev);
 	if (RING_HAS_UNCONSUMED_RESPONSES(&dev->ring))
 		queue_work(system_highpri_wq, &dev->rsp_work);
@@ -623,6 +625,36 @@ static void x2mf_remove(struct xenbus_device *xb)
 	x2mf_dev_put(dev);
 }
 
+/* The ring as the guest sees it: shared producers and events, private indexes, traffic. */
+static ssize_t ring_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	struct x2mf_dev *dev = dev_get_drvdata(d);
+	ssize_t n;
+
+	if (!dev)
+		return sysfs_emit(buf, "none\n");
+	down_read(&dev->conn_sem);
+	if (!dev->ring.sring)
+		n = sysfs_emit(buf, "disconnected\n");
+	else
+		n = sysfs_emit(buf, "req_prod %u req_event %u rsp_prod %u rsp_event %u req_prod_pvt %u rsp_cons %u "
+				"connected %d free_slots %llx interrupts %lld responses %lld\n",
+			       READ_ONCE(dev->ring.sring->req_prod), READ_ONCE(dev->ring.sring->req_event),
+			       READ_ONCE(dev->ring.sring->rsp_prod), READ_ONCE(dev->ring.sring->rsp_event),
+			       dev->ring.req_prod_pvt, dev->ring.rsp_cons, READ_ONCE(dev->connected),
+			       (unsigned long long)READ_ONCE(dev->free_slots),
+			       (long long)atomic64_read(&dev->interrupts), (long long)atomic64_read(&dev->responses));
+	up_read(&dev->conn_sem);
+	return n;
+}
+static DEVICE_ATTR_RO(ring);
+
+static struct attribute *x2mf_attrs[] = {
+	&dev_attr_ring.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(x2mf);
+
 static const struct xenbus_device_id x2mf_ids[] = {
 	{ "xen2mx" },
 	{ "" }
@@ -634,6 +666,7 @@ static struct xenbus_driver x2mf_driver = {
 	.remove = x2mf_remove,
 	.otherend_changed = x2mf_backend_changed,
 	.not_essential = true,
+	.driver.dev_groups = x2mf_groups,
 };
 
 int x2mf_bus_init(void)

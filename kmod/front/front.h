@@ -90,6 +90,7 @@ struct x2mf_dev {
 
 	u64 retired[XEN2MX_CTR_BOARD_MAX]; /* counters of past connections */
 	atomic64_t refused;         /* frames this guest refused before Dom0 saw them */
+	atomic64_t interrupts, responses;
 };
 
 /* An endpoint: one per open file at most. */
