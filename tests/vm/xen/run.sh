@@ -41,14 +41,7 @@ echo "== Dom0 rootfs ready ($(elapsed))"
 
 # The modules, built out of tree against the guests' kernel.
 kbuild=$cache/$KVER/kmod-xen
-rm -rf "$kbuild" && mkdir -p "$kbuild"
-cp -r "$src/kmod/." "$kbuild/" && rm -rf "$kbuild/build"
-if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$HEADERS" M="$kbuild" modules >"$cache/kmod-xen-build.log" 2>&1; then
-    cat "$cache/kmod-xen-build.log"
-    echo "FAIL: the modules do not build against $HEADERS"
-    exit 1
-fi
-grep -E 'WARNING: modpost|\.[ch]:[0-9]+:[0-9]+: warning:' "$cache/kmod-xen-build.log" && { echo "FAIL: the module build warns"; exit 1; }
+"$here/kmod_build.sh" "$src" "$HEADERS" "$kbuild" "$cache/kmod-xen-build.log" || exit 1
 kmod_tool=$build/fabtests/tools/kmod_tool
 [ -x "$kmod_tool" ] || { echo "FAIL: $kmod_tool is missing (make check builds it)"; exit 1; }
 echo "== xen2mx.ko, xen2mx-back.ko, xen2mx-front.ko built for $KVER ($(elapsed))"

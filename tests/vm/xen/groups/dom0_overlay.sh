@@ -4,12 +4,14 @@
 # kernel unpacks both, the later one winning): guest/dom0-guests.sh as
 # /x2m/dom0-tests.sh (Dom0's /init runs it), the guests' xl configuration,
 # the bridge and xen-netback modules with their dependencies in load order,
-# and the split driver's Dom0 modules when given (KMOD_DIR holding xen2mx.ko
-# and xen2mx-back.ko).
-#   dom0_overlay.sh KROOT KVER GUEST_SECONDS OUT.cpio KMOD_DIR|-
+# the link the guests use (kmod or udp), util/xen2mx-xl, and XEN2MX_INFO
+# (util/xen2mx_info) with the libraries Dom0's rootfs (ROOTFS) lacks. The
+# split driver's modules and xen2mx-attach/-detach are in the base archive.
+#   dom0_overlay.sh ROOTFS KROOT KVER GUEST_SECONDS OUT.cpio LINK XEN2MX_INFO
 set -eu
-kroot=$1 kver=$2 guest_seconds=$3 out=$4 kmod_dir=$5
+rootfs=$1 kroot=$2 kver=$3 guest_seconds=$4 out=$5 link=$6 info=$7
 here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../../../.." && pwd)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 
@@ -17,6 +19,15 @@ mkdir -p "$stage/x2m/groups/modules"
 cp "$here/guest/dom0-guests.sh" "$stage/x2m/dom0-tests.sh"
 cp "$here/guest/guest.cfg" "$stage/x2m/groups/"
 echo "$guest_seconds" >"$stage/x2m/groups/guest-seconds"
+echo "$link" >"$stage/x2m/groups/link"
+mkdir -p "$stage/usr/local/sbin" "$stage/usr/local/bin"
+cp "$src/util/xen2mx-xl" "$stage/usr/local/sbin/"
+cp "$info" "$stage/usr/local/bin/xen2mx_info"
+for lib in $(ldd "$info" 2>/dev/null | grep -oE '/[^ ]+'); do
+    [ -e "$rootfs$lib" ] && continue
+    mkdir -p "$stage$(dirname "$lib")"
+    cp -L "$lib" "$stage$lib"
+done
 
 moddir=$kroot/lib/modules/$kver
 order=$stage/x2m/groups/modules/order
@@ -32,10 +43,6 @@ for name in bridge xen-netback; do
         basename "$file" >>"$order"
     done
 done
-if [ "$kmod_dir" != - ]; then
-    mkdir -p "$stage/x2m/groups/kmod"
-    cp "$kmod_dir/xen2mx.ko" "$kmod_dir/xen2mx-back.ko" "$stage/x2m/groups/kmod/"
-fi
 
 (cd "$stage" && find . | cpio -o -H newc --quiet) >"$out.tmp"
 mv "$out.tmp" "$out"

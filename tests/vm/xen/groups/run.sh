@@ -2,20 +2,23 @@
 # The multi-guest Xen test (CTest xen.guests, label xen): one Xen 4.17 host
 # under QEMU's software emulation, Dom0 with the toolstack and a bridge,
 # two PV guests with a Debian userland (libfabric, Open MPI, OpenSSH) and a
-# netfront each on that bridge. Between the guests: fi_pingpong -p xen2mx
-# -e rdm -S all -c and the messaging suite (group 1), Open MPI jobs of 2
-# and 4 ranks launched over ssh (group 3). xen2mx runs over the split driver
-# (kmod link) when the build tree has kmod/build/xen2mx-front.ko and
-# xen2mx-back.ko, and must then work; over the udp link between the
-# netfronts otherwise. Judged by the PASS/FAIL lines of Dom0 and of the
-# guests (relayed by Dom0 as "g1| ", "g2| "); a machine or guest that does
-# not finish fails it. Skips (77) when it cannot run here.
+# netfront each on that bridge. xen2mx runs over the split driver: Dom0
+# loads xen2mx.ko with a board on the bridge and xen2mx-back.ko, creates
+# each guest with util/xen2mx-xl (its config asks for a xen2mx device), and
+# the guests load xen2mx-front.ko and use the provider's kmod link on their
+# /dev/xen2mx. Between the guests: fi_pingpong -p xen2mx -e rdm -S all -c
+# and the messaging suite (group 1), Open MPI jobs of 2 and 4 ranks launched
+# over ssh (group 3); Dom0 lists the guests' endpoints with xen2mx_info and
+# counts its grant mappings back to 0 once the guests are gone. Judged by
+# the PASS/FAIL lines of Dom0 and of the guests (relayed by Dom0 as "g1| ",
+# "g2| "); a machine or guest that does not finish fails it. Skips (77)
+# when it cannot run here.
 # Environment: X2M_BUILD, X2M_SRC, FI_PINGPONG, FI_INFO (CTest sets them),
 # X2M_VM_CACHE (default $X2M_BUILD/tests/vm/cache), X2M_XEN_SECONDS (the
-# machine's time limit, 1200), X2M_XEN_KMOD_DIR (where the split driver's
-# modules are; default $X2M_BUILD/kmod/build), X2M_XEN_MEMORY (the
-# machine's MiB, 2560), X2M_XEN_SMP (its processors, 2), X2M_VM_KEEP=1
-# keeps the log.
+# machine's time limit, 1200), X2M_XEN_GUESTS_LINK (kmod, the default, or
+# udp: the provider's udp link between the netfronts, no split driver),
+# X2M_XEN_MEMORY (the machine's MiB, 2560), X2M_XEN_SMP (its processors,
+# 2), X2M_VM_KEEP=1 keeps the log.
 set -u
 src=${X2M_SRC:-$(cd "$(dirname "$0")/../../../.." && pwd)}
 build=${X2M_BUILD:-$src}
@@ -48,21 +51,15 @@ echo "== Dom0 rootfs ready ($(elapsed))"
 "$here/guest_rootfs.sh" "$cache" || exit $?
 echo "== guest rootfs ready ($(elapsed))"
 
-# The split driver, when the build tree has it: all three modules, built
-# for the guests' kernel.
-kmod_dir=${X2M_XEN_KMOD_DIR:-$build/kmod/build}
-kmod=-
-if [ -f "$kmod_dir/xen2mx-front.ko" ] || [ -f "$kmod_dir/xen2mx-back.ko" ]; then
-    for module in xen2mx xen2mx-front xen2mx-back; do
-        [ -f "$kmod_dir/$module.ko" ] || { echo "FAIL: $kmod_dir has no $module.ko beside the split driver's other modules"; exit 1; }
-        magic=$(modinfo -F vermagic "$kmod_dir/$module.ko" 2>/dev/null | cut -d' ' -f1)
-        [ "$magic" = "$KVER" ] || { echo "FAIL: $module.ko is built for '$magic', the guests run $KVER"; exit 1; }
-    done
-    kmod=$kmod_dir
-    echo "== the split driver is in the build tree: the guests must use the kmod link"
-else
-    echo "== no xen2mx-front.ko/xen2mx-back.ko in $kmod_dir: the guests use the udp link over their netfronts"
-fi
+link=${X2M_XEN_GUESTS_LINK:-kmod}
+case $link in kmod | udp) ;; *) echo "FAIL: X2M_XEN_GUESTS_LINK is kmod or udp, not '$link'"; exit 1 ;; esac
+# The split driver, built for the guests' kernel; Dom0 always gets it (the
+# xenbus test's Dom0 image carries it), the guests only for the kmod link.
+kbuild=$cache/$KVER/kmod-xen-guests
+"$xen_dir/kmod_build.sh" "$src" "$HEADERS" "$kbuild" "$cache/kmod-xen-guests-build.log" || exit 1
+echo "== xen2mx.ko, xen2mx-back.ko, xen2mx-front.ko built for $KVER ($(elapsed)); the guests use the $link link"
+guest_kmod=-
+[ "$link" = udp ] || guest_kmod=$kbuild
 
 programs=()
 for p in "${FI_PINGPONG:-$(command -v fi_pingpong)}" "${FI_INFO:-$(command -v fi_info)}" \
@@ -74,11 +71,14 @@ for p in "${FI_PINGPONG:-$(command -v fi_pingpong)}" "${FI_INFO:-$(command -v fi
     }
     programs+=("$p")
 done
-"$here/guest_initramfs.sh" "$cache/xen/guest-rootfs" "$KROOT" "$KVER" "$cache/xen/guests.cpio.zst" "$kmod" "${programs[@]}" ||
+info=$build/util/xen2mx_info
+[ -x "$info" ] || { echo "FAIL: $info is missing (make builds it)"; exit 1; }
+"$here/guest_initramfs.sh" "$cache/xen/guest-rootfs" "$KROOT" "$KVER" "$cache/xen/guests.cpio.zst" "$guest_kmod" "${programs[@]}" ||
     { echo "FAIL: cannot pack the guests' initramfs"; exit 1; }
-"$xen_dir/dom0_initramfs.sh" "$cache/xen/rootfs" "$KROOT" "$KVER" "$cache/xen/guests.cpio.zst" "$cache/xen/dom0-guests.cpio" ||
+"$xen_dir/dom0_initramfs.sh" "$cache/xen/rootfs" "$KROOT" "$KVER" "$cache/xen/guests.cpio.zst" "$cache/xen/dom0-guests.cpio" \
+    "$kbuild/xen2mx.ko" "$kbuild/xen2mx-back.ko" "$build/fabtests/tools/kmod_tool" ||
     { echo "FAIL: cannot pack Dom0's initramfs"; exit 1; }
-"$here/dom0_overlay.sh" "$KROOT" "$KVER" "$((seconds - 120))" "$cache/xen/dom0-guests.overlay.cpio" "$kmod" ||
+"$here/dom0_overlay.sh" "$cache/xen/rootfs" "$KROOT" "$KVER" "$((seconds - 120))" "$cache/xen/dom0-guests.overlay.cpio" "$link" "$info" ||
     { echo "FAIL: cannot pack Dom0's additions"; exit 1; }
 cat "$cache/xen/dom0-guests.overlay.cpio" >>"$cache/xen/dom0-guests.cpio"
 echo "== initramfs: Dom0 $(du -h "$cache/xen/dom0-guests.cpio" | cut -f1), guests $(du -h "$cache/xen/guests.cpio.zst" | cut -f1) ($(elapsed))"
@@ -110,11 +110,11 @@ for guest in g1 g2; do
         failures=$((failures + 1))
     }
 done
-link=$(echo "$lines" | grep -aoE '^g1\| LINK: [a-z]+' | awk '{print $3}')
-[ -n "$link" ] || { echo "FAIL: the guests did not say which link ran"; failures=$((failures + 1)); }
-[ "$kmod" = - ] || [ "$link" = kmod ] || { echo "FAIL: the split driver is built but the kmod link did not run"; failures=$((failures + 1)); }
+ran=$(echo "$lines" | grep -aoE '^g1\| LINK: [a-z]+' | awk '{print $3}')
+[ -n "$ran" ] || { echo "FAIL: the guests did not say which link ran"; failures=$((failures + 1)); }
+[ "$link" = "$ran" ] || { echo "FAIL: the guests were to use the $link link"; failures=$((failures + 1)); }
 passed=$(echo "$lines" | grep -acE '^((g1|g2)\| )?PASS')
 failed=$(echo "$lines" | grep -acE '^((g1|g2)\| )?FAIL')
 failures=$((failures + failed))
-echo "== link: ${link:-none}; $passed checks passed, $failed failed ($(elapsed); log in $logs)"
+echo "== link: ${ran:-none}; $passed checks passed, $failed failed ($(elapsed); log in $logs)"
 [ $failures -eq 0 ]
