@@ -21,7 +21,13 @@ static ushort mode = 0666;
 module_param(mode, ushort, 0444);
 MODULE_PARM_DESC(mode, "Permissions of /dev/xen2mx (default 0666)");
 
-unsigned int x2mf_rx_ring_kb = 256;
+/*
+ * As on bare metal: the provider keeps up to four pull blocks of 32 replies
+ * in flight towards one endpoint (128 frames, 2 MiB at MTU 9000), and frames
+ * past the ring's end are dropped and resent after a timeout. Each page
+ * costs a grant entry: Dom0's max-ring-pages and the ref list's chunk cap it.
+ */
+unsigned int x2mf_rx_ring_kb = 4096;
 module_param_named(rx_ring_kb, x2mf_rx_ring_kb, uint, 0644);
 MODULE_PARM_DESC(rx_ring_kb, "Receive ring of each endpoint, in KiB (16..65536; Dom0's max-ring-pages caps it)");
 
