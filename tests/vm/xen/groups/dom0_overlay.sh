@@ -4,12 +4,12 @@
 # kernel unpacks both, the later one winning): guest/dom0-guests.sh as
 # /x2m/dom0-tests.sh (Dom0's /init runs it), the guests' xl configuration,
 # the bridge and xen-netback modules with their dependencies in load order,
-# the link the guests use (kmod or udp), util/xen2mx-xl, and XEN2MX_INFO
-# (util/xen2mx_info) with the libraries Dom0's rootfs (ROOTFS) lacks. The
-# split driver's modules and xen2mx-attach/-detach are in the base archive.
-#   dom0_overlay.sh ROOTFS KROOT KVER GUEST_SECONDS OUT.cpio LINK XEN2MX_INFO
+# util/xen2mx-xl, and XEN2MX_INFO (util/xen2mx_info) with the libraries
+# Dom0's rootfs (ROOTFS) lacks. The split driver's modules and
+# xen2mx-attach/-detach are in the base archive.
+#   dom0_overlay.sh ROOTFS KROOT KVER GUEST_SECONDS OUT.cpio XEN2MX_INFO
 set -eu
-rootfs=$1 kroot=$2 kver=$3 guest_seconds=$4 out=$5 link=$6 info=$7
+rootfs=$1 kroot=$2 kver=$3 guest_seconds=$4 out=$5 info=$6
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../../../.." && pwd)
 stage=$(mktemp -d)
@@ -19,7 +19,6 @@ mkdir -p "$stage/x2m/groups/modules"
 cp "$here/guest/dom0-guests.sh" "$stage/x2m/dom0-tests.sh"
 cp "$here/guest/guest.cfg" "$stage/x2m/groups/"
 echo "$guest_seconds" >"$stage/x2m/groups/guest-seconds"
-echo "$link" >"$stage/x2m/groups/link"
 mkdir -p "$stage/usr/local/sbin" "$stage/usr/local/bin"
 cp "$src/util/xen2mx-xl" "$stage/usr/local/sbin/"
 cp "$info" "$stage/usr/local/bin/xen2mx_info"

@@ -15,9 +15,7 @@
 # when it cannot run here.
 # Environment: X2M_BUILD, X2M_SRC, FI_PINGPONG, FI_INFO (CTest sets them),
 # X2M_VM_CACHE (default $X2M_BUILD/tests/vm/cache), X2M_XEN_SECONDS (the
-# machine's time limit, 1200), X2M_XEN_GUESTS_LINK (kmod, the default, or
-# udp: the provider's udp link between the netfronts, no split driver),
-# X2M_XEN_MEMORY (the machine's MiB, 2560), X2M_XEN_SMP (its processors,
+# machine's time limit, 1200), X2M_XEN_MEMORY (the machine's MiB, 2560), X2M_XEN_SMP (its processors,
 # 2), X2M_VM_KEEP=1 keeps the log.
 set -u
 src=${X2M_SRC:-$(cd "$(dirname "$0")/../../../.." && pwd)}
@@ -51,15 +49,10 @@ echo "== Dom0 rootfs ready ($(elapsed))"
 "$here/guest_rootfs.sh" "$cache" || exit $?
 echo "== guest rootfs ready ($(elapsed))"
 
-link=${X2M_XEN_GUESTS_LINK:-kmod}
-case $link in kmod | udp) ;; *) echo "FAIL: X2M_XEN_GUESTS_LINK is kmod or udp, not '$link'"; exit 1 ;; esac
-# The split driver, built for the guests' kernel; Dom0 always gets it (the
-# xenbus test's Dom0 image carries it), the guests only for the kmod link.
+# The split driver, built for the guests' kernel.
 kbuild=$cache/$KVER/kmod-xen-guests
 "$xen_dir/kmod_build.sh" "$src" "$HEADERS" "$kbuild" "$cache/kmod-xen-guests-build.log" || exit 1
-echo "== xen2mx.ko, xen2mx-back.ko, xen2mx-front.ko built for $KVER ($(elapsed)); the guests use the $link link"
-guest_kmod=-
-[ "$link" = udp ] || guest_kmod=$kbuild
+echo "== xen2mx.ko, xen2mx-back.ko, xen2mx-front.ko built for $KVER ($(elapsed))"
 
 programs=()
 for p in "${FI_PINGPONG:-$(command -v fi_pingpong)}" "${FI_INFO:-$(command -v fi_info)}" \
@@ -73,12 +66,12 @@ for p in "${FI_PINGPONG:-$(command -v fi_pingpong)}" "${FI_INFO:-$(command -v fi
 done
 info=$build/util/xen2mx_info
 [ -x "$info" ] || { echo "FAIL: $info is missing (make builds it)"; exit 1; }
-"$here/guest_initramfs.sh" "$cache/xen/guest-rootfs" "$KROOT" "$KVER" "$cache/xen/guests.cpio.zst" "$guest_kmod" "${programs[@]}" ||
+"$here/guest_initramfs.sh" "$cache/xen/guest-rootfs" "$KROOT" "$KVER" "$cache/xen/guests.cpio.zst" "$kbuild" "${programs[@]}" ||
     { echo "FAIL: cannot pack the guests' initramfs"; exit 1; }
 "$xen_dir/dom0_initramfs.sh" "$cache/xen/rootfs" "$KROOT" "$KVER" "$cache/xen/guests.cpio.zst" "$cache/xen/dom0-guests.cpio" \
     "$kbuild/xen2mx.ko" "$kbuild/xen2mx-back.ko" "$build/fabtests/tools/kmod_tool" ||
     { echo "FAIL: cannot pack Dom0's initramfs"; exit 1; }
-"$here/dom0_overlay.sh" "$cache/xen/rootfs" "$KROOT" "$KVER" "$((seconds - 120))" "$cache/xen/dom0-guests.overlay.cpio" "$link" "$info" ||
+"$here/dom0_overlay.sh" "$cache/xen/rootfs" "$KROOT" "$KVER" "$((seconds - 120))" "$cache/xen/dom0-guests.overlay.cpio" "$info" ||
     { echo "FAIL: cannot pack Dom0's additions"; exit 1; }
 cat "$cache/xen/dom0-guests.overlay.cpio" >>"$cache/xen/dom0-guests.cpio"
 echo "== initramfs: Dom0 $(du -h "$cache/xen/dom0-guests.cpio" | cut -f1), guests $(du -h "$cache/xen/guests.cpio.zst" | cut -f1) ($(elapsed))"
@@ -111,8 +104,7 @@ for guest in g1 g2; do
     }
 done
 ran=$(echo "$lines" | grep -aoE '^g1\| LINK: [a-z]+' | awk '{print $3}')
-[ -n "$ran" ] || { echo "FAIL: the guests did not say which link ran"; failures=$((failures + 1)); }
-[ "$link" = "$ran" ] || { echo "FAIL: the guests were to use the $link link"; failures=$((failures + 1)); }
+[ "$ran" = kmod ] || { echo "FAIL: the guests did not say they ran the kmod link (${ran:-no LINK line})"; failures=$((failures + 1)); }
 passed=$(echo "$lines" | grep -acE '^((g1|g2)\| )?PASS')
 failed=$(echo "$lines" | grep -acE '^((g1|g2)\| )?FAIL')
 failures=$((failures + failed))

@@ -2,22 +2,19 @@
 # Dom0's part of the multi-guest Xen test (run by Dom0's /init in place of
 # the xenbus test's script): starts the toolstack, makes the bridge xenbr0
 # that the guests' netfronts join through xen-netback and Xen's vif-bridge
-# hotplug script, creates guests g1 and g2, waits for both to power
-# themselves off, and relays their consoles prefixed "g1| " and "g2| ".
-# For the kmod link (/x2m/groups/link) it also loads the split driver's
-# backend (xen2mx.ko with its board on xenbr0, so that frames between the
-# guests turn round inside Dom0 and frames for other hosts leave through
-# the bridge, then xen2mx-back.ko), creates the guests with xen2mx-xl (their
-# config asks for one xen2mx device), follows both xenbus ends to
-# Connected, lists the guests' endpoints with xen2mx_info while g1 holds
-# some open in each guest, and once the guests are gone counts the grant
-# mappings and endpoints back to 0 and unloads the modules. Its own checks
-# print PASS/FAIL lines.
+# hotplug script, loads the split driver's backend (xen2mx.ko with its
+# board on xenbr0, so that frames between the guests turn round inside Dom0
+# and frames for other hosts leave through the bridge, then xen2mx-back.ko),
+# creates guests g1 and g2 with xen2mx-xl (their config asks for one xen2mx
+# device), follows both xenbus ends to Connected, lists the guests'
+# endpoints with xen2mx_info while g1 holds some open in each guest, waits
+# for both guests to power themselves off, relaying their consoles prefixed
+# "g1| " and "g2| ", then counts the grant mappings and endpoints back to 0
+# and unloads the modules. Its own checks print PASS/FAIL lines.
 set -u
 export PATH=$(ls -d /usr/lib/xen-4.17*/bin 2>/dev/null | head -n 1):$PATH
 groups=/x2m/groups
 seconds=$(cat $groups/guest-seconds 2>/dev/null || echo 900)
-link=$(cat $groups/link 2>/dev/null || echo kmod)
 subnet=10.86.225
 check() {
     local what=$1
@@ -82,32 +79,26 @@ check "bridge xenbr0 ($subnet.254/24)" sh -c "ip link add xenbr0 type bridge stp
     ip addr add $subnet.254/24 dev xenbr0 && ip link set xenbr0 up"
 
 # ---------------------------------------------------------------- backend
-if [ "$link" = kmod ]; then
-    # The board on the bridge, not on a port of it: the bridge takes every
-    # frame its ports receive, and hands the local stack (the board) those
-    # for its own MAC.
-    check "insmod xen2mx.ko ifnames=xenbr0" insmod /x2m/xen2mx.ko ifnames=xenbr0
-    check "board 0 is xenbr0" sh -c "kmod_tool info | grep -q '^BOARD 0 xenbr0 '"
-    check "insmod xen2mx-back.ko" insmod /x2m/xen2mx-back.ko
-    check "grants_mapped is 0 before any guest" test "$(counter grants_mapped)" = 0
-    echo "dom0: the guests use the kmod link through xen2mx-back.ko"
-else
-    echo "dom0: the guests use the udp link over their netfronts"
-fi
+# The board on the bridge, not on a port of it: the bridge takes every
+# frame its ports receive, and hands the local stack (the board) those
+# for its own MAC.
+check "insmod xen2mx.ko ifnames=xenbr0" insmod /x2m/xen2mx.ko ifnames=xenbr0
+check "board 0 is xenbr0" sh -c "kmod_tool info | grep -q '^BOARD 0 xenbr0 '"
+check "insmod xen2mx-back.ko" insmod /x2m/xen2mx-back.ko
+check "grants_mapped is 0 before any guest" test "$(counter grants_mapped)" = 0
 
 # ---------------------------------------------------------------- guests
 declare -A domid
 create() {
-    local name=$1 number=$2 start tool=xl
-    [ "$link" = kmod ] && tool=xen2mx-xl
+    local name=$1 number=$2 start
     start=$(uptime_s)
-    if check "$tool create $name" $tool create $groups/guest.cfg "name=\"x2m-$name\"" \
-        "extra=\"console=hvc0 quiet x2m.role=$name x2m.ip=$subnet.$number x2m.subnet=$subnet x2m.link=$link\"" \
+    if check "xen2mx-xl create $name" xen2mx-xl create $groups/guest.cfg "name=\"x2m-$name\"" \
+        "extra=\"console=hvc0 quiet x2m.role=$name x2m.ip=$subnet.$number x2m.subnet=$subnet\"" \
         "vif=[\"mac=00:16:3e:58:32:0$number,bridge=xenbr0\"]"; then
         cp /tmp/check.out /tmp/create.$name
         domid[$name]=$(xl domid x2m-$name)
         echo "dom0: x2m-$name is domain ${domid[$name]} ($(awk -v s="$start" '{print $1 - s}' /proc/uptime) s)"
-        [ $tool = xl ] || check "xen2mx-xl started $name with its xen2mx device 0" \
+        check "xen2mx-xl started $name with its xen2mx device 0" \
             grep -q "domain x2m-$name (${domid[$name]}) started with xen2mx device(s) 0\$" /tmp/create.$name
     fi
 }
@@ -130,46 +121,44 @@ done
 check "both vifs on xenbr0" sh -c "[ \$(ls /sys/class/net/xenbr0/brif | grep -c '^vif') = 2 ]"
 free -m | sed 's/^/dom0: /'
 
-if [ "$link" = kmod ]; then
+for name in g1 g2; do
+    id=${domid[$name]:-none}
+    front=/local/domain/$id/device/xen2mx/0
+    back=/local/domain/0/backend/xen2mx/$id/0
+    if wait_for "[ \"\$(state $front)\" = 4 ] && [ \"\$(state $back)\" = 4 ]" 60; then
+        echo "PASS: dom0: $name's xen2mx device Connected at both ends"
+    else
+        echo "FAIL: dom0: $name's xen2mx device not connected: frontend state $(state $front), backend state $(state $back)"
+    fi
+done
+
+# g1 holds endpoints with traffic in both guests until Dom0 has listed
+# them (it waits for a connection from Dom0 to its port 9300).
+if wait_for "grep -q X2M-ENDPOINTS-HELD $(console g1) 2>/dev/null || gone g1" "$seconds" &&
+    grep -q X2M-ENDPOINTS-HELD "$(console g1)"; then
+    xen2mx_info >/tmp/info.out 2>&1
+    echo "dom0: xen2mx_info status $?"
+    sed 's/^/dom0: info| /' /tmp/info.out
     for name in g1 g2; do
-        id=${domid[$name]:-none}
-        front=/local/domain/$id/device/xen2mx/0
-        back=/local/domain/0/backend/xen2mx/$id/0
-        if wait_for "[ \"\$(state $front)\" = 4 ] && [ \"\$(state $back)\" = 4 ]" 60; then
-            echo "PASS: dom0: $name's xen2mx device Connected at both ends"
+        # Endpoints table: BOARD ID PID USER COMMAND FLAGS RX_FRAMES
+        # RX_BYTES TX_FRAMES ...; a guest's endpoints are owned by dom<N>.
+        read -r count rx tx < <(awk -v owner="dom${domid[$name]:-none}" \
+            '/^Endpoints:/ { on = 1; next } /^$/ { on = 0 } on && $5 == owner { n++; rx += $7; tx += $9 }
+             END { print n + 0, rx + 0, tx + 0 }' /tmp/info.out)
+        if [ "$count" -ge 2 ] && [ "$rx" -ge 10 ] && [ "$tx" -ge 10 ]; then
+            echo "PASS: dom0: xen2mx_info lists $count endpoints of $name owned by dom${domid[$name]}, $rx frames received, $tx sent"
         else
-            echo "FAIL: dom0: $name's xen2mx device not connected: frontend state $(state $front), backend state $(state $back)"
+            echo "FAIL: dom0: xen2mx_info shows $count endpoints of $name as dom${domid[$name]:-?} ($rx frames received, $tx sent; 2, 10 and 10 expected)"
         fi
     done
-
-    # g1 holds endpoints with traffic in both guests until Dom0 has listed
-    # them (it waits for a connection from Dom0 to its port 9300).
-    if wait_for "grep -q X2M-ENDPOINTS-HELD $(console g1) 2>/dev/null || gone g1" "$seconds" &&
-        grep -q X2M-ENDPOINTS-HELD "$(console g1)"; then
-        xen2mx_info >/tmp/info.out 2>&1
-        echo "dom0: xen2mx_info status $?"
-        sed 's/^/dom0: info| /' /tmp/info.out
-        for name in g1 g2; do
-            # Endpoints table: BOARD ID PID USER COMMAND FLAGS RX_FRAMES
-            # RX_BYTES TX_FRAMES ...; a guest's endpoints are owned by dom<N>.
-            read -r count rx tx < <(awk -v owner="dom${domid[$name]:-none}" \
-                '/^Endpoints:/ { on = 1; next } /^$/ { on = 0 } on && $5 == owner { n++; rx += $7; tx += $9 }
-                 END { print n + 0, rx + 0, tx + 0 }' /tmp/info.out)
-            if [ "$count" -ge 2 ] && [ "$rx" -ge 10 ] && [ "$tx" -ge 10 ]; then
-                echo "PASS: dom0: xen2mx_info lists $count endpoints of $name owned by dom${domid[$name]}, $rx frames received, $tx sent"
-            else
-                echo "FAIL: dom0: xen2mx_info shows $count endpoints of $name as dom${domid[$name]:-?} ($rx frames received, $tx sent; 2, 10 and 10 expected)"
-            fi
-        done
-        released=0
-        for _ in $(seq 20); do
-            (echo listed >/dev/tcp/$subnet.1/9300) 2>/dev/null && { released=1; break; }
-            sleep 1
-        done
-        [ $released = 1 ] || echo "FAIL: dom0: cannot tell g1 that its endpoints were listed"
-    else
-        echo "FAIL: dom0: g1 never said it held endpoints for xen2mx_info"
-    fi
+    released=0
+    for _ in $(seq 20); do
+        (echo listed >/dev/tcp/$subnet.1/9300) 2>/dev/null && { released=1; break; }
+        sleep 1
+    done
+    [ $released = 1 ] || echo "FAIL: dom0: cannot tell g1 that its endpoints were listed"
+else
+    echo "FAIL: dom0: g1 never said it held endpoints for xen2mx_info"
 fi
 
 for name in g1 g2; do
@@ -185,26 +174,24 @@ sleep 2
 kill $relays 2>/dev/null
 sleep 1
 
-if [ "$link" = kmod ]; then
-    kmod_tool counters | sed 's/^/dom0: /'
-    # The guests check, around each run, that their frames all turned round
-    # here; the messaging suite also sends to boards that exist nowhere,
-    # which do go out on the bridge.
-    loopback=$(counter sent_loopback) zerocopy=$(counter sent_zerocopy)
-    check "the guests' frames turned round in Dom0's board ($loopback frames)" test "${loopback:-0}" -gt 0
-    check "guest pages were lent to Dom0's board as fragments ($zerocopy zero-copy frames)" test "${zerocopy:-0}" -gt 0
-    check "the guests' devices left the backend bus" \
-        wait_for '[ -z "$(ls /sys/bus/xen-backend/devices | grep "^xen2mx-")" ]' 30
-    check "grants_mapped back to 0 once the guests are gone" wait_for '[ "$(counter grants_mapped)" = 0 ]' 30
-    check "endpoints_open back to 0" test "$(counter endpoints_open)" = 0
-    # What xen2mx-attach wrote outlives the guests; xen2mx-detach removes it.
-    for name in g1 g2; do
-        [ -n "${domid[$name]:-}" ] && check "xen2mx-detach $name (domain ${domid[$name]}, gone)" xen2mx-detach "${domid[$name]}"
-    done
-    check "no xen2mx backend node left in xenstore" sh -c "[ -z \"\$(xenstore-list /local/domain/0/backend/xen2mx 2>/dev/null)\" ]"
-    check "rmmod xen2mx-back once the guests are gone" rmmod xen2mx-back
-    check "rmmod xen2mx" rmmod xen2mx
-fi
+kmod_tool counters | sed 's/^/dom0: /'
+# The guests check, around each run, that their frames all turned round
+# here; the messaging suite also sends to boards that exist nowhere,
+# which do go out on the bridge.
+loopback=$(counter sent_loopback) zerocopy=$(counter sent_zerocopy)
+check "the guests' frames turned round in Dom0's board ($loopback frames)" test "${loopback:-0}" -gt 0
+check "guest pages were lent to Dom0's board as fragments ($zerocopy zero-copy frames)" test "${zerocopy:-0}" -gt 0
+check "the guests' devices left the backend bus" \
+    wait_for '[ -z "$(ls /sys/bus/xen-backend/devices | grep "^xen2mx-")" ]' 30
+check "grants_mapped back to 0 once the guests are gone" wait_for '[ "$(counter grants_mapped)" = 0 ]' 30
+check "endpoints_open back to 0" test "$(counter endpoints_open)" = 0
+# What xen2mx-attach wrote outlives the guests; xen2mx-detach removes it.
+for name in g1 g2; do
+    [ -n "${domid[$name]:-}" ] && check "xen2mx-detach $name (domain ${domid[$name]}, gone)" xen2mx-detach "${domid[$name]}"
+done
+check "no xen2mx backend node left in xenstore" sh -c "[ -z \"\$(xenstore-list /local/domain/0/backend/xen2mx 2>/dev/null)\" ]"
+check "rmmod xen2mx-back once the guests are gone" rmmod xen2mx-back
+check "rmmod xen2mx" rmmod xen2mx
 dmesg | grep -E 'BUG|Oops|WARNING|Call Trace' | head -n 20 | sed 's/^/dom0 kernel: /'
 if dmesg | grep -qE 'BUG|Oops|WARNING'; then
     echo "FAIL: dom0: kernel log has BUG/Oops/WARNING"

@@ -1,15 +1,15 @@
 #!/bin/bash
 # The tests across the two PV guests, run by guest g1 (guest-init), reaching
-# g2 over ssh through the netfronts bridged in Dom0. One link carries every
-# xen2mx run (X2M_LINK): kmod, /dev/xen2mx of xen2mx-front.ko backed by
-# Dom0's xen2mx-back.ko (the device must appear in both guests), or udp over
-# the netfronts. Every process says in its log which link its endpoints
-# took, and that must be this one. Each check prints one PASS or FAIL line
-# on the console, which Dom0 relays to the test.
-#   Dom0's view (kmod): endpoints with traffic held open in both guests
-#            until Dom0 has listed them with xen2mx_info;
+# g2 over ssh through the netfronts bridged in Dom0. Every xen2mx run goes
+# over the kmod link: /dev/xen2mx of xen2mx-front.ko backed by Dom0's
+# xen2mx-back.ko (the device must appear in both guests); every process says
+# in its log which link its endpoints took, and that must be this one. Each
+# check prints one PASS or FAIL line on the console, which Dom0 relays to
+# the test.
+#   Dom0's view: endpoints with traffic held open in both guests until Dom0
+#            has listed them with xen2mx_info;
 #   group 1: fi_pingpong -p xen2mx -e rdm -c, g1 <-> g2: -S 32768 with
-#            zero-copy sends (kmod), -S all; each guest's counters (what
+#            zero-copy sends, -S all; each guest's counters (what
 #            Dom0 did with its frames) say every frame turned round in
 #            Dom0; the messaging suite's tests for the link in each guest;
 #   group 3: Open MPI jobs of 2 ranks (one per guest) and 4 ranks (two per
@@ -39,7 +39,7 @@ ping -c 3 -i 0.3 -q g2 >/tmp/ping.out 2>&1 && pass "ping g2: $(grep -E 'rtt|roun
     fail "ping g2: $(tail -n 2 /tmp/ping.out | tr '\n' ' ')"
 
 # ---------------------------------------------------------------- the link
-link=$X2M_LINK
+link=kmod
 # sent_counters GUEST: "sent sent_loopback sent_zerocopy", what Dom0 did
 # with that guest's frames, from the guest's own /dev/xen2mx counters
 # (empty when they cannot be read).
@@ -49,83 +49,70 @@ sent_counters() {
     echo "$out" | awk '$1 == "COUNTER" { v[$2] = $3 }
         END { if ("sent" in v) print v["sent"], v["sent_loopback"], v["sent_zerocopy"] }'
 }
-if [ "$link" = kmod ]; then
-    here_dev=0 there_dev=0
-    for _ in $(seq 120); do
-        [ -c /dev/xen2mx ] && here_dev=1
-        on_g2 test -c /dev/xen2mx 2>/dev/null && there_dev=1
-        [ $here_dev = 1 ] && [ $there_dev = 1 ] && break
-        sleep 1
-    done
-    [ $here_dev = 1 ] && [ $there_dev = 1 ] && pass "/dev/xen2mx in both guests (xen2mx-front.ko connected to Dom0's backend)" ||
-        fail "/dev/xen2mx did not appear within 120 s (g1: $here_dev, g2: $there_dev)"
-    echo "LINK: kmod: /dev/xen2mx of xen2mx-front.ko in each guest, frames through Dom0's xen2mx-back.ko"
-
-    # Two endpoints in each guest, frames between them, held open until
-    # Dom0 has listed them: it connects to port 9300 when it is done.
-    echo "Dom0's view: endpoints held in both guests ($(elapsed))"
-    as_user kmod_tool traffic 10 >/tmp/traffic.g1 2>&1 &
-    holder=$!
-    on_g2 "/x2m/bin/kmod_tool traffic 10 >/tmp/traffic.g2 2>&1 </dev/null & echo \$! >/tmp/traffic.pid" </dev/null
-    for _ in $(seq 60); do
-        grep -q TRAFFIC /tmp/traffic.g1 && on_g2 "grep -q TRAFFIC /tmp/traffic.g2" && break
-        sleep 1
-    done
-    on_g2 "cat /tmp/traffic.g2" >/tmp/traffic.g2 2>&1
-    for guest in g1 g2; do
-        grep -q 'TRAFFIC .* frames=10 ' /tmp/traffic.$guest && pass "two endpoints of $guest exchanged 10 frames through Dom0" ||
-            fail "kmod_tool traffic in $guest: $(tr '\n' ' ' </tmp/traffic.$guest)"
-    done
-    timeout 300 nc -d -l 9300 >/dev/null 2>&1 &
-    listener=$!
+here_dev=0 there_dev=0
+for _ in $(seq 120); do
+    [ -c /dev/xen2mx ] && here_dev=1
+    on_g2 test -c /dev/xen2mx 2>/dev/null && there_dev=1
+    [ $here_dev = 1 ] && [ $there_dev = 1 ] && break
     sleep 1
-    echo "X2M-ENDPOINTS-HELD $(tr '\n' ' ' </tmp/traffic.g1)/ g2: $(tr '\n' ' ' </tmp/traffic.g2)"
-    wait $listener && pass "Dom0 listed the held endpoints ($(elapsed))" ||
-        fail "Dom0 did not say within 300 s that it had listed the endpoints"
-    kill $holder
-    on_g2 'kill $(cat /tmp/traffic.pid)'
-    wait $holder 2>/dev/null
-else
-    echo "LINK: udp: over the netfronts bridged in Dom0"
-fi
-# The endpoints' link in each process's log (FI_LOG_LEVEL=info for the
-# provider's endpoint setup only).
-env_link="FI_PROVIDER_PATH=/x2m/lib FI_XEN2MX_LINK=$link FI_LOG_LEVEL=warn"
-env_logged="FI_PROVIDER_PATH=/x2m/lib FI_XEN2MX_LINK=$link FI_LOG_LEVEL=info FI_LOG_PROV=xen2mx FI_LOG_SUBSYS=ep_ctrl"
-# kmod: the provider copies its frames into the tx chunks the guest shares
-# with Dom0 (FI_XEN2MX_KMOD_ZEROCOPY=0) except in the zero-copy run below.
-# It waits for each zero-copy frame's completion before the next, and here
+done
+[ $here_dev = 1 ] && [ $there_dev = 1 ] && pass "/dev/xen2mx in both guests (xen2mx-front.ko connected to Dom0's backend)" ||
+    fail "/dev/xen2mx did not appear within 120 s (g1: $here_dev, g2: $there_dev)"
+echo "LINK: kmod: /dev/xen2mx of xen2mx-front.ko in each guest, frames through Dom0's xen2mx-back.ko"
+
+# Two endpoints in each guest, frames between them, held open until
+# Dom0 has listed them: it connects to port 9300 when it is done.
+echo "Dom0's view: endpoints held in both guests ($(elapsed))"
+as_user kmod_tool traffic 10 >/tmp/traffic.g1 2>&1 &
+holder=$!
+on_g2 "/x2m/bin/kmod_tool traffic 10 >/tmp/traffic.g2 2>&1 </dev/null & echo \$! >/tmp/traffic.pid" </dev/null
+for _ in $(seq 60); do
+    grep -q TRAFFIC /tmp/traffic.g1 && on_g2 "grep -q TRAFFIC /tmp/traffic.g2" && break
+    sleep 1
+done
+on_g2 "cat /tmp/traffic.g2" >/tmp/traffic.g2 2>&1
+for guest in g1 g2; do
+    grep -q 'TRAFFIC .* frames=10 ' /tmp/traffic.$guest && pass "two endpoints of $guest exchanged 10 frames through Dom0" ||
+        fail "kmod_tool traffic in $guest: $(tr '\n' ' ' </tmp/traffic.$guest)"
+done
+timeout 300 nc -d -l 9300 >/dev/null 2>&1 &
+listener=$!
+sleep 1
+echo "X2M-ENDPOINTS-HELD $(tr '\n' ' ' </tmp/traffic.g1)/ g2: $(tr '\n' ' ' </tmp/traffic.g2)"
+wait $listener && pass "Dom0 listed the held endpoints ($(elapsed))" ||
+    fail "Dom0 did not say within 300 s that it had listed the endpoints"
+kill $holder
+on_g2 'kill $(cat /tmp/traffic.pid)'
+wait $holder 2>/dev/null
+
+# The provider copies its frames into the tx chunks the guest shares with
+# Dom0 (FI_XEN2MX_KMOD_ZEROCOPY=0) except in the zero-copy run below. It
+# waits for each zero-copy frame's completion before the next, and here
 # each completion is a round trip through Dom0 and Xen's scheduler that the
 # emulation stretches to some 5 ms: a 32-frame pull block then outlasts the
 # receiver's 20 ms pull resend delay, the block is asked for again while
 # its replies still trickle in, and from 48 KiB on fi_pingpong spends
 # seconds per message in resends (10 KiB/s at 128 KiB against 3.6 MB/s
-# copied).
-[ $link = kmod ] && env_link="$env_link FI_XEN2MX_KMOD_ZEROCOPY=0" && env_logged="$env_logged FI_XEN2MX_KMOD_ZEROCOPY=0"
-# udp: datagrams that fit the netfronts' 1500-byte MTU. With the default
-# (65000) IP cuts each into some 45 fragments, one lost fragment loses the
-# datagram, and fi_pingpong's sizes from 768 KiB on took minutes.
-if [ $link = udp ]; then
-    env_link="$env_link FI_XEN2MX_IFACE=eth0 FI_XEN2MX_UDP_MTU=1472"
-    env_logged="$env_logged FI_XEN2MX_IFACE=eth0 FI_XEN2MX_UDP_MTU=1472"
-fi
+# copied). env_logged: the endpoints' link in each process's log
+# (FI_LOG_LEVEL=info for the provider's endpoint setup only).
+env_link="FI_PROVIDER_PATH=/x2m/lib FI_XEN2MX_LINK=$link FI_XEN2MX_KMOD_ZEROCOPY=0 FI_LOG_LEVEL=warn"
+env_logged="FI_PROVIDER_PATH=/x2m/lib FI_XEN2MX_LINK=$link FI_XEN2MX_KMOD_ZEROCOPY=0 FI_LOG_LEVEL=info"
+env_logged="$env_logged FI_LOG_PROV=xen2mx FI_LOG_SUBSYS=ep_ctrl"
 # links_seen FILE: "N other" — endpoints opened on this link and on any other.
 links_seen() {
     echo "$(grep -c "on the $link link" "$1") $(grep -E 'endpoint .* on the [a-z]+ link' "$1" | grep -vc "on the $link link")"
 }
 
 # pingpong WHAT ENV SIZE ITERATIONS SECONDS: fi_pingpong -p xen2mx -e rdm -c
-# under a time limit, server in g1 and
-# client in g2, both unprivileged; each endpoint on the link; over kmod,
-# every frame either guest sent turned round in Dom0's board (none went on
-# the wire) and, for a zero-copy run, some went zero-copy from each guest.
+# under a time limit, server in g1 and client in g2, both unprivileged; each
+# endpoint on the link; every frame either guest sent turned round in Dom0's
+# board (none went on the wire) and, for a zero-copy run, some went
+# zero-copy from each guest.
 pingpong() {
     local what=$1 env=$2 size=$3 iterations=$4 seconds=$5 start client_rc server_rc side mine others guest
     local -A before
     echo "group 1: fi_pingpong -S $size, $what, g1 <-> g2 ($(elapsed))"
-    if [ $link = kmod ]; then
-        for guest in g1 g2; do before[$guest]=$(sent_counters $guest); done
-    fi
+    for guest in g1 g2; do before[$guest]=$(sent_counters $guest); done
     start=$(date +%s)
     as_user env $env timeout "$seconds" fi_pingpong -p xen2mx -e rdm -c -S "$size" -I "$iterations" -B 9228 >/tmp/pp.server 2>&1 &
     server=$!
@@ -145,7 +132,6 @@ pingpong() {
         [ "$mine" -ge 1 ] && [ "$others" = 0 ] && pass "fi_pingpong's $side endpoint on the $link link ($what)" ||
             fail "fi_pingpong's $side ($what): $mine endpoints on the $link link, $others on another"
     done
-    [ $link = kmod ] || return 0
     for guest in g1 g2; do
         local sent0 loop0 zc0 sent1 loop1 zc1
         read -r sent0 loop0 zc0 <<<"${before[$guest]}"
@@ -167,14 +153,12 @@ pingpong() {
 }
 
 # ---------------------------------------------------------------- group 1
-if [ $link = kmod ]; then
-    # Medium messages of 23 frames, each payload granted to Dom0 and lent
-    # to its board as skb fragments.
-    pingpong "zero-copy sends" "${env_logged/ FI_XEN2MX_KMOD_ZEROCOPY=0/}" 32768 10 120
-fi
+# Medium messages of 23 frames, each payload granted to Dom0 and lent to
+# its board as skb fragments.
+pingpong "zero-copy sends" "${env_logged/ FI_XEN2MX_KMOD_ZEROCOPY=0/}" 32768 10 120
 # Every size up to 8 MiB, data checked; 5 rounds each: the emulated guests
 # move 2 to 4 MB/s, and the sizes from 1 MiB on take most of the time.
-pingpong "$([ $link = kmod ] && echo "copied sends" || echo "udp datagrams")" "$env_logged" all 5 600
+pingpong "copied sends" "$env_logged" all 5 600
 
 # The messaging suite over the same link in each guest, one guest after the
 # other: some of its checks give a peer a few seconds for a 1 MiB transfer,
