@@ -9,6 +9,7 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -120,6 +121,22 @@ public:
     size_t max_frame() const override { return max_frame_; }
     int wait_fd() const override { return -1; }
 
+    // A path to a board that carries shorter frames than max_frame(), as a
+    // udp path with a smaller MTU does.
+    void set_frame_to(uint64_t mac, size_t frame) { frame_to_[mac] = frame; }
+    size_t max_frame_to(const link::Route& route) const override {
+        auto found = frame_to_.find(route.mac);
+        return found == frame_to_.end() ? max_frame_ : found->second;
+    }
+    // What the link claims to hold between polls (a socket's receive buffer);
+    // the inbox itself never drops.
+    void set_receive_window(size_t bytes) { receive_window_ = bytes; }
+    size_t receive_window() const override { return receive_window_; }
+    // The most bytes of frames that ever waited in the inbox at once.
+    size_t inbox_high_water() const { return inbox_high_water_; }
+    // The longest frame sent to each board.
+    const std::map<uint64_t, size_t>& longest_sent() const { return longest_sent_; }
+
     int send(const link::Route& to, std::span<const iovec> parts) override { return network_.send(*this, to, parts); }
 
     int poll(link::FrameSink& sink, int budget) override {
@@ -130,6 +147,7 @@ public:
             // frame it sends to itself lands in this very inbox.
             Frame frame = std::move(inbox_.front());
             inbox_.pop_front();
+            inbox_bytes_ -= frame.bytes.size();
             sink.on_frame(frame.bytes, frame.from);
             ++handled;
         }
@@ -137,7 +155,7 @@ public:
     }
 
     // Puts arbitrary bytes in the inbox, as if `from` had sent them.
-    void inject(std::vector<uint8_t> bytes, const link::Route& from) { inbox_.push_back({std::move(bytes), from, 0}); }
+    void inject(std::vector<uint8_t> bytes, const link::Route& from) { to_inbox({std::move(bytes), from, 0}); }
 
     bool idle() const { return inbox_.empty() && held_.empty(); }
 
@@ -151,10 +169,16 @@ private:
 
     // Held frames whose wait is over join the inbox behind what arrived in
     // the meantime.
+    void to_inbox(Frame frame) {
+        inbox_bytes_ += frame.bytes.size();
+        inbox_high_water_ = std::max(inbox_high_water_, inbox_bytes_);
+        inbox_.push_back(std::move(frame));
+    }
+
     void release_held() {
         for (auto it = held_.begin(); it != held_.end();) {
             if (--it->polls_left == 0) {
-                inbox_.push_back(std::move(*it));
+                to_inbox(std::move(*it));
                 it = held_.erase(it);
             } else {
                 ++it;
@@ -166,6 +190,11 @@ private:
     uint64_t mac_;
     uint8_t endpoint_;
     size_t max_frame_;
+    std::map<uint64_t, size_t> frame_to_;
+    size_t receive_window_ = 0;
+    std::map<uint64_t, size_t> longest_sent_;
+    size_t inbox_bytes_ = 0;
+    size_t inbox_high_water_ = 0;
     std::deque<Frame> inbox_;
     std::vector<Frame> held_;
 };
@@ -195,7 +224,7 @@ inline void MemoryNetwork::enqueue(MemoryLink& to, const std::vector<uint8_t>& b
         const unsigned polls = std::uniform_int_distribution<unsigned>(1, faults_.reorder_window)(rng_);
         to.held_.push_back({bytes, from, polls});
     } else {
-        to.inbox_.push_back({bytes, from, 0});
+        to.to_inbox({bytes, from, 0});
     }
     ++stats_.delivered;
 }
@@ -208,6 +237,8 @@ inline int MemoryNetwork::send(MemoryLink& from, const link::Route& to, std::spa
         return -EMSGSIZE;
     }
     ++stats_.frames;
+    size_t& longest = from.longest_sent_[to.mac];
+    longest = std::max(longest, length);
     const link::Route source = from.local_route();
     if (cut_.count(key_of(source)) || cut_.count(key_of(to))) {
         ++stats_.cut;

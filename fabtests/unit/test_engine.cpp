@@ -3183,5 +3183,119 @@ TEST(EngineRma, RestartedTargetFailsWhatWasInFlight) {
     EXPECT_TRUE(guard_intact(region.memory, 0));
 }
 
+// ------------------------------------------------------------------ link limits
+
+// Messages of `sizes` from one node to another, all posted at once, each
+// checked byte for byte.
+void exchange(World& w, Node& from, PeerId to, Node& at, const std::vector<size_t>& sizes, uint64_t first_id) {
+    std::vector<Bytes> payloads;
+    std::vector<Bytes> buffers;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        payloads.push_back(pattern(first_id + i, sizes[i]));
+        buffers.emplace_back(sizes[i] + kGuard, kGuardByte);
+    }
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        RecvOpts ro;
+        ro.tag = first_id + i;
+        ASSERT_EQ(post_recv(w, at, buffers[i].data(), sizes[i], first_id + i, ro), 0);
+    }
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        SendOpts so;
+        so.tag = first_id + i;
+        ASSERT_EQ(post_send(w, from, to, payloads[i], first_id + i, so), 0);
+    }
+    ASSERT_TRUE(w.run_until(
+        [&] {
+            for (size_t i = 0; i < sizes.size(); ++i)
+                if (!from.send_done(first_id + i) || !at.recv_done(first_id + i)) return false;
+            return true;
+        },
+        60s));
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        SCOPED_TRACE(std::to_string(sizes[i]) + " bytes");
+        EXPECT_EQ(at.recv_done(first_id + i)->status, Status::Ok);
+        EXPECT_EQ(at.recv_done(first_id + i)->length, sizes[i]);
+        EXPECT_EQ(first_mismatch(buffers[i].data(), sizes[i], first_id + i), sizes[i]);
+        EXPECT_TRUE(guard_intact(buffers[i], sizes[i]));
+    }
+}
+
+// A path that carries shorter frames than the link's largest gets frames of
+// its own size, in every message class and both ways, while a peer on a
+// full path keeps large ones.
+TEST(EngineLinkLimits, EachPathGetsItsOwnFrameSize) {
+    World w;
+    const Config config = config_for(kVariants[0]);
+    Node& a = w.add(kMacA, 1, config);
+    Node& b = w.add(kMacB, 2, config);
+    Node& c = w.add(kMacC, 3, config);
+    constexpr size_t kNarrow = 1514;
+    a.link().set_frame_to(kMacB, kNarrow);
+    b.link().set_frame_to(kMacA, kNarrow);
+    const PeerId ab = a.ep().peer_of(b.address());
+    const PeerId ba = b.ep().peer_of(a.address());
+    const PeerId ac = a.ep().peer_of(c.address());
+    const std::vector<size_t> sizes = {0, 100, 1500, 5000, 20000, 32768, 100000, size_t{1} << 20};
+    exchange(w, a, ab, b, sizes, 100);
+    exchange(w, b, ba, a, sizes, 200);
+    exchange(w, a, ac, c, sizes, 300);
+    EXPECT_LE(a.link().longest_sent().at(kMacB), kNarrow);
+    EXPECT_LE(b.link().longest_sent().at(kMacA), kNarrow);
+    EXPECT_GT(a.link().longest_sent().at(kMacC), kNarrow) << "the full path was narrowed too";
+    EXPECT_LE(a.link().longest_sent().at(kMacC), size_t{9000});
+    // Nothing was refused or dropped as malformed on the way.
+    EXPECT_EQ(w.net.stats().oversize, 0u);
+    for (Node* node : {&a, &b, &c}) {
+        for (uint64_t drops : node->ep().counters().decode_drops) EXPECT_EQ(drops, 0u);
+    }
+}
+
+// Datagram endpoints size their largest message by the path as well.
+TEST(EngineLinkLimits, DatagramsRefuseWhatTheNarrowPathCannotCarry) {
+    Config config = config_for(kVariants[0]);
+    config.reliable = false;
+    Pair p(config);
+    const auto narrow = *wire::WireLimits::open_mx(1100);
+    p.a.link().set_frame_to(kMacB, 1100);
+    p.b.link().set_frame_to(kMacA, 1100);
+    const Bytes too_big = pattern(1, narrow.medium_msg_max() + 1);
+    EXPECT_EQ(post_send(p.w, p.a, p.ab, too_big, 1), -EMSGSIZE);
+    EXPECT_GE(narrow.medium_msg_max(), 32768u);
+    exchange(p.w, p.a, p.ab, p.b, {32768}, 2);
+    EXPECT_LE(p.a.link().longest_sent().at(kMacB), size_t{1100});
+}
+
+// The bytes of pull replies that wait at the receiver between two of its
+// progress calls, for one 2 MiB message and three at once.
+size_t pull_high_water(size_t window) {
+    Pair p(config_for(kVariants[0]));
+    p.b.link().set_receive_window(window);
+    exchange(p.w, p.a, p.ab, p.b, {size_t{2} << 20}, 1);
+    exchange(p.w, p.a, p.ab, p.b, {size_t{1} << 20, size_t{2} << 20, 300000}, 10);
+    EXPECT_EQ(p.a.ep().counters().resends, 0u) << "nothing was lost: nothing should be pulled twice";
+    return p.b.link().inbox_high_water();
+}
+
+// A pull asks for no more than the receiver's link can hold between polls,
+// whatever the blocks of its wire limits would allow, and several pulls
+// share that room.
+TEST(EngineLinkLimits, PullsStayWithinTheReceiveWindow) {
+    constexpr size_t kWindow = 64 * 1024;
+    // Frames carry headers beside the payload the window counts, and a few
+    // small frames (acks, rendezvous) may wait with the replies.
+    const size_t slack = kWindow / 8 + 2048;
+    const size_t unbounded = pull_high_water(0);
+    EXPECT_GT(unbounded, kWindow + slack) << "without a window the test proves nothing";
+    const size_t bounded = pull_high_water(kWindow);
+    EXPECT_LE(bounded, kWindow + slack);
+    EXPECT_GT(bounded, kWindow / 2) << "the window is there to be used";
+}
+
+// A window smaller than one reply still lets a pull go on, a reply at a time.
+TEST(EngineLinkLimits, AWindowBelowOneReplyStillMovesData) {
+    const size_t high_water = pull_high_water(1000);
+    EXPECT_LE(high_water, size_t{9000} + 2048);
+}
+
 }  // namespace
 }  // namespace xen2mx

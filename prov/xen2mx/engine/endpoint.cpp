@@ -20,6 +20,8 @@ constexpr int kPollBatches = 16;
 // Blocks of a pull requested at once: the sliding window.
 constexpr size_t kPullWindow = 4;
 constexpr size_t kMaxPulls = 256;
+// Distinct frame sizes whose limits are remembered (one per MTU met).
+constexpr size_t kRouteLimitsKept = 8;
 // Unreliable medium messages are given up when this many newer ones are
 // being assembled, or when they are not complete after kDgramReassembly: a
 // lost frag is never resent, and the receive they hold must be freed.
@@ -121,6 +123,9 @@ struct Endpoint::Pull {
     uint64_t length = 0;      // bytes to pull
     uint64_t requested = 0;   // bytes asked for so far
     uint64_t received = 0;
+    uint32_t reply_max = 0;  // of the route's limits
+    uint32_t block_max = 0;  // bytes one PULL asks for
+    bool windowed = false;   // its blocks count in the pull window
     std::array<Block, kPullWindow> blocks{};
     TimePoint last_progress{};
     TimePoint last_request{};
@@ -183,6 +188,21 @@ PeerId Endpoint::peer_of(const link::Address& address) {
     return id;
 }
 
+// Routes whose frames are smaller than the link's largest (a path with a
+// smaller MTU) get the limits of their frame size; the few sizes met are
+// remembered.
+wire::WireLimits Endpoint::limits_for(const link::Route& route) {
+    if (config_.mode != wire::WireMode::OpenMx) return config_.limits;
+    const size_t frame = link_->max_frame_to(route);
+    if (frame >= link_->max_frame()) return config_.limits;
+    for (const auto& [size, limits] : route_limits_)
+        if (size == frame) return limits;
+    const auto limits = wire::WireLimits::open_mx(static_cast<uint32_t>(frame));
+    if (!limits) return config_.limits;
+    if (route_limits_.size() < kRouteLimitsKept) route_limits_.emplace_back(frame, *limits);
+    return *limits;
+}
+
 // ------------------------------------------------------------------ posting
 
 int Endpoint::send(const SendArgs& args, TimePoint now) {
@@ -195,6 +215,8 @@ int Endpoint::send(const SendArgs& args, TimePoint now) {
     Partner& partner = partners_[args.peer];
     resolve(partner);
     if (partner.route.lossless() && link_->backlogged(partner.route)) return -EAGAIN;
+    const uint64_t medium_max = limits_for(partner.route).medium_msg_max();
+    if (!config_.reliable && length > medium_max) return -EMSGSIZE;
     SendRequest* request = sends_.get();
 
     request->peer = args.peer;
@@ -211,7 +233,7 @@ int Endpoint::send(const SendArgs& args, TimePoint now) {
     }
     gather(request, args.iov, args.copy);
 
-    if (!config_.reliable || (length <= config_.rndv_threshold && !args.sync)) {
+    if (!config_.reliable || (length <= std::min<uint64_t>(config_.rndv_threshold, medium_max) && !args.sync)) {
         request->kind = length <= wire::kTinyMax    ? SendRequest::Kind::Tiny
                         : length <= wire::kSmallMax ? SendRequest::Kind::Small
                                                     : SendRequest::Kind::Medium;
@@ -721,7 +743,7 @@ int Endpoint::emit(Partner& partner, SendRequest* request) {
         break;
     }
     case SendRequest::Kind::Medium: {
-        const uint32_t frag_max = config_.limits.medium_frag_max;
+        const uint32_t frag_max = limits_for(partner.route).medium_frag_max;
         const size_t frags = request->length == 0 ? 1 : (request->length + frag_max - 1) / frag_max;
         for (size_t i = 0; i < frags; ++i) {
             const size_t offset = i * frag_max;
@@ -910,7 +932,7 @@ void Endpoint::on_route_lost(const link::Route& route) {
 void Endpoint::handle_frame(std::span<const uint8_t> bytes, const link::Route& from) {
     frame_bytes_ = bytes;
     frame_from_ = from;
-    const wire::DecodeResult decoded = wire::decode(bytes, config_.mode, config_.limits);
+    const wire::DecodeResult decoded = wire::decode(bytes, config_.mode, limits_for(from));
     if (!decoded) {
         ++counters_.decode_drops[static_cast<size_t>(decoded.reason())];
         return;
@@ -1180,6 +1202,8 @@ void Endpoint::on_medium(const wire::Frame& frame, const link::Route& from) {
         partner = partner_of_frame(frame, from, &peer, true);
     }
     const uint16_t seq = seqnum::seq_of(frag.lib_seqnum);
+    // The limits the codec checked the frag with.
+    const wire::WireLimits limits = limits_for(from);
 
     auto slot = std::find_if(partner->partials.begin(), partner->partials.end(),
                              [seq](const Partial& p) { return p.seq == seq; });
@@ -1189,7 +1213,7 @@ void Endpoint::on_medium(const wire::Frame& frame, const link::Route& from) {
         Partial partial;
         partial.seq = seq;
         partial.msg_length = frag.msg_length;
-        partial.frags_expected = frag_mask(frag.msg_length, config_.limits.medium_frag_max);
+        partial.frags_expected = frag_mask(frag.msg_length, limits.medium_frag_max);
         partial.started = now_;
         if (RecvRequest* recv = match_posted(frag.src_generation, frag.match_info, frag.msg_length, peer)) {
             recv->prepare(frag.src_generation, frag.match_info, frag.msg_length, peer);
@@ -1227,7 +1251,7 @@ void Endpoint::on_medium(const wire::Frame& frame, const link::Route& from) {
         return;
     }
     slot->frags_received |= bit;
-    const uint64_t offset = wire::medium_frag_offset(frag, config_.mode, config_.limits);
+    const uint64_t offset = wire::medium_frag_offset(frag, config_.mode, limits);
     if (slot->recv) {
         RecvRequest* recv = slot->recv;
         if (offset < recv->transfer_length) {
@@ -1547,23 +1571,72 @@ void Endpoint::start_pull(RecvRequest* recv, PeerId peer, uint8_t region, uint8_
     pull.length = recv->transfer_length;
     pull.requested = 0;
     pull.received = 0;
+    const link::Route& route = partners_[peer].route;
+    const wire::WireLimits limits = limits_for(route);
+    pull_window_ = link_->receive_window();
+    pull.reply_max = limits.pull_reply_max;
+    pull.block_max = static_cast<uint32_t>(limits.pull_block_max());
+    pull.windowed = pull_window_ != 0 && !route.lossless();
+    if (pull.windowed) {
+        // Blocks small enough that several fit the window, for a pipeline
+        // rather than one block waited for at a time; whole replies each.
+        const uint64_t share = pull_window_ / kPullWindow / pull.reply_max * pull.reply_max;
+        pull.block_max = static_cast<uint32_t>(std::clamp<uint64_t>(share, pull.reply_max, pull.block_max));
+    }
     pull.blocks = {};
     pull.last_progress = pull.last_request = now_;
     pull.delay = config_.resend_delay;
-    for (size_t b = 0; b < kPullWindow && pull.requested < pull.length; ++b) request_block(pull, b);
+    feed_pull(pull);
+}
+
+// Whether the pull may ask for its next block now: always when nothing is
+// in flight, so that a window smaller than a block still lets pulls go on.
+bool Endpoint::may_request(const Pull& pull) const {
+    if (!pull.windowed || pull_bytes_out_ == 0) return true;
+    const uint64_t next = std::min<uint64_t>(pull.block_max, pull.length - pull.requested);
+    return pull_bytes_out_ + next <= pull_window_;
+}
+
+// Asks for new blocks into the pull's free slots, as far as the window lets.
+void Endpoint::feed_pull(Pull& pull) {
+    for (size_t b = 0; b < kPullWindow && pull.requested < pull.length; ++b) {
+        if (pull.blocks[b].in_use) continue;
+        if (!may_request(pull)) {
+            pulls_starved_ = true;
+            return;
+        }
+        request_block(pull, b);
+    }
+}
+
+// Room came free in the window: the pulls that found none get their turn.
+void Endpoint::feed_starved_pulls() {
+    pulls_starved_ = false;
+    for (Pull& pull : pulls_) {
+        if (pull.active && pull.windowed && pull.requested < pull.length) feed_pull(pull);
+        if (pulls_starved_) return;  // full again
+    }
+}
+
+// The pull's blocks in flight no longer count in the window.
+void Endpoint::release_blocks(Pull& pull) {
+    if (!pull.windowed) return;
+    for (auto& block : pull.blocks) {
+        if (block.in_use) pull_bytes_out_ -= block.length;
+        block.in_use = false;
+    }
 }
 
 void Endpoint::request_block(Pull& pull, size_t block) {
-    const uint64_t block_max = config_.limits.pull_block_max();
     auto& slot = pull.blocks[block];
     if (!slot.in_use) {
         slot.in_use = true;
         slot.offset = pull.requested;
-        slot.length = static_cast<uint32_t>(std::min<uint64_t>(block_max, pull.length - pull.requested));
-        const uint32_t reply_max = config_.limits.pull_reply_max;
-        const uint32_t frames = (slot.length + reply_max - 1) / reply_max;
+        slot.length = static_cast<uint32_t>(std::min<uint64_t>(pull.block_max, pull.length - pull.requested));
+        const uint32_t frames = (slot.length + pull.reply_max - 1) / pull.reply_max;
         slot.missing = frames >= 64 ? ~uint64_t{0} : (uint64_t{1} << frames) - 1;
         pull.requested += slot.length;
+        if (pull.windowed) pull_bytes_out_ += slot.length;
     }
     Partner& partner = partners_[pull.peer];
     const uint32_t index = static_cast<uint32_t>(&pull - pulls_.data());
@@ -1580,7 +1653,7 @@ void Endpoint::request_block(Pull& pull, size_t block) {
     request.src_magic = wire::pull_magic(endpoint_id_);
     request.first_frame_offset = 0;
     request.block_length = slot.length;
-    request.frame_index = static_cast<uint32_t>(slot.offset / config_.limits.pull_reply_max);
+    request.frame_index = static_cast<uint32_t>(slot.offset / pull.reply_max);
     const size_t n = wire::encode_pull_request(head_for(partner), request, config_.mode, header);
     send_frame(partner.route, {header.data(), n}, {});
     pull.last_request = now_;
@@ -1615,13 +1688,15 @@ void Endpoint::on_pull(const wire::Frame& frame, const link::Route& from) {
         nack(wire::NackType::BadRdmaWindow);
         return;
     }
-    const auto start = wire::pull_block_offset(pull, config_.limits);
+    // The limits the codec checked the request with.
+    const wire::WireLimits limits = limits_for(from);
+    const auto start = wire::pull_block_offset(pull, limits);
     const uint64_t end = start ? *start + pull.block_length : 0;
     if (!start || end > request->length || pull.total_length > request->length) {
         ++counters_.decode_drops[static_cast<size_t>(wire::DropReason::BadOffset)];
         return;  // asks for bytes the message does not have
     }
-    const uint32_t reply_max = config_.limits.pull_reply_max;
+    const uint32_t reply_max = limits.pull_reply_max;
     const std::span<const iovec> iov{request->iov.data(), request->iov_count};
     std::array<uint8_t, wire::kMaxHeaderLength> header;
     uint32_t frame_index = pull.frame_index;
@@ -1662,7 +1737,7 @@ void Endpoint::on_pull_reply(const wire::Frame& frame) {
     Pull* found = pull_of(frame, reply.dst_magic, reply.dst_pull_handle);
     if (!found) return;
     Pull& pull = *found;
-    const uint32_t reply_max = config_.limits.pull_reply_max;
+    const uint32_t reply_max = pull.reply_max;
     for (size_t b = 0; b < kPullWindow; ++b) {
         auto& block = pull.blocks[b];
         if (!block.in_use || reply.msg_offset < block.offset || reply.msg_offset >= block.offset + block.length)
@@ -1684,7 +1759,10 @@ void Endpoint::on_pull_reply(const wire::Frame& frame) {
         pull.delay = config_.resend_delay;
         if (block.missing == 0) {
             block.in_use = false;
-            if (pull.requested < pull.length) request_block(pull, b);
+            if (pull.windowed) pull_bytes_out_ -= block.length;
+            // Pulls that waited for room go first, this one among them.
+            if (pulls_starved_) feed_starved_pulls();
+            else feed_pull(pull);
         }
         if (pull.received == pull.length) finish_pull(pull, Status::Ok);
         return;
@@ -1719,6 +1797,7 @@ bool Endpoint::read_directly(RecvRequest* recv, PeerId peer, uint8_t region, uin
 
 void Endpoint::finish_pull(Pull& pull, Status status) {
     RecvRequest* recv = pull.recv;
+    release_blocks(pull);
     if (status == Status::Ok && completes_message(*recv))
         send_notify(pull.peer, pull.region, pull.region_seq, static_cast<uint32_t>(recv->transfer_length));
     pull.active = false;
@@ -1726,6 +1805,7 @@ void Endpoint::finish_pull(Pull& pull, Status status) {
     ++pull.generation;
     pull.recv = nullptr;
     free_pulls_.push_back(static_cast<uint32_t>(&pull - pulls_.data()));
+    if (pulls_starved_) feed_starved_pulls();
     if (RecvRequest* next = waiting_pulls_.pop_front())
         start_pull(next, next->peer, next->pull_region, next->pull_region_seq, next->pull_channel);
     complete_recv(recv, status);

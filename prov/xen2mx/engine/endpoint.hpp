@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "engine/intrusive_list.hpp"
@@ -204,6 +205,8 @@ private:
     void finish_rma_pull(RecvRequest* recv, Status status);
     SendRequest* rma_request_of(uint32_t handle, PeerId peer);
     void serve_reply_backlog();
+    // The largest RMA data carried inline in a frame on this route.
+    size_t rma_inline_max(const link::Route& route);
 
     // Matching.
     RecvRequest* match_posted(uint8_t flags, uint64_t match, size_t length, PeerId peer);
@@ -234,10 +237,18 @@ private:
     void complete_send(SendRequest* request, Status status);
     bool take_unexpected_budget(size_t bytes);
 
+    // The wire limits of the frames exchanged on a route: those of the
+    // link's frame size for it (Link::max_frame_to).
+    wire::WireLimits limits_for(const link::Route& route);
+
     // Large messages.
     void start_pull(RecvRequest* recv, PeerId peer, uint8_t region, uint8_t region_seq, uint32_t channel);
     bool read_directly(RecvRequest* recv, PeerId peer, uint8_t region, uint8_t region_seq, uint32_t channel);
     void request_block(Pull& pull, size_t block);
+    bool may_request(const Pull& pull) const;
+    void feed_pull(Pull& pull);
+    void feed_starved_pulls();
+    void release_blocks(Pull& pull);
     void finish_pull(Pull& pull, Status status);
     void send_notify(PeerId peer, uint8_t region, uint8_t region_seq, uint32_t length);
     int allocate_region(SendRequest* request);
@@ -286,7 +297,15 @@ private:
     Pool<RecvRequest> rma_pulls_;  // pulls of RMA data, both directions
     uint32_t rma_serial_ = 0;      // makes RMA handles unique over time
     std::vector<PendingReply> reply_backlog_;  // answers that found no free request or region
+    // Frame sizes smaller than the link's largest, with their limits.
+    std::vector<std::pair<size_t, wire::WireLimits>> route_limits_;
     std::vector<Pull> pulls_;
+    // Pulls over the network keep the replies they wait for within what the
+    // link holds between polls (Link::receive_window; 0: no bound): more
+    // would be dropped there and pulled again.
+    size_t pull_window_ = 0;
+    size_t pull_bytes_out_ = 0;  // bytes of the blocks requested and not all received
+    bool pulls_starved_ = false;  // a pull waits for room in the window
     std::vector<uint32_t> free_pulls_;
     size_t active_pulls_ = 0;
     IntrusiveList<RecvRequest> waiting_pulls_;  // matched large receives, for a free pull slot

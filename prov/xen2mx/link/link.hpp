@@ -57,6 +57,17 @@ public:
     virtual Route local_route() const = 0;
     // The longest frame the link carries, Ethernet header included.
     virtual size_t max_frame() const = 0;
+    // The longest frame worth sending on `route`: where a path carries less
+    // than max_frame() whole (the udp link over a 1500-byte network, which
+    // would otherwise fragment every datagram), what it does carry. Both ends
+    // of a route derive it from the same path, so they agree on the frame
+    // sizes the wire limits follow from.
+    virtual size_t max_frame_to(const Route&) const { return max_frame(); }
+    // Bytes of frames the link can hold for this endpoint between two polls
+    // before it drops some (a socket's receive buffer); 0 when it does not
+    // drop, or holds more than the engine ever has in flight. Pulls keep the
+    // replies they wait for within it.
+    virtual size_t receive_window() const { return 0; }
 
     // Sends one frame gathered from `parts`. Returns 0; -EAGAIN when the link
     // cannot take it now (poll, then retry); -EMSGSIZE when it is longer than
