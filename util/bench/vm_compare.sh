@@ -1,12 +1,15 @@
 #!/bin/bash
 # The guest part of make bench: fi_pingpong between two QEMU guests (the
 # harness of tests/vm: Debian's kernel under software emulation, one vCPU
-# each, virtio-net NICs joined by a QEMU socket netdev on the loopback),
-# comparing over that same virtual link:
+# each, virtio-net NICs joined by a QEMU socket netdev on the loopback, one
+# UDP datagram per frame), comparing over that same virtual link:
 #   kmod         xen2mx over /dev/xen2mx (FI_XEN2MX_LINK=kmod), payloads of
-#                1 KiB and more lent to the NIC zero-copy
-#   kmod-copy    the same with zero-copy off (FI_XEN2MX_KMOD_ZEROCOPY=0):
-#                the kernel copies every payload into the frame
+#                1 KiB and more lent to the NIC zero-copy, up to 64 frames
+#                in flight
+#   kmod-wait    the same, each send waiting until the NIC is done with its
+#                frame (FI_XEN2MX_KMOD_ZEROCOPY_WINDOW=1)
+#   kmod-copy    zero-copy off (FI_XEN2MX_KMOD_ZEROCOPY=0): the kernel
+#                copies every payload into the frame
 #   ethernet     xen2mx over its raw-socket link (FI_XEN2MX_LINK=ethernet,
 #                AF_PACKET, root in the guest)
 #   udp          xen2mx's frames in UDP datagrams (FI_XEN2MX_LINK=udp)
@@ -16,7 +19,10 @@
 # with every variant in turn, so that slow phases of the shared host hit all
 # variants alike; the tables show medians of the rounds. Each guest has one
 # vCPU; with VM_PIN=1 (the default when the host has two CPUs or more) guest
-# a's QEMU is pinned to CPU 0 and guest b's to CPU 1.
+# a's QEMU is pinned to CPU 0 and guest b's to CPU 1. The threads running
+# the guests' CPUs are reniced (VM_VCPU_NICE, 19): fi_pingpong busy-polls,
+# and QEMU's main thread, which carries the frames, must not wait behind
+# them.
 #
 # What the numbers mean: the CPUs are emulated (TCG, no KVM), so every
 # instruction costs tens of times what it costs on hardware and a system
@@ -28,9 +34,12 @@
 #   vm_compare.sh [rounds]
 # Environment: X2M_BUILD (build tree, default: the source tree), VM_SIZES
 # (default "8 256 4096 65536 1048576 4194304"), VM_VARIANTS (default all
-# five above), VM_SECONDS (time limit of the whole guest run, default 900),
+# five above), VM_ITERATIONS (round trips per run for sizes up to 4 KiB, up
+# to 64 KiB, up to 1 MiB, and larger; default "400 100 16 6"), VM_SECONDS (time limit of the whole guest run, default 900),
 # FI_PINGPONG, FI_INFO, X2M_VM_CACHE, X2M_VM_KEEP=1 (keep the consoles'
-# logs), VM_PIN=0|1.
+# logs), VM_PIN=0|1, VM_NETDEV (udp; stream: the TCP stream of the tests,
+# where back-to-back frames wait for the host's delayed ACKs), VM_DIAG=1
+# (the guests' CPU time and softirq counts after each run).
 # Prints "skipped: REASON" and exits 0 when QEMU, the kernel or the test
 # programs cannot be had; exits 1 when the guests fail.
 set -u
@@ -39,8 +48,9 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${X2M_BUILD:-$src}
 cache=${X2M_VM_CACHE:-$build/tests/vm/cache}
 sizes=${VM_SIZES:-"8 256 4096 65536 1048576 4194304"}
-variants=${VM_VARIANTS:-"kmod kmod-copy ethernet udp tcp;ofi_rxm"}
+variants=${VM_VARIANTS:-"kmod kmod-wait kmod-copy ethernet udp tcp;ofi_rxm"}
 seconds=${VM_SECONDS:-900}
+iterations=${VM_ITERATIONS:-"400 100 16 6"}
 baseline='tcp;ofi_rxm'
 vm=$src/tests/vm
 start=$(date +%s)
@@ -77,6 +87,9 @@ work=$(mktemp -d)
     echo "BENCH_SIZES='$sizes'"
     echo "BENCH_VARIANTS='$variants'"
     echo "BENCH_SECONDS=120"
+    echo "BENCH_DIAG=${VM_DIAG:-}"
+    set -- $iterations
+    echo "BENCH_SMALL_ITERS=$1 BENCH_MEDIUM_ITERS=$2 BENCH_LARGE_ITERS=$3 BENCH_HUGE_ITERS=$4"
     cat "$src/util/bench/vm_guest.sh"
 } >"$work/guest.sh"
 X2M_VM_TESTS=$work/guest.sh "$vm/initramfs.sh" "$KROOT" "$KVER" "$kbuild/xen2mx.ko" "$work/initrd.cpio.gz" \
@@ -89,6 +102,7 @@ if [ -z "${VM_PIN:-}" ]; then
     [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1 && VM_PIN=1
 fi
 [ "$VM_PIN" = 1 ] && export X2M_VM_CPU_A=0 X2M_VM_CPU_B=1
+export X2M_VM_VCPU_NICE=${VM_VCPU_NICE:-19} X2M_VM_NETDEV=${VM_NETDEV:-udp}
 echo "== module and initramfs ready ($(elapsed)); the guests run $rounds rounds of $(echo $sizes | wc -w) sizes x $(echo $variants | wc -w) variants"
 X2M_KMOD_LINK=1 "$vm/boot_pair.sh" "$KERNEL" "$work/initrd.cpio.gz" "$work" "$seconds" || exit 1
 echo "== guests done ($(elapsed))"
@@ -124,7 +138,7 @@ table() {
             v=$(value "$variant" "$size" "$field")
             cell=$v
             if [ "$v" != - ] && [ "$base" != - ] && [ "$variant" != "$baseline" ]; then
-                cell="$v ($(awk -v a="$v" -v b="$base" 'BEGIN {printf "%.2fx", b > 0 ? a / b : 0}'))"
+                cell="$v ($(awk -v a="$v" -v b="$base" 'BEGIN {printf "%.2fx", (b > 0 ? a / b : 0)}'))"
             fi
             printf '%18s' "$cell"
         done

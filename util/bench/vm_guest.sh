@@ -52,6 +52,7 @@ iterations() {
 variant_env() {
     case $1 in
     kmod) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0" ;;
+    kmod-wait) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0 FI_XEN2MX_KMOD_ZEROCOPY_WINDOW=1" ;;
     kmod-copy) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0 FI_XEN2MX_KMOD_ZEROCOPY=0" ;;
     ethernet) echo "xen2mx FI_XEN2MX_LINK=ethernet FI_XEN2MX_IFACE=eth0" ;;
     udp) echo "xen2mx FI_XEN2MX_LINK=udp FI_XEN2MX_IFACE=eth0" ;;
@@ -85,6 +86,7 @@ for round in $(seq "$BENCH_ROUNDS"); do
             shift
             iters=$(iterations "$size")
             board_for "$variant"
+            [ -n "${BENCH_DIAG:-}" ] && read -r _ u0 n0 s0 i0 w0 q0 sq0 _ </proc/stat
             if [ "$X2M_ROLE" = a ]; then
                 env "$@" timeout "$BENCH_SECONDS" fi_pingpong -p "$provider" -e rdm -S "$size" -I "$iters" \
                     -B "$port" >/tmp/pp.out 2>&1 &
@@ -106,6 +108,10 @@ for round in $(seq "$BENCH_ROUNDS"); do
                     note "client $variant $size (round $round): $(tail -n 3 /tmp/pp.out | tr '\n' ' ')"
                 fi
                 echo "BENCH $variant $size ${result:-fail}"
+            fi
+            if [ -n "${BENCH_DIAG:-}" ]; then
+                read -r _ u1 n1 s1 i1 w1 q1 sq1 _ </proc/stat
+                note "cpu $variant $size: user $((u1 - u0)) sys $((s1 - s0)) idle $((i1 - i0)) irq $((q1 - q0)) softirq $((sq1 - sq0)) jiffies; $(grep -E 'NET_RX|TIMER' /proc/softirqs | tr -s ' ' | tr '\n' ' ')"
             fi
         done
     done
