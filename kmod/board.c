@@ -29,6 +29,7 @@ void x2m_board_put(struct x2m_board *board)
 {
 	kref_put(&board->ref, x2m_board_release);
 }
+EXPORT_SYMBOL_GPL(x2m_board_put);
 
 struct x2m_board *x2m_board_get(unsigned int index)
 {
@@ -43,6 +44,16 @@ struct x2m_board *x2m_board_get(unsigned int index)
 	mutex_unlock(&boards_mutex);
 	return board;
 }
+EXPORT_SYMBOL_GPL(x2m_board_get);
+
+void x2m_board_describe(struct x2m_board *board, struct x2m_board_desc *desc)
+{
+	memcpy(desc->mac, board->mac, ETH_ALEN);
+	desc->mtu = READ_ONCE(board->mtu);
+	desc->headroom = board->headroom;
+	desc->attached = rcu_access_pointer(board->dev) != NULL;
+}
+EXPORT_SYMBOL_GPL(x2m_board_describe);
 
 unsigned int x2m_boards_count(void)
 {

@@ -6,6 +6,7 @@
  * endpoint's spinlock; closing takes it out of the table and waits for a
  * grace period before the memory goes.
  */
+#include <linux/cred.h>
 #include <linux/log2.h>
 #include <linux/random.h>
 #include <linux/sched.h>
@@ -42,44 +43,45 @@ static int x2m_endpoint_alloc_map(struct x2m_endpoint *ep, unsigned int max_fram
 	return 0;
 }
 
-int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *req)
+/* What every endpoint starts with, process or kernel owned. */
+static struct x2m_endpoint *x2m_endpoint_alloc(u32 flags)
 {
-	struct x2m_board *board;
-	struct x2m_endpoint *ep;
-	int id, first, last, ret;
-	unsigned int max_frame;
+	struct x2m_endpoint *ep = kzalloc(sizeof(*ep), GFP_KERNEL);
 
-	if (req->flags & ~(XEN2MX_OPEN_ANY_SESSION | XEN2MX_OPEN_MX_COMPAT))
-		return -EINVAL;
-	if (req->endpoint != XEN2MX_ANY_ENDPOINT &&
-	    (req->endpoint < 0 || req->endpoint >= XEN2MX_MAX_ENDPOINTS))
-		return -EINVAL;
-	board = x2m_board_get(req->board);
-	if (!board)
-		return -ENODEV;
-	ep = kzalloc(sizeof(*ep), GFP_KERNEL);
-	ret = -ENOMEM;
 	if (!ep)
-		goto out_board;
-	max_frame = READ_ONCE(board->mtu) + ETH_HLEN;
-	ret = x2m_endpoint_alloc_map(ep, max_frame);
-	if (ret)
-		goto out_ep;
-	ep->board = board;
-	ep->flags = req->flags;
+		return NULL;
+	ep->flags = flags;
 	spin_lock_init(&ep->lock);
 	init_waitqueue_head(&ep->wait);
 	kref_init(&ep->ref);
 	atomic_set(&ep->pinned, 0);
 	atomic_set(&ep->zc_pending, 0);
-	ep->pid = task_tgid_nr(current);
-	get_task_comm(ep->comm, current);
 	do {
 		ep->session = get_random_u32();
 	} while (!ep->session);
+	return ep;
+}
 
-	first = req->endpoint == XEN2MX_ANY_ENDPOINT ? 0 : req->endpoint;
-	last = req->endpoint == XEN2MX_ANY_ENDPOINT ? XEN2MX_MAX_ENDPOINTS - 1 : req->endpoint;
+static int x2m_endpoint_check(int wanted, u32 flags)
+{
+	if (flags & ~(XEN2MX_OPEN_ANY_SESSION | XEN2MX_OPEN_MX_COMPAT))
+		return -EINVAL;
+	if (wanted != XEN2MX_ANY_ENDPOINT && (wanted < 0 || wanted >= XEN2MX_MAX_ENDPOINTS))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Gives the endpoint an id on the board (the wanted one, or the first free
+ * one) and makes it reachable by the receive path. Takes a board reference
+ * for the endpoint when it succeeds.
+ */
+static int x2m_endpoint_publish(struct x2m_board *board, struct x2m_endpoint *ep, int wanted)
+{
+	int id, first, last, ret;
+
+	first = wanted == XEN2MX_ANY_ENDPOINT ? 0 : wanted;
+	last = wanted == XEN2MX_ANY_ENDPOINT ? XEN2MX_MAX_ENDPOINTS - 1 : wanted;
 	mutex_lock(&board->ep_mutex);
 	ret = -ENODEV;
 	if (!rcu_access_pointer(board->dev))
@@ -88,6 +90,8 @@ int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *re
 	for (id = first; id <= last; id++) {
 		if (!rcu_access_pointer(board->endpoints[id])) {
 			ep->id = id;
+			kref_get(&board->ref);
+			ep->board = board;
 			rcu_assign_pointer(board->endpoints[id], ep);
 			board->nr_endpoints++;
 			ret = 0;
@@ -96,11 +100,42 @@ int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *re
 	}
 out_unlock:
 	mutex_unlock(&board->ep_mutex);
+	if (!ret) {
+		x2m_global_add(XEN2MX_CTR_ENDPOINTS_OPEN, 1);
+		x2m_global_add(XEN2MX_CTR_ENDPOINTS_OPENED, 1);
+	}
+	return ret;
+}
+
+int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *req)
+{
+	struct x2m_board *board;
+	struct x2m_endpoint *ep;
+	unsigned int max_frame;
+	int ret;
+
+	ret = x2m_endpoint_check(req->endpoint, req->flags);
+	if (ret)
+		return ret;
+	board = x2m_board_get(req->board);
+	if (!board)
+		return -ENODEV;
+	ep = x2m_endpoint_alloc(req->flags);
+	ret = -ENOMEM;
+	if (!ep)
+		goto out_board;
+	max_frame = READ_ONCE(board->mtu) + ETH_HLEN;
+	ret = x2m_endpoint_alloc_map(ep, max_frame);
+	if (ret)
+		goto out_ep;
+	ep->pid = task_tgid_nr(current);
+	get_task_comm(ep->comm, current);
+	ep->uid = current_uid();
+	snprintf(ep->owner, sizeof(ep->owner), "%d/%s", ep->pid, ep->comm);
+	ret = x2m_endpoint_publish(board, ep, req->endpoint);
 	if (ret)
 		goto out_map;
 
-	x2m_global_add(XEN2MX_CTR_ENDPOINTS_OPEN, 1);
-	x2m_global_add(XEN2MX_CTR_ENDPOINTS_OPENED, 1);
 	req->session = ep->session;
 	req->endpoint_id = ep->id;
 	req->mtu = max_frame - ETH_HLEN;
@@ -113,6 +148,7 @@ out_unlock:
 	req->ev_entries = ep->ev_entries;
 	memcpy(req->mac, board->mac, ETH_ALEN);
 	req->pad = 0;
+	x2m_board_put(board); /* the endpoint holds its own */
 	*out = ep;
 	return 0;
 
@@ -124,6 +160,47 @@ out_board:
 	x2m_board_put(board);
 	return ret;
 }
+
+int x2m_endpoint_open_sink(struct x2m_board *board, int wanted, u32 flags,
+			   const struct x2m_sink_ops *ops, void *priv, const char *owner,
+			   struct x2m_endpoint **out)
+{
+	struct x2m_endpoint *ep;
+	int ret;
+
+	ret = x2m_endpoint_check(wanted, flags);
+	if (ret)
+		return ret;
+	if (!ops || !ops->deliver)
+		return -EINVAL;
+	ep = x2m_endpoint_alloc(flags);
+	if (!ep)
+		return -ENOMEM;
+	ep->sink = ops;
+	ep->sink_priv = priv;
+	strscpy(ep->owner, owner, sizeof(ep->owner));
+	strscpy(ep->comm, owner, sizeof(ep->comm));
+	ret = x2m_endpoint_publish(board, ep, wanted);
+	if (ret) {
+		kfree(ep);
+		return ret;
+	}
+	*out = ep;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(x2m_endpoint_open_sink);
+
+u8 x2m_endpoint_id(const struct x2m_endpoint *ep)
+{
+	return ep->id;
+}
+EXPORT_SYMBOL_GPL(x2m_endpoint_id);
+
+u32 x2m_endpoint_session(const struct x2m_endpoint *ep)
+{
+	return ep->session;
+}
+EXPORT_SYMBOL_GPL(x2m_endpoint_session);
 
 static void x2m_endpoint_free(struct work_struct *work)
 {
@@ -164,8 +241,8 @@ void x2m_endpoint_put(struct x2m_endpoint *ep)
 }
 
 /*
- * Called when the file is released: no mapping of the memory is left. The
- * endpoint leaves the board's table at once (its id is free again); its
+ * Called when the file is released (no mapping of the memory is left) or
+ * by the kernel owner of the endpoint. The endpoint leaves the board's table at once (its id is free again); its
  * memory goes with the last zero-copy send still in flight.
  */
 void x2m_endpoint_close(struct x2m_endpoint *ep)
@@ -179,6 +256,7 @@ void x2m_endpoint_close(struct x2m_endpoint *ep)
 	synchronize_net(); /* no receive handler still writes into the ring */
 	kref_put(&ep->ref, x2m_endpoint_release_now);
 }
+EXPORT_SYMBOL_GPL(x2m_endpoint_close);
 
 /*
  * Appends one event. Any context but hard interrupts. When the process
@@ -213,43 +291,60 @@ bool x2m_endpoint_pending(struct x2m_endpoint *ep)
 }
 
 /*
- * Copies one received frame into the next receive slot. `eth` is its
- * Ethernet header, skb->data what follows it. Runs with bottom halves off.
+ * Copies one received frame into the next receive slot, or hands it to the
+ * endpoint's sink. `eth` is its Ethernet header, skb->data what follows it.
+ * Runs with bottom halves off, under RCU. Counts the outcome and returns 0
+ * (delivered) or the drop counter.
  */
-void x2m_endpoint_deliver(struct x2m_endpoint *ep, const u8 *eth, const struct sk_buff *skb)
+static int x2m_endpoint_fill(struct x2m_endpoint *ep, const u8 *eth, const struct sk_buff *skb)
 {
-	struct x2m_board *board = ep->board;
 	struct xen2mx_rx_slot *slot;
 	unsigned int length = ETH_HLEN + skb->len;
 	u32 used;
 
-	if (X2M_SLOT_HEAD + length > ep->rx_slot_bytes) {
-		x2m_count(board, XEN2MX_CTR_DROP_TOO_LONG);
-		return;
-	}
+	if (X2M_SLOT_HEAD + length > ep->rx_slot_bytes)
+		return XEN2MX_CTR_DROP_TOO_LONG;
 	spin_lock(&ep->lock);
 	/* Whatever the process wrote, this only decides whether there is room. */
 	used = ep->rx_prod - READ_ONCE(ep->ctl->rx_cons);
 	if (used >= ep->rx_slots) {
 		spin_unlock(&ep->lock);
-		x2m_count(board, XEN2MX_CTR_DROP_RING_FULL);
-		return;
+		return XEN2MX_CTR_DROP_RING_FULL;
 	}
 	slot = (struct xen2mx_rx_slot *)(ep->rx_base +
 		(size_t)(ep->rx_prod & (ep->rx_slots - 1)) * ep->rx_slot_bytes);
 	memcpy(slot + 1, eth, ETH_HLEN);
 	if (skb_copy_bits(skb, 0, (u8 *)(slot + 1) + ETH_HLEN, skb->len)) {
 		spin_unlock(&ep->lock);
-		x2m_count(board, XEN2MX_CTR_DROP_SHORT);
-		return;
+		return XEN2MX_CTR_DROP_SHORT;
 	}
 	slot->length = length;
 	slot->flags = 0;
 	ep->rx_prod++;
 	smp_store_release(&ep->ctl->rx_prod, ep->rx_prod);
 	spin_unlock(&ep->lock);
-	x2m_count(board, XEN2MX_CTR_RECEIVED);
-	atomic64_add(length, &board->ctr[XEN2MX_CTR_RECEIVED_BYTES]);
 	if (wq_has_sleeper(&ep->wait))
 		wake_up_interruptible(&ep->wait);
+	return 0;
+}
+
+int x2m_endpoint_deliver(struct x2m_endpoint *ep, const u8 *eth, const struct sk_buff *skb)
+{
+	struct x2m_board *board = ep->board;
+	int why;
+
+	if (ep->sink)
+		why = ep->sink->deliver(ep, ep->sink_priv, eth, skb);
+	else
+		why = x2m_endpoint_fill(ep, eth, skb);
+	if (why) {
+		x2m_count(board, why);
+		atomic64_inc(&ep->stats.drops);
+		return why;
+	}
+	x2m_count(board, XEN2MX_CTR_RECEIVED);
+	atomic64_add(ETH_HLEN + skb->len, &board->ctr[XEN2MX_CTR_RECEIVED_BYTES]);
+	atomic64_inc(&ep->stats.rx_frames);
+	atomic64_add(ETH_HLEN + skb->len, &ep->stats.rx_bytes);
+	return 0;
 }

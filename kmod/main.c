@@ -192,6 +192,8 @@ static long x2m_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 	case XEN2MX_IOC_COUNTERS:
 		return x2m_ioctl_counters(uarg);
+	case XEN2MX_IOC_LIST_ENDPOINTS:
+		return x2m_ioctl_list_endpoints(uarg);
 	case XEN2MX_IOC_ENDPOINT_OPEN:
 		return x2m_ioctl_open_endpoint(f, uarg);
 	case XEN2MX_IOC_SEND: {

@@ -99,8 +99,9 @@ static int x2m_classify(const u8 *h, unsigned int length, int *endpoint, u32 *se
 /*
  * Hands one frame to its endpoint. skb->data is the byte after the Ethernet
  * header, which skb_mac_header() points to. Runs with bottom halves off.
+ * Returns 0 when the frame was delivered, or the drop counter it counted.
  */
-void x2m_demux(struct x2m_board *board, struct sk_buff *skb)
+int x2m_demux(struct x2m_board *board, struct sk_buff *skb)
 {
 	u8 buffer[X2M_DEMUX_BYTES];
 	const u8 *eth = skb_mac_header(skb);
@@ -113,34 +114,41 @@ void x2m_demux(struct x2m_board *board, struct sk_buff *skb)
 
 	if (length < X2M_HEAD_LEN) {
 		x2m_count(board, XEN2MX_CTR_DROP_SHORT);
-		return;
+		return XEN2MX_CTR_DROP_SHORT;
 	}
 	memset(buffer, 0, sizeof(buffer));
 	memcpy(buffer, eth, ETH_HLEN);
 	if (skb_copy_bits(skb, 0, buffer + ETH_HLEN, body)) {
 		x2m_count(board, XEN2MX_CTR_DROP_SHORT);
-		return;
+		return XEN2MX_CTR_DROP_SHORT;
 	}
 	why = x2m_classify(buffer, length, &endpoint, &session, &has_session);
 	if (why) {
 		x2m_count(board, why);
-		return;
+		return why;
 	}
 	if (endpoint < 0 || endpoint >= XEN2MX_MAX_ENDPOINTS) {
 		x2m_count(board, XEN2MX_CTR_DROP_NO_ENDPOINT);
-		return;
+		x2m_nack(board, buffer, length, endpoint, XEN2MX_CTR_DROP_NO_ENDPOINT);
+		return XEN2MX_CTR_DROP_NO_ENDPOINT;
 	}
 	rcu_read_lock();
 	ep = rcu_dereference(board->endpoints[endpoint]);
-	if (!ep)
+	if (!ep) {
 		why = XEN2MX_CTR_DROP_NO_ENDPOINT;
-	else if (has_session && session != ep->session && !(ep->flags & XEN2MX_OPEN_ANY_SESSION))
-		why = XEN2MX_CTR_DROP_SESSION;
-	else
-		x2m_endpoint_deliver(ep, eth, skb);
-	rcu_read_unlock();
-	if (why)
 		x2m_count(board, why);
+	} else if (has_session && session != ep->session && !(ep->flags & XEN2MX_OPEN_ANY_SESSION)) {
+		why = XEN2MX_CTR_DROP_SESSION;
+		x2m_count(board, why);
+		atomic64_inc(&ep->stats.drops);
+	} else {
+		why = x2m_endpoint_deliver(ep, eth, skb); /* counts its outcome */
+	}
+	rcu_read_unlock();
+	/* Outside the RCU section: a nack to this board comes back through here. */
+	if (why == XEN2MX_CTR_DROP_NO_ENDPOINT || why == XEN2MX_CTR_DROP_SESSION)
+		x2m_nack(board, buffer, length, endpoint, why);
+	return why;
 }
 
 int x2m_recv(struct sk_buff *skb, struct net_device *dev, struct packet_type *pt,

@@ -4,7 +4,8 @@
  * the fields that say who sends it (source MAC, source endpoint, pull
  * magic), so that no process can speak for another endpoint or board, and
  * refuses packet types it does not know. Frames for the board itself go
- * straight to the receive path.
+ * straight to the receive path. x2m_transmit() does all of that for any
+ * frame built as an skb: the ioctl's path below and xen2mx-back.ko's.
  *
  * Zero-copy sends (XEN2MX_SEND_ZEROCOPY): the first X2M_ZC_LINEAR bytes
  * (every header the kernel reads or stamps) are copied; the pages of the
@@ -29,49 +30,105 @@
 
 #include "xen2mx_kernel.h"
 
-#define OFF_SRC_EP 18
-#define OFF_NACK_SRC_EP 17
-#define OFF_PULL_MAGIC 44
-#define OFF_PULL_MAGIC_MX 36
-
-/* The smallest frame each type needs, and where its sender is written. */
+/* Writes the sender fields of the frame's type, or refuses the type. */
 static int x2m_stamp(struct x2m_endpoint *ep, u8 *frame, unsigned int length)
 {
-	switch (frame[X2M_PTYPE_OFFSET]) {
-	case X2M_PKT_TINY:
-	case X2M_PKT_SMALL:
-	case X2M_PKT_NOTIFY:
-	case X2M_PKT_TRUC:
-	case X2M_PKT_CONNECT:
-	case X2M_PKT_MEDIUM:
-	case X2M_PKT_RNDV:
-	case X2M_PKT_RMA_REQUEST:
-	case X2M_PKT_RMA_REPLY:
-		if (length < 40)
-			return -EINVAL;
-		frame[OFF_SRC_EP] = ep->id;
-		return 0;
-	case X2M_PKT_PULL:
-		if (length < 48)
-			return -EINVAL;
-		frame[OFF_SRC_EP] = ep->id;
-		put_unaligned_be32(ep->id ^ X2M_PULL_MAGIC_XOR,
-				   frame + ((ep->flags & XEN2MX_OPEN_MX_COMPAT) ? OFF_PULL_MAGIC_MX
-									      : OFF_PULL_MAGIC));
-		return 0;
-	case X2M_PKT_NACK_LIB:
-	case X2M_PKT_NACK_MCP:
-		if (length < 32)
-			return -EINVAL;
-		frame[OFF_NACK_SRC_EP] = ep->id;
-		return 0;
-	case X2M_PKT_PULL_REPLY:
-		/* No sender field: the puller matches its own handle and magic. */
-		return length < 32 ? -EINVAL : 0;
-	default:
-		return -EPROTONOSUPPORT;
-	}
+	struct x2m_sender_fields f;
+	int ret;
+
+	ret = x2m_sender_fields(frame[X2M_PTYPE_OFFSET], length, ep->flags & XEN2MX_OPEN_MX_COMPAT, &f);
+	if (ret)
+		return ret;
+	if (f.endpoint >= 0)
+		frame[f.endpoint] = ep->id;
+	if (f.magic >= 0)
+		put_unaligned_be32(ep->id ^ X2M_PULL_MAGIC_XOR, frame + f.magic);
+	return 0;
 }
+
+int x2m_transmit(struct x2m_endpoint *ep, struct sk_buff *skb, struct x2m_tx_outcome *out)
+{
+	struct x2m_board *board = ep->board;
+	unsigned int max_frame = READ_ONCE(board->mtu) + ETH_HLEN;
+	unsigned int length = skb->len;
+	struct net_device *dev;
+	u8 *frame;
+	int ret;
+
+	out->loopback = false;
+	out->delivery = 0;
+	out->lost = 0;
+	if (length < X2M_HEAD_LEN)
+		return -EINVAL;
+	if (length > max_frame)
+		return -EMSGSIZE;
+	if (skb_headlen(skb) < min_t(unsigned int, length, X2M_TX_HEAD_MIN))
+		return -EINVAL;
+	if (length < ETH_ZLEN && __skb_put_padto(skb, ETH_ZLEN, false)) {
+		x2m_count(board, XEN2MX_CTR_SEND_FAILED);
+		return -ENOMEM;
+	}
+	frame = skb->data;
+	ret = -EINVAL;
+	if (!is_valid_ether_addr(frame)) /* MXoE frames go to one board */
+		goto refused;
+	ret = x2m_stamp(ep, frame, skb->len);
+	if (ret)
+		goto refused;
+	ether_addr_copy(frame + ETH_ALEN, board->mac);
+	put_unaligned_be16(XEN2MX_ETHERTYPE, frame + 2 * ETH_ALEN);
+	skb_reset_mac_header(skb);
+	skb->protocol = htons(XEN2MX_ETHERTYPE);
+	skb->priority = 0;
+
+	if (ether_addr_equal(frame, board->mac)) {
+		/* To an endpoint of this board: no wire in between. */
+		if (skb_zcopy(skb))
+			x2m_count(board, XEN2MX_CTR_SENT_ZEROCOPY);
+		__skb_pull(skb, ETH_HLEN);
+		local_bh_disable();
+		out->delivery = x2m_demux(board, skb);
+		local_bh_enable();
+		out->loopback = true;
+		consume_skb(skb);
+		x2m_count(board, XEN2MX_CTR_SENT_LOOPBACK);
+		goto sent;
+	}
+
+	rcu_read_lock();
+	dev = rcu_dereference(board->dev);
+	if (!dev) {
+		rcu_read_unlock();
+		x2m_count(board, XEN2MX_CTR_SEND_FAILED);
+		return -ENODEV;
+	}
+	if (skb_zcopy(skb))
+		x2m_count(board, XEN2MX_CTR_SENT_ZEROCOPY);
+	skb->dev = dev;
+	skb_reset_network_header(skb);
+	/* The skb is consumed whatever happens. net_xmit_eval() evaluates its
+	 * argument twice: never hand it the call itself. */
+	ret = dev_queue_xmit(skb);
+	rcu_read_unlock();
+	ret = net_xmit_eval(ret);
+	if (ret) {
+		/* Queue full or device down: the frame is lost, as on a wire. */
+		x2m_count(board, XEN2MX_CTR_SEND_FAILED);
+		out->lost = ret < 0 ? ret : -ENOBUFS;
+		return 0;
+	}
+sent:
+	x2m_count(board, XEN2MX_CTR_SENT);
+	atomic64_add(length, &board->ctr[XEN2MX_CTR_SENT_BYTES]);
+	atomic64_inc(&ep->stats.tx_frames);
+	atomic64_add(length, &ep->stats.tx_bytes);
+	return 0;
+
+refused:
+	x2m_count(board, XEN2MX_CTR_SEND_REFUSED);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(x2m_transmit);
 
 /* Copies the first `bytes` of the gather list. */
 static int x2m_copy_iov(u8 *to, const struct xen2mx_iovec *iov, u32 count, u64 bytes)
@@ -200,8 +257,8 @@ static int x2m_attach_pages(struct sk_buff *skb, struct x2m_zc *zc, const struct
 int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req)
 {
 	struct x2m_board *board = ep->board;
+	struct x2m_tx_outcome outcome;
 	struct xen2mx_iovec *iov;
-	struct net_device *dev;
 	struct sk_buff *skb;
 	unsigned int max_frame = READ_ONCE(board->mtu) + ETH_HLEN;
 	struct x2m_zc *zc = NULL;
@@ -282,7 +339,7 @@ int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req)
 	if (!skb)
 		goto out_zc;
 	skb_reserve(skb, board->headroom);
-	frame = skb_put(skb, max_t(unsigned int, linear, ETH_ZLEN));
+	frame = skb_put(skb, linear); /* x2m_transmit() pads short frames */
 	if (zc) {
 		/* Owned by the skb from now on: freeing it runs x2m_zc_done(). */
 		skb_zcopy_init(skb, &zc->ubuf);
@@ -295,75 +352,24 @@ int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req)
 		if (ret)
 			goto out_skb;
 	}
-	if (linear < ETH_ZLEN)
-		memset(frame + linear, 0, ETH_ZLEN - linear);
-	ret = -EINVAL;
-	if (!is_valid_ether_addr(frame)) /* MXoE frames go to one board */
-		goto out_refused;
-	ret = x2m_stamp(ep, frame, max_t(unsigned int, total, ETH_ZLEN));
-	if (ret)
-		goto out_refused;
-	ether_addr_copy(frame + ETH_ALEN, board->mac);
-	put_unaligned_be16(XEN2MX_ETHERTYPE, frame + 2 * ETH_ALEN);
-	skb_reset_mac_header(skb);
-	skb->protocol = htons(XEN2MX_ETHERTYPE);
-	skb->priority = 0;
-	if (zc) {
-		/* Handed over: from here the completion is reported, even when
-		 * the frame is lost on the way (as on a wire). */
+	/* Handed over once x2m_transmit() takes it: from there the completion
+	 * is reported, even when the frame is lost on the way (as on a wire). */
+	if (zc)
 		zc->report = true;
-		x2m_count(board, XEN2MX_CTR_SENT_ZEROCOPY);
-	}
-
-	if (ether_addr_equal(frame, board->mac)) {
-		/* To an endpoint of this board: no wire in between. */
-		__skb_pull(skb, ETH_HLEN);
-		local_bh_disable();
-		x2m_demux(board, skb);
-		local_bh_enable();
-		consume_skb(skb);
-		x2m_count(board, XEN2MX_CTR_SENT_LOOPBACK);
-		goto sent;
-	}
-
-	rcu_read_lock();
-	dev = rcu_dereference(board->dev);
-	if (!dev) {
-		rcu_read_unlock();
+	ret = x2m_transmit(ep, skb, &outcome);
+	if (ret) {
 		if (zc)
 			zc->report = false;
-		x2m_count(board, XEN2MX_CTR_SEND_FAILED);
-		ret = -ENODEV;
 		goto out_skb;
 	}
-	skb->dev = dev;
-	skb_reset_network_header(skb);
-	/* The skb is consumed whatever happens. net_xmit_eval() evaluates its
-	 * argument twice: never hand it the call itself. */
-	ret = dev_queue_xmit(skb);
-	rcu_read_unlock();
-	ret = net_xmit_eval(ret);
-	if (ret) {
-		/* Queue full or device down: the frame is lost, as on a wire. */
-		x2m_count(board, XEN2MX_CTR_SEND_FAILED);
-		ret = ret < 0 ? ret : -ENOBUFS;
-		/* The skb is gone and its completion was reported. */
-		if (zc)
-			ret = 0;
-		kfree(iov);
-		return ret;
-	}
-sent:
+	kfree(iov);
+	if (outcome.lost)
+		return zc ? 0 : outcome.lost; /* a zero-copy send's completion says it */
 	/* A short frame sent with the flag was copied: its memory is back. */
 	if ((req->flags & XEN2MX_SEND_ZEROCOPY) && !zc)
 		x2m_endpoint_event(ep, XEN2MX_EVENT_SEND_DONE, 0, req->cookie);
-	x2m_count(board, XEN2MX_CTR_SENT);
-	atomic64_add(total, &board->ctr[XEN2MX_CTR_SENT_BYTES]);
-	kfree(iov);
 	return 0;
 
-out_refused:
-	x2m_count(board, XEN2MX_CTR_SEND_REFUSED);
 out_skb:
 	kfree_skb(skb); /* with zc attached: unpins, no event */
 	kfree(iov);

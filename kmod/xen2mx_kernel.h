@@ -9,35 +9,28 @@
 #include <linux/netdevice.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
+#include <linux/uidgid.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include "include/uapi/xen2mx.h"
+#include "xen2mx_frame.h"
+#include "xen2mx_kapi.h"
 
-#define X2M_PTYPE_OFFSET 16
-#define X2M_HEAD_LEN 17 /* up to and including the packet type */
 
-/* The MXoE packet types the module knows (wire values). */
+/* Why a nack says a frame was not taken (MX's values). */
 enum {
-	X2M_PKT_RAW = 1,
-	X2M_PKT_HOST_QUERY = 3,
-	X2M_PKT_HOST_REPLY = 4,
-	X2M_PKT_TRUC = 35,
-	X2M_PKT_CONNECT = 36,
-	X2M_PKT_TINY = 37,
-	X2M_PKT_SMALL = 38,
-	X2M_PKT_MEDIUM = 39,
-	X2M_PKT_RNDV = 40,
-	X2M_PKT_PULL = 41,
-	X2M_PKT_PULL_REPLY = 42,
-	X2M_PKT_NOTIFY = 43,
-	X2M_PKT_NACK_LIB = 44,
-	X2M_PKT_NACK_MCP = 45,
-	/* xen2mx's RMA extension (see fi_xen2mx(7), WIRE EXTENSION). */
-	X2M_PKT_RMA_REQUEST = 48,
-	X2M_PKT_RMA_REPLY = 49,
+	X2M_NACK_BAD_ENDPOINT = 1,   /* no such endpoint id */
+	X2M_NACK_ENDPOINT_CLOSED = 2,
+	X2M_NACK_BAD_SESSION = 3,
 };
-#define X2M_PULL_MAGIC_XOR 0x21071980u
+
+/* One endpoint's traffic, as the endpoint listing reports it. */
+struct x2m_ep_stats {
+	atomic64_t rx_frames, rx_bytes;
+	atomic64_t tx_frames, tx_bytes;
+	atomic64_t drops;
+};
 
 struct x2m_endpoint;
 
@@ -66,8 +59,14 @@ struct x2m_endpoint {
 	u8 id;
 	u32 session;
 	u32 flags;               /* XEN2MX_OPEN_* */
-	pid_t pid;
+	pid_t pid;               /* 0 for a kernel-owned endpoint */
 	char comm[TASK_COMM_LEN];
+	kuid_t uid;
+	char owner[X2M_OWNER_LEN]; /* what listings show: "pid/comm" or the kernel owner's name */
+
+	/* Kernel-owned endpoints: frames go to sink->deliver(), no memory is mapped. */
+	const struct x2m_sink_ops *sink;
+	void *sink_priv;
 
 	void *map;               /* vmalloc_user: ctl page, slots, events */
 	size_t map_bytes;
@@ -80,6 +79,7 @@ struct x2m_endpoint {
 	spinlock_t lock;         /* the producer side of both rings */
 	u32 rx_prod, ev_prod;    /* the kernel's own copies, the only ones it trusts */
 	wait_queue_head_t wait;
+	struct x2m_ep_stats stats;
 
 	/*
 	 * The file holds one reference, every zero-copy send in flight one
@@ -110,24 +110,27 @@ int x2m_boards_init(const char *ifnames);
 void x2m_boards_exit(void);
 int x2m_board_attach(const char *ifname, unsigned int *index);
 int x2m_board_detach(const char *ifname);
-struct x2m_board *x2m_board_get(unsigned int index);
-void x2m_board_put(struct x2m_board *board);
 int x2m_board_info(struct xen2mx_board_info *info);
 void x2m_board_counters(u32 index, u64 *values);
 unsigned int x2m_boards_count(void);
 
 /* endpoint.c */
 int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *req);
-void x2m_endpoint_close(struct x2m_endpoint *ep);
 void x2m_endpoint_put(struct x2m_endpoint *ep);
 void x2m_endpoint_event(struct x2m_endpoint *ep, u32 type, s32 status, u64 cookie);
 bool x2m_endpoint_pending(struct x2m_endpoint *ep);
-void x2m_endpoint_deliver(struct x2m_endpoint *ep, const u8 *eth, const struct sk_buff *skb);
+int x2m_endpoint_deliver(struct x2m_endpoint *ep, const u8 *eth, const struct sk_buff *skb);
 
 /* recv.c */
 int x2m_recv(struct sk_buff *skb, struct net_device *dev, struct packet_type *pt,
 	     struct net_device *orig_dev);
-void x2m_demux(struct x2m_board *board, struct sk_buff *skb);
+int x2m_demux(struct x2m_board *board, struct sk_buff *skb);
+
+/* list.c */
+long x2m_ioctl_list_endpoints(void __user *arg);
+
+/* nack.c */
+void x2m_nack(struct x2m_board *board, const u8 *head, unsigned int length, int endpoint, int why);
 
 /* send.c */
 extern unsigned int x2m_pinned_pages;

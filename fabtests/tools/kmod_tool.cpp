@@ -19,6 +19,11 @@
 //   kmod_tool zcflood              zero-copy sends to a missing board, forever
 //   kmod_tool zclisten EP SECONDS  waits for a full-size TINY on EP, checks its payload
 //   kmod_tool zcsend MAC EP        sends full-size TINYs zero-copy to MAC's endpoint EP
+//   kmod_tool nack                 frames for closed endpoints or stale sessions are
+//                                  nacked by the kernel; answers never are
+//   kmod_tool nackflood N          N frames to a closed endpoint: prints how many were nacked
+//   kmod_tool nackremote MAC EP    a TINY to MAC's endpoint EP (not open): its kernel nacks it
+//   kmod_tool traffic N            N frames between two endpoints, says TRAFFIC, sleeps
 //   kmod_tool runas UID CMD...     runs CMD as UID (group UID, no other groups): the
 //                                  guests' busybox has no tool that does it
 #include <fcntl.h>
@@ -80,7 +85,9 @@ const char* const kCounterNames[XEN2MX_CTR_MAX] = {
     "sent", "sent_bytes", "sent_zerocopy", "sent_loopback", "received", "received_bytes", "drop_short",
     "drop_ptype", "drop_no_endpoint", "drop_session", "drop_ring_full", "drop_too_long", "drop_not_host",
     "send_refused", "send_failed", "endpoints_open", "endpoints_opened", "pages_pinned", "zerocopy_pending",
+    "grants_mapped", "nacks_sent", "nacks_limited",
 };
+static_assert(sizeof kCounterNames / sizeof kCounterNames[0] == XEN2MX_CTR_MAX);
 
 uint64_t counter(int fd, int which) {
     xen2mx_counters c{};
@@ -106,9 +113,12 @@ struct Endpoint {
         map = static_cast<uint8_t*>(base);
         return 0;
     }
-    ~Endpoint() {
+    ~Endpoint() { close(); }
+    void close() {
         if (map) ::munmap(map, info.map_bytes);
         if (fd >= 0) ::close(fd);
+        map = nullptr;
+        fd = -1;
     }
     xen2mx_ring_ctl* ctl() const { return reinterpret_cast<xen2mx_ring_ctl*>(map); }
 
@@ -644,6 +654,166 @@ int cmd_forge(const char* mac_text, int id) {
     return 0;
 }
 
+// A frame of `length` bytes (at least the minimum Ethernet frame) of packet
+// type `ptype` for endpoint `dst_ep` of `dst_mac`, zero but for its head.
+std::vector<uint8_t> frame_of(const uint8_t* dst_mac, uint8_t ptype, uint8_t dst_ep, size_t length = 64) {
+    std::vector<uint8_t> f(length, 0);
+    std::memcpy(f.data(), dst_mac, 6);
+    f[12] = 0x86;
+    f[13] = 0xdf;
+    f[16] = ptype;
+    f[17] = dst_ep;
+    return f;
+}
+
+uint32_t get32(const uint8_t* p) {
+    return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | uint32_t{p[3]};
+}
+
+constexpr uint8_t kNackLib = 44, kNackMcp = 45;
+constexpr uint8_t kBadEndpoint = 1, kEndpointClosed = 2, kBadSession = 3;
+constexpr uint32_t kPullMagicXor = 0x21071980u;
+
+// The next frame at `ep` within `ms`, if it is a NACK_LIB of `type` from
+// endpoint `from` of `mac`, for `ep` and sequence number `seq`.
+bool nack_lib_arrives(Endpoint& ep, const uint8_t* mac, uint8_t from, uint8_t type, uint16_t seq, int ms = 1000) {
+    std::vector<uint8_t> got;
+    if (!ep.receive(&got, ms) || got.size() < 32) return false;
+    return got[16] == kNackLib && !std::memcmp(got.data() + 6, mac, 6) && got[17] == from && got[19] == type &&
+           got[25] == ep.info.endpoint_id && got[28] == (seq >> 8) && got[29] == (seq & 0xff);
+}
+
+// Frames for endpoints not open, or with a stale session, are answered by
+// the kernel with MX's nacks, counted; answers and nacks never are.
+int cmd_nack() {
+    Endpoint a, b, e;
+    if (a.open(0, XEN2MX_ANY_ENDPOINT) || b.open(0, XEN2MX_ANY_ENDPOINT) ||
+        e.open(0, XEN2MX_ANY_ENDPOINT, XEN2MX_OPEN_MX_COMPAT)) {
+        check(false, "open three endpoints on board 0");
+        return 1;
+    }
+    const uint8_t* mac = a.info.mac;
+    const uint8_t closed = static_cast<uint8_t>(b.info.endpoint_id);
+    const uint32_t old_session = b.info.session;
+    b.close();
+    const uint64_t nacks = counter(a.fd, XEN2MX_CTR_NACKS_SENT);
+    std::vector<uint8_t> got;
+
+    auto f = tiny(mac, closed, old_session, mac, 0);
+    f[24] = 0x12;  // lib_seqnum
+    f[25] = 0x34;
+    check(send_frame(a.fd, f.data(), f.size()) == 0, "TINY to a closed endpoint: sent");
+    check(nack_lib_arrives(a, mac, closed, kEndpointClosed, 0x1234),
+          "a NACK_LIB ENDPT_CLOSED came back, with the endpoints and the sequence number");
+    check(counter(a.fd, XEN2MX_CTR_NACKS_SENT) == nacks + 1, "nacks_sent counted it");
+
+    // The id open again, by another process as far as the peer knows: a new session.
+    Endpoint c;
+    if (c.open(0, closed) != 0) {
+        check(false, "reopen endpoint " + std::to_string(closed));
+        return 1;
+    }
+    check(send_frame(a.fd, f.data(), f.size()) == 0 && nack_lib_arrives(a, mac, closed, kBadSession, 0x1234),
+          "TINY with the old session to the reopened endpoint: NACK_LIB BAD_SESSION");
+    check(!c.receive(&got, 200), "and the new endpoint did not get it");
+    auto fresh = tiny(mac, closed, c.info.session, mac, 0);
+    check(send_frame(a.fd, fresh.data(), fresh.size()) == 0 && c.receive(&got, 1000),
+          "with the new session: delivered");
+    check(!a.receive(&got, 200), "and not nacked");
+    c.close();
+
+    auto raw_ep = tiny(mac, 255, 1, mac, 0);
+    check(send_frame(a.fd, raw_ep.data(), raw_ep.size()) == 0 && nack_lib_arrives(a, mac, 255, kBadEndpoint, 0),
+          "TINY to endpoint 255 (none can be open there): NACK_LIB BAD_ENDPT");
+
+    auto connect = frame_of(mac, 36, closed);
+    connect[24] = 0;
+    check(send_frame(a.fd, connect.data(), connect.size()) == 0 && nack_lib_arrives(a, mac, closed, kEndpointClosed, 0),
+          "connect request to a closed endpoint: NACK_LIB ENDPT_CLOSED");
+
+    // The PULL's handle and magic come back so that the puller finds its pull.
+    auto pull = frame_of(mac, 41, closed);
+    pull[40] = 0xab, pull[41] = 0xcd, pull[42] = 0xef, pull[43] = 0x01;  // src_pull_handle
+    check(send_frame(a.fd, pull.data(), pull.size()) == 0, "PULL to a closed endpoint: sent");
+    bool mcp = a.receive(&got, 1000) && got.size() >= 32;
+    check(mcp && got[16] == kNackMcp && got[17] == closed && got[19] == kEndpointClosed &&
+              get32(got.data() + 24) == 0xabcdef01 && get32(got.data() + 28) == (a.info.endpoint_id ^ kPullMagicXor),
+          "a NACK_MCP ENDPT_CLOSED came back with the pull's handle and magic");
+    auto pull_mx = frame_of(mac, 41, closed);
+    pull_mx[32] = 0x55, pull_mx[33] = 0x66, pull_mx[34] = 0x77, pull_mx[35] = 0x88;  // MX's layout
+    check(send_frame(e.fd, pull_mx.data(), pull_mx.size()) == 0, "PULL in MX's layout to a closed endpoint: sent");
+    mcp = e.receive(&got, 1000) && got.size() >= 32;
+    check(mcp && got[16] == kNackMcp && get32(got.data() + 24) == 0x55667788 &&
+              get32(got.data() + 28) == (e.info.endpoint_id ^ kPullMagicXor),
+          "its NACK_MCP found the MX-compatible puller, with its handle");
+
+    // Answers are not answered: connect replies, acks, nacks.
+    const uint64_t before_answers = counter(a.fd, XEN2MX_CTR_NACKS_SENT);
+    auto reply = frame_of(mac, 36, closed);
+    reply[42] = 1;
+    auto truc = frame_of(mac, 35, closed);
+    auto nack = frame_of(mac, kNackLib, closed);
+    nack[25] = closed;  // NACK_LIB names its target at 25
+    for (auto* frame : {&reply, &truc, &nack}) send_frame(a.fd, frame->data(), frame->size());
+    check(!a.receive(&got, 300), "connect reply, ack and nack to a closed endpoint: no nack");
+    check(counter(a.fd, XEN2MX_CTR_NACKS_SENT) == before_answers, "nacks_sent did not move");
+    check(counter(a.fd, XEN2MX_CTR_NACKS_SENT) == nacks + 6, "six nacks in all");
+    return failures ? 1 : 0;
+}
+
+// n frames to a closed endpoint at once; how many nacks came back.
+int cmd_nackflood(int n) {
+    Endpoint a, b;
+    if (a.open(0, XEN2MX_ANY_ENDPOINT) || b.open(0, XEN2MX_ANY_ENDPOINT)) return 1;
+    const uint8_t closed = static_cast<uint8_t>(b.info.endpoint_id);
+    b.close();
+    auto f = tiny(a.info.mac, closed, 1, a.info.mac, 0);
+    for (int i = 0; i < n; ++i) send_frame(a.fd, f.data(), f.size());
+    int nacked = 0;
+    std::vector<uint8_t> got;
+    while (a.receive(&got, 300))
+        if (got.size() > 16 && got[16] == kNackLib) ++nacked;
+    std::printf("NACKED %d of %d\n", nacked, n);
+    return 0;
+}
+
+// A TINY to endpoint `id` of another host, where none is open: its kernel nacks it.
+int cmd_nackremote(const char* mac_text, int id) {
+    uint8_t dst[6];
+    if (!parse_mac(mac_text, dst)) return 2;
+    Endpoint a;
+    if (a.open(0, XEN2MX_ANY_ENDPOINT)) return 1;
+    auto f = tiny(dst, static_cast<uint8_t>(id), 1, a.info.mac, 0);
+    f[24] = 0x00;
+    f[25] = 0x07;
+    const auto start = std::chrono::steady_clock::now();
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        if (send_frame(a.fd, f.data(), f.size()) != 0) continue;
+        if (nack_lib_arrives(a, dst, static_cast<uint8_t>(id), kEndpointClosed, 7, 2000)) {
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+            std::printf("NACKED by %s in %lld ms\n", mac_text, static_cast<long long>(ms.count()));
+            return 0;
+        }
+    }
+    std::printf("NO NACK from %s\n", mac_text);
+    return 1;
+}
+
+// Two endpoints that exchanged n frames of 64 bytes, kept open for a look.
+int cmd_traffic(int n) {
+    Endpoint a, b;
+    if (a.open(0, XEN2MX_ANY_ENDPOINT) || b.open(0, XEN2MX_ANY_ENDPOINT)) return 1;
+    auto f = tiny(a.info.mac, static_cast<uint8_t>(b.info.endpoint_id), b.info.session, a.info.mac, 0, 24);
+    std::vector<uint8_t> got;
+    int received = 0;
+    for (int i = 0; i < n; ++i)
+        if (send_frame(a.fd, f.data(), f.size()) == 0 && b.receive(&got, 1000)) ++received;
+    std::printf("TRAFFIC a=%u b=%u frames=%d bytes=%zu\n", a.info.endpoint_id, b.info.endpoint_id, received,
+                f.size() * static_cast<size_t>(received));
+    std::fflush(stdout);
+    for (;;) ::pause();
+}
+
 int cmd_runas(int uid, char** command) {
     const auto id = static_cast<uid_t>(uid);
     if (::setgroups(0, nullptr) != 0 || ::setgid(id) != 0 || ::setuid(id) != 0) {
@@ -673,9 +843,13 @@ int main(int argc, char** argv) {
     if (cmd == "zcflood") return cmd_zcflood();
     if (cmd == "zclisten" && argc > 3) return cmd_zclisten(std::atoi(argv[2]), std::atoi(argv[3]));
     if (cmd == "zcsend" && argc > 3) return cmd_zcsend(argv[2], std::atoi(argv[3]));
+    if (cmd == "nack") return cmd_nack();
+    if (cmd == "nackflood" && argc > 2) return cmd_nackflood(std::atoi(argv[2]));
+    if (cmd == "nackremote" && argc > 3) return cmd_nackremote(argv[2], std::atoi(argv[3]));
+    if (cmd == "traffic" && argc > 2) return cmd_traffic(std::atoi(argv[2]));
     if (cmd == "runas" && argc > 3) return cmd_runas(std::atoi(argv[2]), argv + 3);
     if (cmd == "forge" && argc > 3) return cmd_forge(argv[2], std::atoi(argv[3]));
     std::fprintf(stderr, "usage: kmod_tool info|counters [BOARD]|counter NAME|attach IF|detach IF|abuse|local|"
-                         "hold N|listen EP SECONDS|forge MAC EP|runas UID CMD...\n");
+                         "hold N|listen EP SECONDS|forge MAC EP|nack|nackflood N|nackremote MAC EP|traffic N|runas UID CMD...\n");
     return 2;
 }

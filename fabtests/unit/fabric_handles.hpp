@@ -2,9 +2,15 @@
 // provider through the real libfabric.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
 #include <memory>
+#include <vector>
 
 #include <rdma/fabric.h>
+#include <rdma/fi_eq.h>
+#include <rdma/fi_errno.h>
 
 namespace xen2mx::test {
 
@@ -48,5 +54,37 @@ public:
 private:
     Object* object_ = nullptr;
 };
+
+// Test data: byte i of buffer `seed`, different for neighbouring seeds and
+// across 256-byte blocks, so that a misplaced or stale byte shows.
+inline std::vector<uint8_t> pattern(size_t seed, size_t length) {
+    std::vector<uint8_t> data(length);
+    for (size_t i = 0; i < length; ++i) data[i] = static_cast<uint8_t>((seed * 131 + i * 7 + (i >> 8)) & 0xff);
+    return data;
+}
+
+// Reads one entry (0), or the error that came instead (its negated code,
+// with the entry in *error when given), from cq; reads `others` meanwhile,
+// as an application would, so that every endpoint makes progress.
+template <typename Entry>
+int read_one(fid_cq* cq, Entry* entry, fi_cq_err_entry* error, std::initializer_list<fid_cq*> others,
+             std::chrono::steady_clock::duration patience, fi_addr_t* source = nullptr) {
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        for (fid_cq* other : others) {
+            if (other && other != cq) fi_cq_read(other, nullptr, 0);
+        }
+        const ssize_t n = source ? fi_cq_readfrom(cq, entry, 1, source) : fi_cq_read(cq, entry, 1);
+        if (n == 1) return 0;
+        if (n == -FI_EAVAIL) {
+            fi_cq_err_entry local{};
+            fi_cq_err_entry* e = error ? error : &local;
+            if (fi_cq_readerr(cq, e, 0) != 1) return -FI_EOTHER;
+            return -e->err;
+        }
+        if (n != -FI_EAGAIN) return static_cast<int>(n);
+    }
+    return -FI_ETIMEDOUT;
+}
 
 }  // namespace xen2mx::test

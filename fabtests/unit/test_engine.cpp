@@ -1029,6 +1029,27 @@ void long_cut(bool a_speaks_first) {
 TEST(Engine, LongCutThenTimedOutSideSpeaks) { long_cut(true); }
 TEST(Engine, LongCutThenOtherSideSpeaks) { long_cut(false); }
 
+// A NACK_LIB from `from` to `to`, as a peer's kernel or library sends it.
+void inject_nack(Node& to, Node& from, wire::NackType type, uint16_t lib_seqnum) {
+    wire::Head head;
+    head.dst_mac = to.address().board;
+    head.src_mac = from.address().board;
+    std::array<uint8_t, wire::kMaxHeaderLength> header{};
+    wire::NackLib nack;
+    nack.src_endpoint = from.address().endpoint;
+    nack.dst_endpoint = to.address().endpoint;
+    nack.nack_type = type;
+    nack.lib_seqnum = lib_seqnum;
+    const size_t n = wire::encode_nack_lib(head, nack, header);
+    to.link().inject(Bytes(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(n)), from.link().local_route());
+}
+
+// What the kernel of a host whose endpoint closed answers: a nack saying so.
+void inject_closed_nack(World& w, Node& to, Node& from, uint16_t lib_seqnum) {
+    inject_nack(to, from, wire::NackType::EndpointClosed, lib_seqnum);
+    w.run_for(5ms);
+}
+
 // A nack may be a late echo of an older connection: it makes the sender
 // check the connection, not drop it.
 TEST(Engine, StaleNackDoesNotBreakTheConnection) {
@@ -1044,24 +1065,60 @@ TEST(Engine, StaleNackDoesNotBreakTheConnection) {
     ASSERT_EQ(post_send(p.w, p.a, p.ab, next, 2), 0);  // sequence number 1, unacked
     p.w.run_for(20ms);
 
-    wire::Head head;
-    head.dst_mac = kMacA;
-    head.src_mac = kMacB;
-    std::array<uint8_t, wire::kMaxHeaderLength> header{};
-    wire::NackLib nack;
-    nack.src_endpoint = 2;
-    nack.dst_endpoint = 1;
-    nack.nack_type = wire::NackType::BadSession;
-    nack.lib_seqnum = 1;
-    const size_t n = wire::encode_nack_lib(head, nack, header);
-    p.a.link().inject(Bytes(header.begin(), header.begin() + static_cast<std::ptrdiff_t>(n)),
-                      p.b.link().local_route());
+    inject_nack(p.a, p.b, wire::NackType::BadSession, 1);
     p.w.run_for(50ms);
     p.w.net.cut(kMacB, 2, false);
     ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 50, 2), 0);
     ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(2) && p.a.send_done(2); }));
     EXPECT_EQ(p.a.send_done(2)->status, Status::Ok) << engine::status_text(p.a.send_done(2)->status);
     EXPECT_EQ(first_mismatch(buffer.data(), 50, 2), 50u);
+}
+
+// A peer whose endpoint closed: its kernel nacks the frames sent to it, the
+// sender checks the connection, the connect request is nacked too, and the
+// send fails then, long before the peer timeout.
+TEST(Engine, ClosedPeerFailsFastOnItsNacks) {
+    const Config config = fast_timeouts(kVariants[0]);
+    Pair p(config);
+    const Bytes hello = pattern(1, 10);
+    Bytes buffer(100, kGuardByte);
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), 10, 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 1), 0);  // sequence number 0
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(1) && p.a.send_done(1); }));
+    p.w.net.cut(kMacB, 2, true);
+    const TimePoint start = p.w.now;
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, pattern(2, 50), 2), 0);  // sequence number 1
+    p.w.run_for(5ms);
+    inject_closed_nack(p.w, p.a, p.b, 1);
+    EXPECT_EQ(p.a.send_done(2), nullptr) << "one nack is only a reason to check the connection";
+    inject_closed_nack(p.w, p.a, p.b, 0);  // the connect request's
+    ASSERT_NE(p.a.send_done(2), nullptr);
+    EXPECT_EQ(p.a.send_done(2)->status, Status::PeerGone) << engine::status_text(p.a.send_done(2)->status);
+    EXPECT_LT(p.w.now - start, config.peer_timeout / 4);
+
+    // A later send tries again, and fails the same way while the endpoint stays closed.
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, pattern(3, 20), 3), 0);
+    p.w.run_for(5ms);
+    inject_closed_nack(p.w, p.a, p.b, 0);
+    ASSERT_NE(p.a.send_done(3), nullptr);
+    EXPECT_EQ(p.a.send_done(3)->status, Status::PeerGone);
+}
+
+// The same for a peer never reached: the connect request's nack ends it.
+TEST(Engine, ConnectToAClosedEndpointFailsFast) {
+    const Config config = fast_timeouts(kVariants[0]);
+    Pair p(config);
+    p.w.net.cut(kMacB, 2, true);
+    const TimePoint start = p.w.now;
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, pattern(1, 10), 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, pattern(2, 100000), 2), 0);
+    p.w.run_for(5ms);
+    inject_closed_nack(p.w, p.a, p.b, 0);
+    ASSERT_NE(p.a.send_done(1), nullptr);
+    ASSERT_NE(p.a.send_done(2), nullptr);
+    EXPECT_EQ(p.a.send_done(1)->status, Status::PeerGone);
+    EXPECT_EQ(p.a.send_done(2)->status, Status::PeerGone);
+    EXPECT_LT(p.w.now - start, config.peer_timeout / 4);
 }
 
 // b restarts again and again while both sides send over a lossy network.

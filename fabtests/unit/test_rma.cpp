@@ -38,11 +38,7 @@ constexpr uint32_t kVersion = FI_VERSION(1, 17);
 constexpr auto kPatience = 20s;
 constexpr uint8_t kUntouched = 0x5a;
 
-std::vector<uint8_t> pattern(size_t seed, size_t length) {
-    std::vector<uint8_t> data(length);
-    for (size_t i = 0; i < length; ++i) data[i] = static_cast<uint8_t>((seed * 131 + i * 7 + (i >> 8)) & 0xff);
-    return data;
-}
+using xen2mx::test::pattern;
 
 bool untouched(const std::vector<uint8_t>& memory) {
     for (uint8_t b : memory) {
@@ -178,23 +174,8 @@ protected:
 
     // Progress on both sides until one entry (or error) comes out of cq.
     int wait(fid_cq* cq, fi_cq_data_entry* entry, fi_cq_err_entry* error = nullptr) {
-        const auto deadline = Clock::now() + kPatience;
-        while (Clock::now() < deadline) {
-            for (Side* side : {&a_, &b_}) {
-                if (side->tx.get() != cq) fi_cq_read(side->tx.get(), nullptr, 0);
-                if (side->rx.get() != cq) fi_cq_read(side->rx.get(), nullptr, 0);
-            }
-            const ssize_t n = fi_cq_read(cq, entry, 1);
-            if (n == 1) return 0;
-            if (n == -FI_EAVAIL) {
-                fi_cq_err_entry local{};
-                fi_cq_err_entry* e = error ? error : &local;
-                EXPECT_EQ(fi_cq_readerr(cq, e, 0), 1);
-                return -e->err;
-            }
-            if (n != -FI_EAGAIN) return static_cast<int>(n);
-        }
-        return -FI_ETIMEDOUT;
+        return xen2mx::test::read_one(cq, entry, error, {a_.tx.get(), a_.rx.get(), b_.tx.get(), b_.rx.get()},
+                                      kPatience);
     }
 
     // Progress on both sides until the counter reaches `value`.

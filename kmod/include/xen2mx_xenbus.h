@@ -62,6 +62,14 @@
  *                  XEN2MX_EVENT_SEND_DONE. A frame without segments is
  *                  answered once it is handed to the NIC.
  *
+ * The ring page past the ring (X2MX_STATS_OFFSET on) holds struct
+ * x2mx_stats: the per-board counters of uapi/xen2mx.h (XEN2MX_CTR_SENT ..
+ * XEN2MX_CTR_BOARD_MAX - 1) as Dom0 sees them for this guest: frames it
+ * sent, frames delivered into its endpoints or dropped there, and loopback
+ * frames it sent that Dom0 dropped. Only the backend writes them (each one
+ * before the response to the request it concerns); they are the guest's
+ * view of its board, to read, never to trust.
+ *
  * Everything in a request, a chunk or a segment is checked by the backend
  * before use (op, ids, sizes, grant counts, offsets); a bad request is
  * answered with a negative errno and counted, never trusted. Frames are
@@ -126,5 +134,11 @@ struct x2mx_segment {
 };
 
 DEFINE_RING_TYPES(x2mx, struct x2mx_request, struct x2mx_response);
+
+#define X2MX_STATS_OFFSET 3072   /* in the ring page: past the sring's 64 slots */
+#define X2MX_STATS_MAX 32
+struct x2mx_stats {
+	__u64 ctr[X2MX_STATS_MAX];
+};
 
 #endif /* XEN2MX_XENBUS_H */

@@ -2,7 +2,8 @@
 # Packs the guests' initramfs: a static busybox, the kernel modules the
 # virtual NIC needs, xen2mx.ko, the guest scripts, and programs with every
 # shared library ldd finds for them (libfabric, the provider from the build
-# tree, Debian's fi_pingpong and fi_info, the project's test programs).
+# tree, Debian's fi_pingpong and fi_info, iproute2's tc, xen2mx_info, the
+# project's test programs).
 #   initramfs.sh KROOT KVER XEN2MX_KO OUT.cpio.gz PROGRAM...
 # A PROGRAM named *.so goes to /x2m/lib (the provider directory), anything
 # else to /x2m/bin.
@@ -48,6 +49,8 @@ add_module() {
 add_module virtio_pci
 add_module virtio_net
 add_module e1000
+# netem holds frames in eth0's qdisc (pages of zero-copy sends still lent).
+add_module sch_netem
 cp "$module" "$stage/lib/modules/$kver/xen2mx.ko"
 
 copy_libs() {

@@ -5,6 +5,10 @@
  * 64-bit fields aligned) so that 32- and 64-bit code agree; any change that
  * is not a pure addition bumps XEN2MX_ABI_VERSION.
  *
+ * Additions to ABI 1, which a module without them tells by ENOTTY (ioctls)
+ * or by xen2mx_counters.count (counters): XEN2MX_IOC_LIST_ENDPOINTS and the
+ * counters from XEN2MX_CTR_GRANTS_MAPPED on.
+ *
  * One open file holds at most one endpoint. Its memory is mapped with
  * mmap(fd, offset 0, length xen2mx_endpoint_open.map_bytes):
  *
@@ -135,6 +139,9 @@ enum xen2mx_counter {
 	XEN2MX_CTR_ENDPOINTS_OPENED,  /* ever */
 	XEN2MX_CTR_PAGES_PINNED,      /* user pages held now */
 	XEN2MX_CTR_ZEROCOPY_PENDING,  /* zero-copy sends not completed */
+	XEN2MX_CTR_GRANTS_MAPPED,     /* Dom0: guest pages mapped now; a guest: its pages granted now */
+	XEN2MX_CTR_NACKS_SENT,        /* frames for no endpoint or a stale session answered */
+	XEN2MX_CTR_NACKS_LIMITED,     /* such frames left unanswered: over nack_rate */
 	XEN2MX_CTR_MAX
 };
 
@@ -150,12 +157,52 @@ struct xen2mx_counters {
 	__u64 values[32];
 };
 
+/*
+ * The endpoints open, a batch at a time, in order of board then id. The
+ * caller passes room for `count` entries of `entry_bytes` each (the size of
+ * struct xen2mx_endpoint_entry it was built with; a module with a longer
+ * entry writes only that much of each) and `cursor` 0; the module writes up
+ * to `count` entries, sets `count` to how many it wrote and `cursor` to
+ * where the next call goes on, or to XEN2MX_LIST_END when no endpoint is
+ * left. Each position is visited once: an endpoint opened or closed between
+ * two calls may be missed, never listed twice. Anyone may list; sessions
+ * are shown to CAP_NET_ADMIN only (0 otherwise: a real session never is).
+ */
+#define XEN2MX_LIST_END 0xffffffffu
+#define XEN2MX_OWNER_LEN 32
+struct xen2mx_endpoint_entry {
+	__u32 board;
+	__u32 endpoint;       /* its id */
+	__u32 flags;          /* XEN2MX_OPEN_* it was opened with */
+	__u32 session;        /* 0 unless the caller has CAP_NET_ADMIN */
+	__s32 pid;            /* the process that opened it (initial pid namespace), 0 for none */
+	__u32 uid;            /* its user, in the caller's user namespace */
+	char owner[XEN2MX_OWNER_LEN]; /* that process's command name, NUL-terminated */
+	__u64 rx_frames;      /* put into its ring */
+	__u64 rx_bytes;
+	__u64 tx_frames;      /* sent from it */
+	__u64 tx_bytes;
+	__u64 drops;          /* for it but dropped: ring full, too long, stale session */
+	__u32 pages_pinned;   /* its pages lent to the NIC now (zero-copy sends) */
+	__u32 zerocopy_pending; /* its zero-copy sends not completed */
+};
+#define XEN2MX_ENTRY_MIN_BYTES 56 /* up to and including owner */
+
+struct xen2mx_list_endpoints {
+	__u32 board;          /* in: one board's, or XEN2MX_ALL_BOARDS */
+	__u32 cursor;         /* in: 0, then what the last call left; out: see above */
+	__u32 count;          /* in: entries the buffer holds; out: entries written */
+	__u32 entry_bytes;    /* in: XEN2MX_ENTRY_MIN_BYTES .. 4096, a multiple of 8 */
+	__u64 entries;        /* in: user pointer to the buffer */
+};
+
 #define XEN2MX_IOC_MAGIC 0xd8
 #define XEN2MX_IOC_VERSION       _IOR(XEN2MX_IOC_MAGIC, 0x00, struct xen2mx_version)
 #define XEN2MX_IOC_BOARD_INFO    _IOWR(XEN2MX_IOC_MAGIC, 0x01, struct xen2mx_board_info)
 #define XEN2MX_IOC_ATTACH        _IOWR(XEN2MX_IOC_MAGIC, 0x02, struct xen2mx_attach)
 #define XEN2MX_IOC_DETACH        _IOW(XEN2MX_IOC_MAGIC, 0x03, struct xen2mx_attach)
 #define XEN2MX_IOC_COUNTERS      _IOWR(XEN2MX_IOC_MAGIC, 0x04, struct xen2mx_counters)
+#define XEN2MX_IOC_LIST_ENDPOINTS _IOWR(XEN2MX_IOC_MAGIC, 0x05, struct xen2mx_list_endpoints)
 #define XEN2MX_IOC_ENDPOINT_OPEN _IOWR(XEN2MX_IOC_MAGIC, 0x10, struct xen2mx_endpoint_open)
 #define XEN2MX_IOC_SEND          _IOW(XEN2MX_IOC_MAGIC, 0x11, struct xen2mx_send)
 #define XEN2MX_IOC_WAIT          _IOWR(XEN2MX_IOC_MAGIC, 0x12, struct xen2mx_wait)

@@ -92,21 +92,30 @@ namespace {
 
 Endpoint* endpoint_of(fid_ep* handle) { return object_of<Endpoint>(&handle->fid); }
 
+// Every form but the message ones names one remote range as long as its
+// local buffers, and takes its flags from the endpoint (none when injected).
+ssize_t post_range(fid_ep* handle, RmaOp op, uint64_t addr, uint64_t key) {
+    Endpoint* ep = endpoint_of(handle);
+    size_t length = 0;
+    for (size_t i = 0; op.iov && i < op.count; ++i) length += op.iov[i].iov_len;
+    const fi_rma_iov remote{addr, length, key};
+    op.remote = &remote;
+    op.remote_count = 1;
+    if (!op.inject) op.flags = ep->tx_op_flags & kRmaFlags;
+    return post_rma(ep, op);
+}
+
 ssize_t ep_read(fid_ep* handle, void* buf, size_t len, void*, fi_addr_t src, uint64_t addr, uint64_t key,
                 void* context) {
     const iovec iov{buf, len};
-    const fi_rma_iov remote{addr, len, key};
-    Endpoint* ep = endpoint_of(handle);
-    return post_rma(ep, {engine::RmaKind::Read, &iov, 1, src, &remote, 1, context, ep->tx_op_flags & kRmaFlags});
+    return post_range(handle, {.kind = engine::RmaKind::Read, .iov = &iov, .count = 1, .peer = src, .context = context},
+                      addr, key);
 }
 
 ssize_t ep_readv(fid_ep* handle, const iovec* iov, void**, size_t count, fi_addr_t src, uint64_t addr,
                  uint64_t key, void* context) {
-    size_t length = 0;
-    for (size_t i = 0; iov && i < count; ++i) length += iov[i].iov_len;
-    const fi_rma_iov remote{addr, length, key};
-    Endpoint* ep = endpoint_of(handle);
-    return post_rma(ep, {engine::RmaKind::Read, iov, count, src, &remote, 1, context, ep->tx_op_flags & kRmaFlags});
+    return post_range(handle, {.kind = engine::RmaKind::Read, .iov = iov, .count = count, .peer = src, .context = context},
+                      addr, key);
 }
 
 ssize_t ep_readmsg(fid_ep* handle, const fi_msg_rma* msg, uint64_t flags) {
@@ -118,18 +127,14 @@ ssize_t ep_readmsg(fid_ep* handle, const fi_msg_rma* msg, uint64_t flags) {
 ssize_t ep_write(fid_ep* handle, const void* buf, size_t len, void*, fi_addr_t dest, uint64_t addr, uint64_t key,
                  void* context) {
     const iovec iov{const_cast<void*>(buf), len};
-    const fi_rma_iov remote{addr, len, key};
-    Endpoint* ep = endpoint_of(handle);
-    return post_rma(ep, {engine::RmaKind::Write, &iov, 1, dest, &remote, 1, context, ep->tx_op_flags & kRmaFlags});
+    return post_range(handle, {.kind = engine::RmaKind::Write, .iov = &iov, .count = 1, .peer = dest, .context = context},
+                      addr, key);
 }
 
 ssize_t ep_writev(fid_ep* handle, const iovec* iov, void**, size_t count, fi_addr_t dest, uint64_t addr,
                   uint64_t key, void* context) {
-    size_t length = 0;
-    for (size_t i = 0; iov && i < count; ++i) length += iov[i].iov_len;
-    const fi_rma_iov remote{addr, length, key};
-    Endpoint* ep = endpoint_of(handle);
-    return post_rma(ep, {engine::RmaKind::Write, iov, count, dest, &remote, 1, context, ep->tx_op_flags & kRmaFlags});
+    return post_range(handle, {.kind = engine::RmaKind::Write, .iov = iov, .count = count, .peer = dest, .context = context},
+                      addr, key);
 }
 
 ssize_t ep_writemsg(fid_ep* handle, const fi_msg_rma* msg, uint64_t flags) {
@@ -143,32 +148,26 @@ ssize_t ep_writemsg(fid_ep* handle, const fi_msg_rma* msg, uint64_t flags) {
 
 ssize_t ep_inject_write(fid_ep* handle, const void* buf, size_t len, fi_addr_t dest, uint64_t addr, uint64_t key) {
     const iovec iov{const_cast<void*>(buf), len};
-    const fi_rma_iov remote{addr, len, key};
-    RmaOp op{engine::RmaKind::Write, &iov, 1, dest, &remote, 1, nullptr, 0};
-    op.inject = true;
-    return post_rma(endpoint_of(handle), op);
+    return post_range(handle, {.kind = engine::RmaKind::Write, .iov = &iov, .count = 1, .peer = dest, .inject = true},
+                      addr, key);
 }
 
 ssize_t ep_writedata(fid_ep* handle, const void* buf, size_t len, void*, uint64_t data, fi_addr_t dest,
                      uint64_t addr, uint64_t key, void* context) {
     const iovec iov{const_cast<void*>(buf), len};
-    const fi_rma_iov remote{addr, len, key};
-    Endpoint* ep = endpoint_of(handle);
-    RmaOp op{engine::RmaKind::Write, &iov, 1, dest, &remote, 1, context, ep->tx_op_flags & kRmaFlags};
-    op.has_data = true;
-    op.data = data;
-    return post_rma(ep, op);
+    return post_range(handle,
+                      {.kind = engine::RmaKind::Write, .iov = &iov, .count = 1, .peer = dest, .context = context,
+                       .has_data = true, .data = data},
+                      addr, key);
 }
 
 ssize_t ep_inject_writedata(fid_ep* handle, const void* buf, size_t len, uint64_t data, fi_addr_t dest,
                             uint64_t addr, uint64_t key) {
     const iovec iov{const_cast<void*>(buf), len};
-    const fi_rma_iov remote{addr, len, key};
-    RmaOp op{engine::RmaKind::Write, &iov, 1, dest, &remote, 1, nullptr, 0};
-    op.inject = true;
-    op.has_data = true;
-    op.data = data;
-    return post_rma(endpoint_of(handle), op);
+    return post_range(handle,
+                      {.kind = engine::RmaKind::Write, .iov = &iov, .count = 1, .peer = dest, .has_data = true,
+                       .data = data, .inject = true},
+                      addr, key);
 }
 
 }  // namespace

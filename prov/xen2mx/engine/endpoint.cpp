@@ -1463,8 +1463,17 @@ void Endpoint::on_nack_lib(const wire::Frame& frame, const link::Route& from) {
     }
     PeerId peer;
     Partner* partner = partner_of_frame(frame, from, &peer, false);
-    // While we check the connection already, more nacks say nothing new.
-    if (!partner || !partner->established || partner->state == Partner::State::Connecting) return;
+    if (!partner) return;
+    if (partner->state == Partner::State::Connecting) {
+        // The peer's kernel says no endpoint is open at that id: our connect
+        // request will never be answered, so the connection fails now (as in
+        // MX) rather than at the peer timeout. A nack of a stale session says
+        // nothing while we check the connection already.
+        if (nack.nack_type == wire::NackType::EndpointClosed || nack.nack_type == wire::NackType::BadEndpoint)
+            peer_closed(peer, *partner);
+        return;
+    }
+    if (!partner->established) return;
     // Only a nack of a frame we still wait an ack for says anything.
     if (seqnum::sesnum_of(nack.lib_seqnum) != partner->send_sesnum) return;
     const uint16_t seq = seqnum::seq_of(nack.lib_seqnum);
@@ -1479,6 +1488,14 @@ void Endpoint::on_nack_lib(const wire::Frame& frame, const link::Route& from) {
     // frame of an earlier connection with the same sequence number; so the
     // connection is checked with a connect request before anything fails.
     start_connect(peer, *partner);
+}
+
+// Everything with a peer whose endpoint is gone fails, what waited for the
+// connection too; a later send starts a new connect.
+void Endpoint::peer_closed(PeerId peer, Partner& partner) {
+    if (partner.established) reset_partner(peer, partner, Status::PeerGone);
+    partner.state = Partner::State::Unknown;
+    while (SendRequest* request = partner.pending.pop_front()) complete_send(request, Status::PeerGone);
 }
 
 // ------------------------------------------------------------------ large messages

@@ -245,6 +245,7 @@ private:
 
     // Failures.
     void reset_partner(PeerId peer, Partner& partner, Status status);
+    void peer_closed(PeerId peer, Partner& partner);
     void fail_sends(PeerId peer, Partner& partner, Status status);
     void timers(TimePoint now);
 

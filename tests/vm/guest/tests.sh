@@ -49,6 +49,55 @@ echo "$info"
 echo "$info" | grep -q "^BOARD 0 eth0 $mac mtu=1500 endpoints=0 up" && pass "board 0 is eth0 ($mac), up" ||
     fail "board 0 is not eth0: $info"
 
+# ---------------------------------------------------------------- xen2mx_info
+out=$(as_user xen2mx_info 2>&1)
+echo "$out"
+echo "$out" | grep -q "^xen2mx ABI 1 on /dev/xen2mx: 1 board attached (at most 8), endpoint ids 0-254$" &&
+    pass "xen2mx_info, unprivileged: ABI 1, one board" || fail "xen2mx_info header: $out"
+echo "$out" | grep -qE "^ *0 +eth0 +$mac +1500 +up +0$" && pass "xen2mx_info: board 0 is eth0 ($mac), MTU 1500, up, no endpoint" ||
+    fail "xen2mx_info board table: $out"
+json=$(as_user xen2mx_info --json 2>&1)
+case $json in
+*"{\"index\": 0, \"ifname\": \"eth0\", \"mac\": \"$mac\", \"mtu\": 1500, \"up\": true, \"endpoints\": 0, \"counters\": {\"sent\": "*'"endpoints": []'*'"global": {"endpoints_open": 0,'*)
+    pass "xen2mx_info --json: the same board, no endpoint, the counters" ;;
+*) fail "xen2mx_info --json: $json" ;;
+esac
+
+# Two endpoints that exchanged 5 frames: the listing shows their owner and
+# traffic, the board's counters moved; sessions only for root.
+received_before=$(counter received)
+# Not through as_user: $! must be the process that holds the endpoints.
+kmod_tool runas 1000 kmod_tool traffic 5 >/tmp/traffic.out 2>&1 &
+talker=$!
+for _ in $(seq 100); do grep -q TRAFFIC /tmp/traffic.out && break; sleep 0.1; done
+traffic=$(sed -n 's/^TRAFFIC a=\([0-9]*\) b=\([0-9]*\) frames=5 bytes=320$/\1 \2/p' /tmp/traffic.out)
+ep_a=${traffic% *} ep_b=${traffic#* }
+json=$(as_user xen2mx_info --json 2>&1)
+line_a=$(echo "$json" | grep "{\"board\": 0, \"id\": $ep_a, ")
+line_b=$(echo "$json" | grep "{\"board\": 0, \"id\": $ep_b, ")
+owner="\"pid\": $talker, \"uid\": 1000, \"command\": \"kmod_tool\", \"flags\": \"\", \"session\": null, "
+case $line_a in
+*"$owner\"rx_frames\": 0, \"rx_bytes\": 0, \"tx_frames\": 5, \"tx_bytes\": 320, \"drops\": 0, \"pages_pinned\": 0,"*)
+    pass "xen2mx_info --json: endpoint $ep_a of pid $talker (kmod_tool, uid 1000) sent 5 frames, 320 bytes; no session shown" ;;
+*) fail "xen2mx_info --json, sender $ep_a of $talker: '$line_a' $(cat /tmp/traffic.out)" ;;
+esac
+case $line_b in
+*"$owner\"rx_frames\": 5, \"rx_bytes\": 320, \"tx_frames\": 0, \"tx_bytes\": 0,"*)
+    pass "xen2mx_info --json: endpoint $ep_b received the 5 frames, 320 bytes" ;;
+*) fail "xen2mx_info --json, receiver $ep_b: '$line_b'" ;;
+esac
+as_user xen2mx_info | grep -qE "^ *0 +$ep_a +$talker +(x2m|1000) +kmod_tool +- +0 +0 +5 +320 +0 +0 +0$" &&
+    pass "xen2mx_info table: the same endpoint, owner and traffic" || fail "xen2mx_info table: $(as_user xen2mx_info)"
+xen2mx_info --json | grep "{\"board\": 0, \"id\": $ep_a, " | grep -q '"session": [1-9][0-9]*,' &&
+    pass "xen2mx_info as root: sessions shown" || fail "xen2mx_info as root shows no session: $(xen2mx_info --json)"
+[ "$(counter received)" -ge $((received_before + 5)) ] &&
+    pass "counter received moved by the exchange: $received_before -> $(counter received)" ||
+    fail "counter received: $received_before -> $(counter received)"
+kill $talker
+wait $talker 2>/dev/null
+as_user xen2mx_info --json | grep -q "\"pid\": $talker," && fail "xen2mx_info still lists the endpoints of a dead process" ||
+    pass "xen2mx_info: the endpoints went with their process"
+
 # ---------------------------------------------------------------- privileges
 out=$(as_user kmod_tool attach lo 2>&1)
 echo "$out" | grep -q "Operation not permitted" && pass "unprivileged attach refused (EPERM)" ||
@@ -65,6 +114,20 @@ echo "$out" | grep -q "No such device" && pass "attaching a missing interface: E
 as_user kmod_tool abuse 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] abuse: /"
 as_user kmod_tool local 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] local: /"
 
+# ---------------------------------------------------------------- nacks
+as_user kmod_tool nack 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] nack: /"
+limited_before=$(counter nacks_limited)
+echo 5 >/sys/module/xen2mx/parameters/nack_rate
+sleep 1.2 # the nacks above are out of the current second
+out=$(as_user kmod_tool nackflood 40 2>&1)
+echo 100 >/sys/module/xen2mx/parameters/nack_rate
+nacked=$(echo "$out" | sed -n 's/^NACKED \([0-9]*\) of 40$/\1/p')
+limited=$(($(counter nacks_limited) - limited_before))
+# At most 5 a second; 10 if the burst straddled two seconds.
+[ -n "$nacked" ] && [ "$nacked" -ge 5 ] && [ "$nacked" -le 10 ] && [ "$limited" = $((40 - nacked)) ] &&
+    pass "nack_rate=5: $nacked of 40 frames to a closed endpoint nacked, the other $limited counted in nacks_limited" ||
+    fail "nack_rate=5: '$out', nacks_limited +$limited"
+
 # ---------------------------------------------------------------- death and unload
 open_before=$(counter endpoints_open)
 kmod_tool runas 1000 kmod_tool hold 3 >/tmp/hold.out 2>&1 &
@@ -72,6 +135,8 @@ holder=$!
 for _ in $(seq 100); do grep -q HOLDING /tmp/hold.out && break; sleep 0.1; done
 [ "$(counter endpoints_open)" = $((open_before + 3)) ] && pass "a process holding 3 endpoints: endpoints_open +3" ||
     fail "endpoints_open $(counter endpoints_open), before $open_before: $(cat /tmp/hold.out)"
+listed=$(xen2mx_info --json | grep -c "\"pid\": $holder, \"uid\": 1000, \"command\": \"kmod_tool\"")
+[ "$listed" = 3 ] && pass "xen2mx_info lists its 3 endpoints under its pid" || fail "xen2mx_info lists $listed endpoints of pid $holder"
 if rmmod xen2mx >/tmp/rmmod.out 2>&1; then fail "rmmod succeeded while endpoints were open"; else
     pass "rmmod refused while endpoints are open"; fi
 kill -9 $holder
@@ -85,19 +150,29 @@ limit=$(cat /sys/module/xen2mx/parameters/pinned_pages)
 echo 1 >/sys/module/xen2mx/parameters/pinned_pages
 as_user kmod_tool zclimit 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] pinned_pages=1: /"
 echo "$limit" >/sys/module/xen2mx/parameters/pinned_pages
+# The flood's frames wait 3 s in a netem qdisc on eth0, so that the NIC
+# still holds pages of the process when it is killed.
 open_before=$(counter endpoints_open)
 zc_before=$(counter sent_zerocopy)
+netem=no
+/x2m/bin/tc qdisc add dev eth0 root netem delay 3s limit 10000 >/tmp/tc.out 2>&1 && netem=yes ||
+    fail "tc qdisc add dev eth0 root netem: $(cat /tmp/tc.out)"
 kmod_tool runas 1000 kmod_tool zcflood >/tmp/flood.out 2>&1 &
 flooder=$!
 for _ in $(seq 100); do grep -q FLOODING /tmp/flood.out && break; sleep 0.1; done
 sleep 1
 zc_during=$(counter sent_zerocopy)
+ep_pinned=$(xen2mx_info --json | grep "\"pid\": $flooder," | sed -n 's/.*"pages_pinned": \([0-9]*\),.*/\1/p')
 pinned_during=$(counter pages_pinned)
 kill -9 $flooder
+pinned_at_kill=$(counter pages_pinned)
 wait $flooder 2>/dev/null
-[ "$zc_during" -gt "$zc_before" ] && pass "a process flooding zero-copy sends: $((zc_during - zc_before)) sent, $pinned_during pages pinned at one look" ||
+[ "$zc_during" -gt "$zc_before" ] && pass "a process flooding zero-copy sends: $((zc_during - zc_before)) sent" ||
     fail "zero-copy flood sent nothing: $(cat /tmp/flood.out)"
-for _ in $(seq 50); do
+[ "$netem" = yes ] && [ "${ep_pinned:-0}" -gt 0 ] && [ "$pinned_during" -gt 0 ] && [ "$pinned_at_kill" -gt 0 ] &&
+    pass "pages pinned when it is killed: $pinned_at_kill (its endpoint $ep_pinned, frames held by netem)" ||
+    fail "no pages pinned at the kill: endpoint ${ep_pinned:-none}, pages_pinned $pinned_during then $pinned_at_kill"
+for _ in $(seq 150); do
     [ "$(counter pages_pinned)" = 0 ] && [ "$(counter zerocopy_pending)" = 0 ] &&
         [ "$(counter endpoints_open)" = "$open_before" ] && break
     sleep 0.1
@@ -106,6 +181,7 @@ pinned=$(counter pages_pinned) pending=$(counter zerocopy_pending) open_now=$(co
 [ "$pinned" = 0 ] && [ "$pending" = 0 ] && [ "$open_now" = "$open_before" ] &&
     pass "killed mid-transfer: pages_pinned 0, zerocopy_pending 0, its endpoint gone" ||
     fail "after kill -9 mid-transfer: pages_pinned $pinned, zerocopy_pending $pending, endpoints_open $open_now (before $open_before)"
+[ "$netem" = yes ] && /x2m/bin/tc qdisc del dev eth0 root
 
 # ---------------------------------------------------------------- two guests
 barrier "both guests ready"
@@ -124,6 +200,9 @@ if [ "$X2M_ROLE" = a ]; then
 else
     barrier "listener up"
     check "forging sender: sent" as_user kmod_tool forge "$X2M_PEER_MAC" 7
+    # Endpoint 9 is never open in guest a.
+    check "a TINY to the other guest's closed endpoint 9: its kernel nacks it (ENDPT_CLOSED)" \
+        as_user kmod_tool nackremote "$X2M_PEER_MAC" 9
 fi
 
 # A full-size frame sent zero-copy reaches the other guest intact.
@@ -175,6 +254,9 @@ done
 if [ $kmod_link = yes ]; then
     if as_user timeout 600 test_messaging --gtest_filter='*kmod*' >/tmp/msg.out 2>&1; then
         pass "messaging suite over the kmod link: $(grep -E '^\[  PASSED  \]' /tmp/msg.out)"
+        grep -q '^\[       OK \] Links/ReliableMessaging.ClosedPeerGivesAFastError/RDM_kmod' /tmp/msg.out &&
+            pass "of which: a send to a peer that closed its endpoint fails at once on its kernel's nack" ||
+            fail "the closed-peer test did not run: $(grep ClosedPeer /tmp/msg.out)"
     else
         fail "messaging suite over the kmod link: $(grep -E '^\[  FAILED  \]|Failure' /tmp/msg.out | head -n 20)"
     fi
@@ -190,5 +272,9 @@ barrier "done"
 kmod_tool counters
 if rmmod xen2mx >/tmp/rmmod.out 2>&1; then pass "rmmod xen2mx once every endpoint is closed"; else
     fail "rmmod: $(cat /tmp/rmmod.out)"; fi
+out=$(xen2mx_info 2>&1)
+rc=$?
+[ $rc = 1 ] && echo "$out" | grep -q "the xen2mx module is not loaded" &&
+    pass "xen2mx_info without the module: says so, status 1" || fail "xen2mx_info without the module (status $rc): $out"
 bad=$(dmesg | grep -E 'BUG|Oops|WARNING|general protection|Call Trace')
 [ -z "$bad" ] && pass "guest kernel log has no BUG, Oops or WARNING" || fail "guest kernel log: $bad"

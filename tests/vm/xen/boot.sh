@@ -8,10 +8,15 @@
 set -u
 xen=$1 kernel=$2 initrd=$3 log=$4 seconds=$5
 : >"$log"
-# -cpu max,-smap: Xen under TCG with SMAP crashes Dom0.
-timeout -k 10 "$seconds" qemu-system-x86_64 -accel tcg -cpu max,-smap -m 2048 -smp 1 -nodefaults \
+# -cpu max,-smap: Xen under TCG with SMAP crashes Dom0. X2M_XEN_CPU
+# replaces the CPU model. spec-ctrl=eager-fpu: Xen switches the FPU state
+# of the domains sharing the CPU lazily otherwise (CR0.TS and #NM), which
+# under emulation left programs in Dom0 and guests with another's vector
+# registers (they died in libc now and then, the more so the busier the
+# guest).
+timeout -k 10 "$seconds" qemu-system-x86_64 -accel tcg -cpu "${X2M_XEN_CPU:-max,-smap}" -m 2048 -smp 1 -nodefaults \
     -display none -no-reboot -serial "file:$log" -kernel "$xen" \
-    -append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 noreboot ${X2M_XEN_APPEND:-}" \
+    -append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=1 noreboot spec-ctrl=eager-fpu ${X2M_XEN_APPEND:-}" \
     -initrd "$kernel console=hvc0 earlyprintk=xen panic=-1 ${X2M_DOM0_APPEND:-},$initrd" >"$log.qemu" 2>&1 &
 pid=$!
 while kill -0 $pid 2>/dev/null; do

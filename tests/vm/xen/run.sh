@@ -1,10 +1,14 @@
 #!/bin/bash
 # The Xen test (CTest label xen): Xen 4.17 from Debian booted under QEMU's
 # software emulation with Debian's kernel as PV Dom0 running the toolstack
-# from a debootstrap rootfs; Dom0 creates a PV guest with `xl create`, gives
-# it a xen2mx xenbus device with util/xen2mx-attach, checks the device on
-# its backend bus while the guest checks its frontend bus, and removes it
-# with util/xen2mx-detach. Judged by the PASS/FAIL lines printed in Dom0 and
+# from a debootstrap rootfs. Dom0 loads xen2mx.ko (a board on a dummy
+# interface) and xen2mx-back.ko, creates a PV guest with `xl create` that
+# loads xen2mx-front.ko, and gives it a xen2mx device with
+# util/xen2mx-attach: both ends connect, the guest runs kmod_tool against
+# its /dev/xen2mx (frames go guest -> Dom0 -> guest), the backend restarts
+# under it, the device is detached and attached again, and the guest is
+# destroyed with endpoints open; Dom0's grant mappings are counted back to 0
+# each time. Judged by the PASS/FAIL lines printed in Dom0 and
 # in the guest (relayed by Dom0 with a "domU| " prefix); any FAIL, a machine
 # that did not finish, or no guest line fails it. Skips (77) when it cannot
 # run here (not root, no apt, no network to the mirror).
@@ -34,9 +38,25 @@ command -v timeout >/dev/null 2>&1 || skip "timeout not installed (coreutils)"
 echo "== prepared ($(elapsed))"
 "$here/rootfs.sh" "$cache" || exit $?
 echo "== Dom0 rootfs ready ($(elapsed))"
-"$here/domu_initramfs.sh" "$cache/xen/domu.cpio.gz" || { echo "FAIL: cannot pack the guest's initramfs"; exit 1; }
-"$here/dom0_initramfs.sh" "$cache/xen/rootfs" "$KROOT" "$KVER" "$cache/xen/domu.cpio.gz" "$cache/xen/dom0.cpio" ||
-    { echo "FAIL: cannot pack Dom0's initramfs"; exit 1; }
+
+# The modules, built out of tree against the guests' kernel.
+kbuild=$cache/$KVER/kmod-xen
+rm -rf "$kbuild" && mkdir -p "$kbuild"
+cp -r "$src/kmod/." "$kbuild/" && rm -rf "$kbuild/build"
+if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$HEADERS" M="$kbuild" modules >"$cache/kmod-xen-build.log" 2>&1; then
+    cat "$cache/kmod-xen-build.log"
+    echo "FAIL: the modules do not build against $HEADERS"
+    exit 1
+fi
+grep -E 'WARNING: modpost|\.[ch]:[0-9]+:[0-9]+: warning:' "$cache/kmod-xen-build.log" && { echo "FAIL: the module build warns"; exit 1; }
+kmod_tool=$build/fabtests/tools/kmod_tool
+[ -x "$kmod_tool" ] || { echo "FAIL: $kmod_tool is missing (make check builds it)"; exit 1; }
+echo "== xen2mx.ko, xen2mx-back.ko, xen2mx-front.ko built for $KVER ($(elapsed))"
+
+"$here/domu_initramfs.sh" "$cache/xen/domu.cpio.gz" "$kbuild/xen2mx-front.ko" "$kmod_tool" ||
+    { echo "FAIL: cannot pack the guest's initramfs"; exit 1; }
+"$here/dom0_initramfs.sh" "$cache/xen/rootfs" "$KROOT" "$KVER" "$cache/xen/domu.cpio.gz" "$cache/xen/dom0.cpio" \
+    "$kbuild/xen2mx.ko" "$kbuild/xen2mx-back.ko" "$kmod_tool" || { echo "FAIL: cannot pack Dom0's initramfs"; exit 1; }
 echo "== initramfs: Dom0 $(du -h "$cache/xen/dom0.cpio" | cut -f1), guest $(du -h "$cache/xen/domu.cpio.gz" | cut -f1) ($(elapsed))"
 
 # One boot of the Xen host, judged; 0 when every check passed.

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * xen2mx-back.ko: Dom0's end of the xen2mx split driver. One struct
+ * x2mb_dev per guest device (xenbus type "xen2mx"); each guest endpoint is
+ * an endpoint of Dom0's board opened through xen2mx.ko's kernel API, whose
+ * received frames are written straight into the guest's granted pages.
+ */
+#ifndef XEN2MX_BACK_H
+#define XEN2MX_BACK_H
+
+#include <linux/atomic.h>
+#include <linux/mutex.h>
+#include <linux/skbuff.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <xen/grant_table.h>
+#include <xen/xenbus.h>
+
+#include "../include/uapi/xen2mx.h"
+#include "../include/xen2mx_xenbus.h"
+#include "../xen2mx_frame.h"
+#include "../xen2mx_kapi.h"
+
+extern struct workqueue_struct *x2mb_wq;
+extern unsigned int x2mb_max_endpoints;
+extern unsigned int x2mb_max_ring_pages;
+
+/* Guest pages mapped into Dom0, each at its page's kernel address. */
+struct x2mb_map {
+	unsigned int count;
+	struct page **pages;
+	grant_handle_t *handles;
+};
+
+/* One guest endpoint. */
+struct x2mb_ep {
+	struct x2mb_dev *dev;
+	struct x2m_endpoint *xep;  /* Dom0's endpoint: its id is the guest's */
+	struct x2mb_map map;       /* [ctl page][rx slots], writable */
+	struct xen2mx_ring_ctl *ctl;
+	u32 rx_slots, rx_slot_bytes;
+	spinlock_t lock;           /* the producer side of the ring */
+	u32 rx_prod;               /* the only copy trusted */
+};
+
+struct x2mb_dev {
+	struct xenbus_device *xb;
+	domid_t domid;
+	char owner[X2M_OWNER_LEN]; /* "dom<N>" */
+	struct x2m_board *board;
+	struct x2m_board_desc desc;
+	struct mutex lock;         /* connect, disconnect, removal */
+
+	/* The connection, valid while connected. */
+	bool connected;
+	bool stopping;             /* disconnecting: no work queued, no response pushed */
+	struct x2mx_back_ring ring;
+	void *ring_page;
+	struct x2mx_stats *stats;  /* in the ring page */
+	int irq;
+	struct work_struct req_work;
+	spinlock_t rsp_lock;       /* the response producer */
+	unsigned int chunk_pages;
+	struct x2mb_map pool;      /* the tx pool, read-only */
+	struct gnttab_page_cache cache;
+
+	/* Endpoints by id; changed only by req_work and disconnect. */
+	struct x2mb_ep *eps[XEN2MX_MAX_ENDPOINTS];
+	unsigned int nr_eps;
+
+	atomic_t tx_inflight;      /* zero-copy sends whose pages are lent out */
+	wait_queue_head_t tx_wait;
+
+	atomic_t grants;           /* this device's pages mapped now */
+	atomic64_t interrupts, requests, responses;
+	atomic64_t bad_requests;   /* requests answered with an error */
+};
+
+/* grants.c */
+int x2mb_map_grants(struct x2mb_dev *dev, const grant_ref_t *refs, unsigned int count, bool readonly,
+		    struct x2mb_map *map);
+void x2mb_unmap_grants(struct x2mb_dev *dev, struct x2mb_map *map, bool wait_for_users);
+void x2mb_map_copy_from(const struct x2mb_map *map, size_t offset, void *to, size_t len);
+int x2mb_chunk_read(struct x2mb_dev *dev, unsigned int chunk, size_t offset, void *to, size_t len);
+
+/* requests.c */
+void x2mb_req_work(struct work_struct *work);
+void x2mb_respond(struct x2mb_dev *dev, const struct x2mx_response *rsp);
+void x2mb_close_all(struct x2mb_dev *dev);
+static inline void x2mb_stat(struct x2mb_dev *dev, int counter, u64 value)
+{
+	atomic64_add(value, (atomic64_t *)&dev->stats->ctr[counter]);
+}
+
+/* tx.c */
+#define X2MB_DEFERRED 1 /* the response comes when the lent pages are back */
+int x2mb_send(struct x2mb_dev *dev, const struct x2mx_request *req);
+
+#endif

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * xen2mx-front.ko: a guest's /dev/xen2mx. Each xen2mx xenbus device is one
+ * board of the guest, bridged by Dom0 (xen2mx-back.ko) onto a board of
+ * xen2mx.ko; user space sees the ABI of uapi/xen2mx.h, as on bare metal.
+ */
+#ifndef XEN2MX_FRONT_H
+#define XEN2MX_FRONT_H
+
+#include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <xen/grant_table.h>
+#include <xen/xenbus.h>
+
+#include "../include/uapi/xen2mx.h"
+#include "../include/xen2mx_xenbus.h"
+#include "../xen2mx_frame.h"
+
+extern unsigned int x2mf_rx_ring_kb;
+extern unsigned int x2mf_events;
+extern unsigned int x2mf_pinned_pages;
+extern atomic64_t x2mf_global_ctr[XEN2MX_CTR_MAX - XEN2MX_CTR_BOARD_MAX];
+static inline void x2mf_global_add(int counter, s64 value)
+{
+	atomic64_add(value, &x2mf_global_ctr[counter - XEN2MX_CTR_BOARD_MAX]);
+}
+
+struct x2mf_zc;
+
+/* Someone sleeping until the response to its request comes. */
+struct x2mf_waiter {
+	struct completion done;
+	struct x2mx_response rsp;
+};
+
+/* One ring slot and its tx chunk, with what the response must finish. */
+enum { X2MF_SLOT_FREE, X2MF_SLOT_WAIT, X2MF_SLOT_COPY, X2MF_SLOT_ZC };
+struct x2mf_slot {
+	u8 kind;
+	u32 id;
+	struct x2mf_waiter *waiter; /* WAIT */
+	struct x2mf_zc *zc;         /* ZC */
+};
+
+/* One xen2mx xenbus device: a board of the guest. */
+struct x2mf_dev {
+	struct kref ref;
+	struct xenbus_device *xb;   /* NULL once removed */
+	domid_t backend_id;
+	unsigned int index;         /* the board's index */
+	char name[XEN2MX_IFNAME_LEN];
+	struct mutex lock;          /* connect, teardown, removal */
+
+	/* What the backend published. */
+	u8 mac[6];
+	unsigned int mtu, max_endpoints, max_ring_pages;
+
+	/* The connection. Requests are built under conn_sem (read); teardown
+	 * takes it for writing, so no chunk is written once it is gone. */
+	struct rw_semaphore conn_sem;
+	spinlock_t ring_lock;       /* slots, the request producer, `connected` */
+	bool connected;             /* requests may be posted */
+	u32 generation;             /* bumped by every teardown */
+	struct x2mx_front_ring ring;
+	grant_ref_t ring_ref;
+	struct x2mx_stats *stats;   /* in the ring page, written by Dom0 */
+	int irq;
+	unsigned int chunk_pages;
+	void *chunks[X2MX_TX_CHUNKS];
+	grant_ref_t *pool_refs;     /* X2MX_TX_CHUNKS * chunk_pages */
+	void *pool_list;
+	grant_ref_t pool_list_ref;
+	struct x2mf_slot slots[X2MX_TX_CHUNKS];
+	u64 free_slots;             /* bit per slot */
+	wait_queue_head_t slot_wait;
+	u32 next_id, answered_id;   /* requests posted, and the last answered */
+	wait_queue_head_t answered_wait;
+	struct work_struct rsp_work;
+
+	spinlock_t ep_lock;
+	struct list_head endpoints;
+	unsigned int nr_endpoints;
+
+	u64 retired[XEN2MX_CTR_BOARD_MAX]; /* counters of past connections */
+	atomic64_t refused;         /* frames this guest refused before Dom0 saw them */
+	atomic64_t interrupts, responses;
+};
+
+/* An endpoint: one per open file at most. */
+struct x2mf_ep {
+	struct kref ref;            /* the file, and each zero-copy send in flight */
+	struct x2mf_dev *dev;       /* holds a reference */
+	u32 generation;             /* the connection it was opened on */
+	bool dead;                  /* that connection is gone */
+	struct list_head node;      /* in dev->endpoints */
+
+	u8 id;
+	u32 session, flags;
+	unsigned int max_frame;
+
+	void *map;                  /* vmalloc_user: ctl page, slots, events */
+	size_t map_bytes;
+	struct xen2mx_ring_ctl *ctl;
+	u32 rx_slots, rx_slot_bytes;
+	struct xen2mx_event *ev_base;
+	u32 ev_entries;
+	grant_ref_t *refs;          /* ctl + rx pages, granted to Dom0 */
+	unsigned int nr_refs;
+
+	spinlock_t lock;            /* the event producer */
+	u32 ev_prod;
+	wait_queue_head_t wait;
+	atomic_t pinned;            /* user pages lent out now */
+	atomic_t zc_pending;
+};
+
+/* bus.c */
+struct x2mf_dev *x2mf_dev_get(unsigned int index);
+void x2mf_dev_put(struct x2mf_dev *dev);
+unsigned int x2mf_dev_count(void);
+void x2mf_counters(u32 board, u64 *values);
+int x2mf_board_info(struct xen2mx_board_info *info);
+int x2mf_slot_get(struct x2mf_dev *dev, u32 generation, u8 kind, bool interruptible, unsigned int *slot);
+void x2mf_slot_put(struct x2mf_dev *dev, u32 generation, unsigned int slot);
+void *x2mf_chunk(struct x2mf_dev *dev, unsigned int slot);
+void x2mf_post(struct x2mf_dev *dev, unsigned int slot, struct x2mx_request *req, struct x2mf_waiter *waiter,
+	       struct x2mf_zc *zc);
+int x2mf_bus_init(void);
+void x2mf_bus_exit(void);
+
+/* endpoint.c */
+int x2mf_endpoint_open(struct x2mf_ep **out, struct xen2mx_endpoint_open *req);
+void x2mf_endpoint_close(struct x2mf_ep *ep);
+void x2mf_endpoint_put(struct x2mf_ep *ep);
+void x2mf_endpoint_event(struct x2mf_ep *ep, u32 type, s32 status, u64 cookie);
+bool x2mf_endpoint_pending(struct x2mf_ep *ep);
+void x2mf_endpoints_fail(struct x2mf_dev *dev);
+void x2mf_endpoints_wake(struct x2mf_dev *dev);
+void x2mf_ungrant(grant_ref_t ref, struct page *page);
+
+/* send.c */
+int x2mf_send(struct x2mf_ep *ep, const struct xen2mx_send *req);
+void x2mf_zc_finish(struct x2mf_zc *zc, bool report, int status);
+
+#endif
