@@ -120,21 +120,7 @@ public:
     size_t max_frame() const override { return max_frame_; }
     int wait_fd() const override { return -1; }
 
-    int send(const link::Route& to, std::span<const iovec> parts) override {
-        const int ret = network_.send(*this, to, parts);
-        // Played like a zero-copy link: the payload counts as read until
-        // settle(), whatever this link really did with it.
-        if (ret == 0 && parts.size() > 1) ++lent_;
-        return ret;
-    }
-    void settle() override {
-        if (lent_) ++settles_;
-        lent_ = 0;
-    }
-    // Frames sent with a payload since the last settle().
-    size_t lent() const { return lent_; }
-    // settle() calls that found frames to settle.
-    size_t settles() const { return settles_; }
+    int send(const link::Route& to, std::span<const iovec> parts) override { return network_.send(*this, to, parts); }
 
     int poll(link::FrameSink& sink, int budget) override {
         release_held();
@@ -182,8 +168,6 @@ private:
     size_t max_frame_;
     std::deque<Frame> inbox_;
     std::vector<Frame> held_;
-    size_t lent_ = 0;
-    size_t settles_ = 0;
 };
 
 inline std::unique_ptr<MemoryLink> MemoryNetwork::attach(uint64_t mac, uint8_t endpoint, size_t max_frame) {

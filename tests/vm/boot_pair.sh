@@ -1,7 +1,7 @@
 #!/bin/bash
 # Boots the two test guests under software emulation, joined by a QEMU
-# socket netdev on the loopback (guest a listens, guest b connects), each
-# under `timeout`, console to LOGDIR/a.log and LOGDIR/b.log.
+# socket netdev on the loopback (each frame one UDP datagram between the two
+# QEMUs), each under `timeout`, console to LOGDIR/a.log and LOGDIR/b.log.
 #   boot_pair.sh KERNEL INITRD LOGDIR SECONDS
 # X2M_VM_CPU_A / X2M_VM_CPU_B pin a guest's QEMU to a host CPU, and
 # X2M_VM_VCPU_NICE renices the threads that run the guests' CPUs (benchmarks).
@@ -41,20 +41,22 @@ renice_vcpus() {
     done
 }
 
-# X2M_VM_NETDEV=udp: each frame one UDP datagram between the two QEMUs
-# instead of a TCP stream. On the stream, a frame that follows another
-# before the peer QEMU has acknowledged it waits for the host's delayed ACK
-# (Nagle: about 40 ms on the loopback), which swamps any timing.
+# X2M_VM_NETDEV: udp (the default), each frame one UDP datagram between the
+# two QEMUs; stream, a TCP stream (guest a listens, guest b connects). On
+# the stream, a frame that follows another before the peer QEMU has
+# acknowledged it waits for the host's delayed ACK (Nagle: about 40 ms on
+# the loopback, some 44 ms more per round trip), which swamps any timing
+# and slows the tests.
 netdev_a() {
-    case ${X2M_VM_NETDEV:-stream} in
-    udp) echo "socket,id=n0,udp=127.0.0.1:$(($1 + 1)),localaddr=127.0.0.1:$1" ;;
-    *) echo "socket,id=n0,listen=127.0.0.1:$1" ;;
+    case ${X2M_VM_NETDEV:-udp} in
+    stream) echo "socket,id=n0,listen=127.0.0.1:$1" ;;
+    *) echo "socket,id=n0,udp=127.0.0.1:$(($1 + 1)),localaddr=127.0.0.1:$1" ;;
     esac
 }
 netdev_b() {
-    case ${X2M_VM_NETDEV:-stream} in
-    udp) echo "socket,id=n0,udp=127.0.0.1:$1,localaddr=127.0.0.1:$(($1 + 1))" ;;
-    *) echo "socket,id=n0,connect=127.0.0.1:$1" ;;
+    case ${X2M_VM_NETDEV:-udp} in
+    stream) echo "socket,id=n0,connect=127.0.0.1:$1" ;;
+    *) echo "socket,id=n0,udp=127.0.0.1:$1,localaddr=127.0.0.1:$(($1 + 1))" ;;
     esac
 }
 
@@ -72,7 +74,7 @@ for attempt in 1 2 3 4 5; do
     fi
     guest b "$mac_b" "$ip_b" "$ip_a" "$mac_a" "$(netdev_b $port)" &
     pid_b=$!
-    if [ "${X2M_VM_NETDEV:-stream}" = udp ]; then
+    if [ "${X2M_VM_NETDEV:-udp}" != stream ]; then
         # b binds a port of its own, which may be taken too.
         sleep 1
         if ! kill -0 $pid_b 2>/dev/null; then

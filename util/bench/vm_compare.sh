@@ -3,13 +3,12 @@
 # harness of tests/vm: Debian's kernel under software emulation, one vCPU
 # each, virtio-net NICs joined by a QEMU socket netdev on the loopback, one
 # UDP datagram per frame), comparing over that same virtual link:
-#   kmod         xen2mx over /dev/xen2mx (FI_XEN2MX_LINK=kmod), payloads of
-#                1 KiB and more lent to the NIC zero-copy, up to 64 frames
-#                in flight
-#   kmod-wait    the same, each send waiting until the NIC is done with its
-#                frame (FI_XEN2MX_KMOD_ZEROCOPY_WINDOW=1)
-#   kmod-copy    zero-copy off (FI_XEN2MX_KMOD_ZEROCOPY=0): the kernel
-#                copies every payload into the frame
+#   kmod         xen2mx over /dev/xen2mx (FI_XEN2MX_LINK=kmod), as it runs
+#                by default: at MTU 1500 the kernel copies every payload
+#                into the frame
+#   kmod-zc      the same with full frames' payloads lent to the NIC
+#                zero-copy (FI_XEN2MX_KMOD_ZEROCOPY=1024), each send
+#                waiting until the NIC is done with its frame
 #   ethernet     xen2mx over its raw-socket link (FI_XEN2MX_LINK=ethernet,
 #                AF_PACKET, root in the guest)
 #   udp          xen2mx's frames in UDP datagrams (FI_XEN2MX_LINK=udp)
@@ -34,10 +33,10 @@
 #   vm_compare.sh [rounds]
 # Environment: X2M_BUILD (build tree, default: the source tree),
 # VM_LATENCY_SIZES (default "8 256 4096 65536"), VM_BANDWIDTH_SIZES (default
-# "65536 1048576 4194304"), VM_VARIANTS (default all six above), VM_ITERATIONS (round trips per run for sizes up to 4 KiB, up
+# "65536 1048576 4194304"), VM_VARIANTS (default all five above), VM_ITERATIONS (round trips per run for sizes up to 4 KiB, up
 # to 64 KiB, up to 1 MiB, and larger; default "400 100 16 6"), VM_SECONDS (time limit of the whole guest run, default 900),
 # FI_PINGPONG, FI_INFO, X2M_VM_CACHE, X2M_VM_KEEP=1 (keep the consoles'
-# logs), VM_PIN=0|1, VM_NETDEV (udp; stream: the TCP stream of the tests,
+# logs), VM_PIN=0|1, VM_NETDEV (udp, as the tests; stream: a TCP stream,
 # where back-to-back frames wait for the host's delayed ACKs), VM_DIAG=1
 # (the guests' CPU time and softirq counts after each run), VM_RESULTS=FILE
 # (print the tables from guest b's console log of an earlier run, kept with
@@ -52,7 +51,7 @@ cache=${X2M_VM_CACHE:-$build/tests/vm/cache}
 latency_sizes=${VM_LATENCY_SIZES:-"8 256 4096 65536"}
 bandwidth_sizes=${VM_BANDWIDTH_SIZES:-"65536 1048576 4194304"}
 sizes=$(printf '%s\n' $latency_sizes $bandwidth_sizes | sort -nu | tr '\n' ' ')
-variants=${VM_VARIANTS:-"kmod kmod-wait kmod-copy ethernet udp tcp;ofi_rxm"}
+variants=${VM_VARIANTS:-"kmod kmod-zc ethernet udp tcp;ofi_rxm"}
 seconds=${VM_SECONDS:-900}
 iterations=${VM_ITERATIONS:-"400 100 16 6"}
 baseline='tcp;ofi_rxm'

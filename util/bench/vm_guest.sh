@@ -52,8 +52,7 @@ iterations() {
 variant_env() {
     case $1 in
     kmod) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0" ;;
-    kmod-wait) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0 FI_XEN2MX_KMOD_ZEROCOPY_WINDOW=1" ;;
-    kmod-copy) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0 FI_XEN2MX_KMOD_ZEROCOPY=0" ;;
+    kmod-zc) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0 FI_XEN2MX_KMOD_ZEROCOPY=1024" ;;
     ethernet) echo "xen2mx FI_XEN2MX_LINK=ethernet FI_XEN2MX_IFACE=eth0" ;;
     udp) echo "xen2mx FI_XEN2MX_LINK=udp FI_XEN2MX_IFACE=eth0" ;;
     'tcp;ofi_rxm') echo "tcp;ofi_rxm FI_TCP_IFACE=eth0" ;;

@@ -680,7 +680,7 @@ void Endpoint::delivered(Partner& partner, SendRequest* request) {
             request->state = SendRequest::State::WaitNotify;
             ++partner.waiting_notify;
         } else {
-            recycle(request);
+            sends_.put(request);
         }
         break;
     case SendRequest::Kind::RmaWrite:
@@ -690,7 +690,7 @@ void Endpoint::delivered(Partner& partner, SendRequest* request) {
         partner.awaiting_reply.push_back(request);
         ++partner.waiting_notify;
         break;
-    case SendRequest::Kind::Notify: recycle(request); break;
+    case SendRequest::Kind::Notify: sends_.put(request); break;
     default: complete_send(request, Status::Ok); break;
     }
 }
@@ -1777,16 +1777,7 @@ void Endpoint::complete_recv(RecvRequest* recv, Status status) {
     sink_.complete(c);
 }
 
-// A request that has been sent goes back to the pool, its memory (its own
-// copy, or the application's buffer) free again: once the link no longer
-// reads it.
-void Endpoint::recycle(SendRequest* request) {
-    link_->settle();
-    sends_.put(request);
-}
-
 void Endpoint::complete_send(SendRequest* request, Status status) {
-    link_->settle();
     Partner& partner = partners_[request->peer];
     if (request->state == SendRequest::State::WaitNotify) --partner.waiting_notify;
     if (request->state == SendRequest::State::WaitReply) {

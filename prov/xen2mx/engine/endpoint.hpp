@@ -231,7 +231,6 @@ private:
     void drop_partial(Partner& partner, size_t index, Status status);
     void repost(RecvRequest* recv);
     void complete_recv(RecvRequest* recv, Status status);
-    void recycle(SendRequest* request);
     void complete_send(SendRequest* request, Status status);
     bool take_unexpected_budget(size_t bytes);
 

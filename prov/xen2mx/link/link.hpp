@@ -63,13 +63,6 @@ public:
     // max_frame(); another negative errno when the peer is unreachable.
     virtual int send(const Route& to, std::span<const iovec> parts) = 0;
 
-    // A link may go on reading the memory of the parts after send() has
-    // returned (zero-copy sends the NIC has not finished with). settle()
-    // returns once it reads none: the engine calls it before it gives the
-    // memory that frames were sent from back to the application or reuses
-    // it. Headers, the first part, are always copied at once.
-    virtual void settle() {}
-
     // Hands up to `budget` waiting frames to `sink`, without blocking.
     // Returns how many it handed over.
     virtual int poll(FrameSink& sink, int budget) = 0;

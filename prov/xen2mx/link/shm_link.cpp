@@ -626,10 +626,6 @@ public:
         return handled + network_->poll_all(sink, std::max(budget - handled, 8));
     }
 
-    void settle() override {
-        shm_->settle();
-        network_->settle();
-    }
     bool arm_wakeup() override { return shm_->arm_wakeup() && network_->arm_wakeup(); }
     Route route_to(const Address& peer) override { return shm_->route_to(peer); }
     bool backlogged(const Route& route) const override { return route.lossless() && shm_->backlogged(route); }
