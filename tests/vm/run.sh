@@ -33,14 +33,7 @@ echo "== prepared ($(elapsed))"
 
 # The module, built out of tree against the guests' kernel.
 kbuild=$cache/$KVER/kmod
-rm -rf "$kbuild" && mkdir -p "$kbuild"
-cp -r "$src/kmod/." "$kbuild/"
-if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$HEADERS" M="$kbuild" modules >"$cache/kmod-build.log" 2>&1; then
-    cat "$cache/kmod-build.log"
-    echo "FAIL: xen2mx.ko does not build against $HEADERS"
-    exit 1
-fi
-grep -E 'WARNING: modpost|\.[ch]:[0-9]+:[0-9]+: warning:' "$cache/kmod-build.log" && { echo "FAIL: the module build warns"; exit 1; }
+"$here/build_kmod.sh" "$src" "$HEADERS" "$kbuild" "$cache/kmod-build.log" || exit 1
 echo "== xen2mx.ko built for $KVER ($(elapsed))"
 
 programs=()

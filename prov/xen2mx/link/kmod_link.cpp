@@ -143,13 +143,17 @@ private:
     uint64_t zc_cookie_ = 0;
 
     // FI_XEN2MX_KMOD_ZEROCOPY: the part size (bytes) from which frames are
-    // sent zero-copy; 0 turns it off.
+    // sent zero-copy; 0 turns it off. By default only payloads larger than
+    // a 1500-byte frame can carry are: lending the pages of one such frame
+    // and waiting for them back costs more than copying 1.5 KB (10 to 15 %
+    // slower between two guests), so zero-copy pays with jumbo frames only.
+    static constexpr size_t kZerocopyDefault = 4096;
     static size_t zerocopy_threshold() {
         const char* text = std::getenv("FI_XEN2MX_KMOD_ZEROCOPY");
-        if (!text || !*text) return 1024;
+        if (!text || !*text) return kZerocopyDefault;
         char* end = nullptr;
         const unsigned long long value = std::strtoull(text, &end, 10);
-        return *end ? 1024 : static_cast<size_t>(value);
+        return *end ? kZerocopyDefault : static_cast<size_t>(value);
     }
 
     UniqueFd fd_;
