@@ -128,10 +128,10 @@ int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *re
 	ret = x2m_endpoint_alloc_map(ep, max_frame);
 	if (ret)
 		goto out_ep;
-	ep->pid = task_tgid_nr(current);
+	ep->tgid = get_task_pid(current, PIDTYPE_TGID);
 	get_task_comm(ep->comm, current);
 	ep->uid = current_uid();
-	snprintf(ep->owner, sizeof(ep->owner), "%d/%s", ep->pid, ep->comm);
+	snprintf(ep->owner, sizeof(ep->owner), "%d/%s", task_tgid_nr(current), ep->comm);
 	ret = x2m_endpoint_publish(board, ep, req->endpoint);
 	if (ret)
 		goto out_map;
@@ -153,6 +153,7 @@ int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *re
 	return 0;
 
 out_map:
+	put_pid(ep->tgid);
 	vfree(ep->map);
 out_ep:
 	kfree(ep);
@@ -207,6 +208,7 @@ static void x2m_endpoint_free(struct work_struct *work)
 	struct x2m_endpoint *ep = container_of(work, struct x2m_endpoint, free_work);
 	struct x2m_board *board = ep->board;
 
+	put_pid(ep->tgid);
 	vfree(ep->map);
 	kfree(ep);
 	x2m_board_put(board);

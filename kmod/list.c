@@ -8,6 +8,7 @@
  */
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/pid_namespace.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
@@ -32,7 +33,7 @@ static bool x2m_list_snapshot(struct x2m_board *board, unsigned int id, bool sho
 	e->endpoint = ep->id;
 	e->flags = ep->flags;
 	e->session = show_session ? ep->session : 0;
-	e->pid = ep->pid;
+	e->pid = pid_nr_ns(ep->tgid, task_active_pid_ns(current)); /* 0 if not visible there */
 	e->uid = from_kuid_munged(current_user_ns(), ep->uid);
 	BUILD_BUG_ON(sizeof(e->owner) < sizeof(ep->comm));
 	strscpy(e->owner, ep->comm, sizeof(e->owner));

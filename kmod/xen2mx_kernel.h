@@ -59,7 +59,9 @@ struct x2m_endpoint {
 	u8 id;
 	u32 session;
 	u32 flags;               /* XEN2MX_OPEN_* */
-	pid_t pid;               /* 0 for a kernel-owned endpoint */
+	struct pid *tgid;        /* the opening process, NULL for a kernel-owned endpoint;
+	                          * a struct pid, so that each caller of the listing sees
+	                          * the number its own pid namespace gives it */
 	char comm[TASK_COMM_LEN];
 	kuid_t uid;
 	char owner[X2M_OWNER_LEN]; /* what listings show: "pid/comm" or the kernel owner's name */

@@ -175,7 +175,8 @@ struct xen2mx_endpoint_entry {
 	__u32 endpoint;       /* its id */
 	__u32 flags;          /* XEN2MX_OPEN_* it was opened with */
 	__u32 session;        /* 0 unless the caller has CAP_NET_ADMIN */
-	__s32 pid;            /* the process that opened it (initial pid namespace), 0 for none */
+	__s32 pid;            /* the process that opened it, in the caller's pid namespace;
+	                       * 0 for none or one that namespace cannot see */
 	__u32 uid;            /* its user, in the caller's user namespace */
 	char owner[XEN2MX_OWNER_LEN]; /* that process's command name, NUL-terminated */
 	__u64 rx_frames;      /* put into its ring */

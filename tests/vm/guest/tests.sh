@@ -90,6 +90,23 @@ as_user xen2mx_info | grep -qE "^ *0 +$ep_a +$talker +(x2m|1000) +kmod_tool +- +
     pass "xen2mx_info table: the same endpoint, owner and traffic" || fail "xen2mx_info table: $(as_user xen2mx_info)"
 xen2mx_info --json | grep "{\"board\": 0, \"id\": $ep_a, " | grep -q '"session": [1-9][0-9]*,' &&
     pass "xen2mx_info as root: sessions shown" || fail "xen2mx_info as root shows no session: $(xen2mx_info --json)"
+# Pids as the caller's pid namespace numbers them: from a new namespace the
+# talker outside is 0 (not visible there), a holder inside is the number
+# that namespace gave it.
+ns_out=$(unshare -p -f sh -c '
+    kmod_tool traffic 5 >/tmp/ns_traffic.out 2>&1 &
+    inner=$!
+    for _ in $(seq 100); do grep -q TRAFFIC /tmp/ns_traffic.out && break; sleep 0.1; done
+    echo "inner=$inner"
+    xen2mx_info --json
+    kill $inner; wait $inner' 2>&1)
+inner=$(echo "$ns_out" | sed -n 's/^inner=//p')
+ns_ep=$(sed -n 's/^TRAFFIC a=\([0-9]*\) .*/\1/p' /tmp/ns_traffic.out)
+echo "$ns_out" | grep "{\"board\": 0, \"id\": $ep_a, " | grep -q '"pid": 0,' &&
+    echo "$ns_out" | grep "{\"board\": 0, \"id\": $ns_ep, " | grep -q "\"pid\": $inner," && [ -n "$inner" ] &&
+    [ "$inner" -lt "$talker" ] &&
+    pass "xen2mx_info in a new pid namespace: pid 0 for the talker outside, $inner for its own holder" ||
+    fail "xen2mx_info in a new pid namespace (talker $talker, endpoint $ns_ep of $inner): $ns_out"
 [ "$(counter received)" -ge $((received_before + 5)) ] &&
     pass "counter received moved by the exchange: $received_before -> $(counter received)" ||
     fail "counter received: $received_before -> $(counter received)"
