@@ -6,6 +6,8 @@
 #  - By default each peer's frames fit the path: the namespace's IP layer
 #    fragments no datagram (FragCreates in /proc/net/snmp stays 0), and a
 #    run with FI_XEN2MX_UDP_MTU=65000 shows that the counter does see it.
+#  - When only the server sets FI_XEN2MX_UDP_MTU=65000, the two ends agree
+#    on the client's smaller frames when they connect: no IP fragment either.
 #  - Each process warns once that its buffers were capped, naming the sysctl.
 # Needs root (a network namespace) and ip(8); no virtual device is needed,
 # which matters where kernel modules cannot load.
@@ -33,12 +35,14 @@ frags_created() {
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
-# pingpong NAME [VAR=VALUE...]: one run; the outputs in $log/NAME.*.
+# pingpong NAME [VAR=VALUE...]: one run; the outputs in $log/NAME.*. The
+# server alone also gets the settings in server_env.
+server_env=()
 pingpong() {
     local name=$1 port=$((20000 + RANDOM % 20000))
     shift
-    env "$@" setpriv --bounding-set=-net_admin timeout 300 "$FI_PINGPONG" -p xen2mx -e rdm -c -S all -B "$port" \
-        >"$log/$name.server" 2>&1 &
+    env "$@" "${server_env[@]}" setpriv --bounding-set=-net_admin timeout 300 "$FI_PINGPONG" -p xen2mx -e rdm -c \
+        -S all -B "$port" >"$log/$name.server" 2>&1 &
     local server=$!
     sleep 0.3
     env "$@" setpriv --bounding-set=-net_admin timeout 300 "$FI_PINGPONG" -p xen2mx -e rdm -c -S all -P "$port" \
@@ -74,4 +78,12 @@ pingpong fixed FI_XEN2MX_UDP_MTU=65000 FI_XEN2MX_UDP_PORT_BASE=$((50240 + (RANDO
 after=$(frags_created)
 [ "$after" -gt "$before" ] && pass "FI_XEN2MX_UDP_MTU=65000 overrides the path: $((after - before)) IP fragments" \
     || fail "FI_XEN2MX_UDP_MTU=65000 made no IP fragment: the check above proves nothing"
+
+before=$(frags_created)
+server_env=(FI_XEN2MX_UDP_MTU=65000)
+pingpong one_side FI_XEN2MX_UDP_PORT_BASE=$((60480 + (RANDOM % 16) * 256))
+server_env=()
+after=$(frags_created)
+[ "$after" -eq "$before" ] && pass "FI_XEN2MX_UDP_MTU=65000 on one side only: the ends agree on 1472, no IP fragment" \
+    || fail "FI_XEN2MX_UDP_MTU=65000 on one side only: $((after - before)) IP fragments made"
 finish

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -43,6 +44,8 @@ struct NetworkStats {
     uint64_t cut = 0;            // lost because a side was cut off
     uint64_t undeliverable = 0;  // nobody attached at the destination
     uint64_t oversize = 0;       // longer than the sender's max_frame
+    uint64_t too_long = 0;       // longer than the path carries (limit_path)
+    uint64_t rewritten = 0;      // changed on the way (set_rewrite)
 };
 
 class MemoryLink;
@@ -68,6 +71,19 @@ public:
 
     void set_faults(const Faults& faults) { faults_ = faults; }
     const Faults& faults() const { return faults_; }
+
+    // The longest frame the path between two boards carries, both ways,
+    // whatever the links at its ends believe (Link::max_frame_to): longer
+    // frames are lost on it, as at the far end of a link whose MTU is
+    // smaller than the near end's.
+    void limit_path(uint64_t mac_a, uint64_t mac_b, size_t bytes) {
+        path_limits_[{std::min(mac_a, mac_b), std::max(mac_a, mac_b)}] = bytes;
+    }
+
+    // Called with every frame on its way (before faults), which it may
+    // change; true when it did: peers of another kind, in tests.
+    using Rewrite = std::function<bool(std::vector<uint8_t>& frame, const link::Route& from)>;
+    void set_rewrite(Rewrite rewrite) { rewrite_ = std::move(rewrite); }
 
     // Ethernet delivery: a frame goes to every link on the destination board,
     // which must then tell by the MXoE header whether it is theirs (what the
@@ -103,6 +119,8 @@ private:
     bool board_delivery_ = false;
     std::map<Key, MemoryLink*> links_;
     std::set<Key> cut_;
+    std::map<std::pair<uint64_t, uint64_t>, size_t> path_limits_;
+    Rewrite rewrite_;
     NetworkStats stats_;
 };
 
@@ -134,8 +152,9 @@ public:
     size_t receive_window() const override { return receive_window_; }
     // The most bytes of frames that ever waited in the inbox at once.
     size_t inbox_high_water() const { return inbox_high_water_; }
-    // The longest frame sent to each board.
+    // The longest frame sent to each board (since the last forget_longest()).
     const std::map<uint64_t, size_t>& longest_sent() const { return longest_sent_; }
+    void forget_longest() { longest_sent_.clear(); }
 
     int send(const link::Route& to, std::span<const iovec> parts) override { return network_.send(*this, to, parts); }
 
@@ -255,6 +274,11 @@ inline int MemoryNetwork::send(MemoryLink& from, const link::Route& to, std::spa
         ++stats_.undeliverable;
         return 0;  // like a wire: nobody there, nothing said
     }
+    if (auto limit = path_limits_.find({std::min(source.mac, to.mac), std::max(source.mac, to.mac)});
+        limit != path_limits_.end() && length > limit->second) {
+        ++stats_.too_long;
+        return 0;
+    }
     if (chance(faults_.drop)) {
         ++stats_.dropped;
         return 0;
@@ -265,6 +289,7 @@ inline int MemoryNetwork::send(MemoryLink& from, const link::Route& to, std::spa
         const auto* p = static_cast<const uint8_t*>(part.iov_base);
         bytes.insert(bytes.end(), p, p + part.iov_len);
     }
+    if (rewrite_ && rewrite_(bytes, source)) ++stats_.rewritten;
     const bool twice = chance(faults_.duplicate);
     if (twice) ++stats_.duplicated;
     for (MemoryLink* target : targets) {

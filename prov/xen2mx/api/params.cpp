@@ -33,9 +33,9 @@ void define_params() {
                     "UDP port of endpoint id 0 on the udp link; endpoint id N uses base+N "
                     "(default: 30720)");
     fi_param_define(&provider, "udp_mtu", FI_PARAM_INT,
-                    "MXoE frame size of the udp link for every peer, in bytes, 1072 to 65507; it sets "
-                    "the size of medium fragments and pull replies, so every process of a job must use "
-                    "the same value (default: per peer, the largest frame its path carries without IP "
+                    "MXoE frame size of the udp link for every peer, in bytes, 1072 to 65507; RDM peers "
+                    "use the smaller of their two sizes, DGRAM endpoints must all use the same "
+                    "(default: per peer, the largest frame its path carries without IP "
                     "fragmentation: the path MTU less 28, at most 65000)");
     fi_param_define(&provider, "peer_timeout", FI_PARAM_INT,
                     "Milliseconds a peer may stay silent before the operations in flight with it "

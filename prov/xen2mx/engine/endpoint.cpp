@@ -22,6 +22,15 @@ constexpr size_t kPullWindow = 4;
 constexpr size_t kMaxPulls = 256;
 // Distinct frame sizes whose limits are remembered (one per MTU met).
 constexpr size_t kRouteLimitsKept = 8;
+// Until the frame size with a peer is agreed on, what is decided when an
+// operation is posted (medium or rendezvous, inline RMA data or pulled)
+// assumes frames of at most this size: the least a path of the udp link
+// gets, in which a medium message of 32 KiB (the rendezvous threshold)
+// still fits 32 frags. Agreed frames are hardly ever smaller; when they are,
+// refit() mends what was sized for these.
+constexpr size_t kCautiousFrame = 48 + 32768 / 32;
+// The largest frame a CONNECT can advertise (a 16-bit field).
+constexpr size_t kAdvertisedFrameMax = 0xffff;
 // Unreliable medium messages are given up when this many newer ones are
 // being assembled, or when they are not complete after kDgramReassembly: a
 // lost frag is never resent, and the receive they hold must be freed.
@@ -188,12 +197,13 @@ PeerId Endpoint::peer_of(const link::Address& address) {
     return id;
 }
 
-// Routes whose frames are smaller than the link's largest (a path with a
-// smaller MTU) get the limits of their frame size; the few sizes met are
-// remembered.
-wire::WireLimits Endpoint::limits_for(const link::Route& route) {
+// ------------------------------------------------------------------ frame sizes
+
+// Frames smaller than the link's largest (a path with a smaller MTU, or a
+// peer's) get the limits of their size; the few sizes met are remembered.
+// MX's layout has fixed limits.
+wire::WireLimits Endpoint::limits_of_frame(size_t frame) {
     if (config_.mode != wire::WireMode::OpenMx) return config_.limits;
-    const size_t frame = link_->max_frame_to(route);
     if (frame >= link_->max_frame()) return config_.limits;
     for (const auto& [size, limits] : route_limits_)
         if (size == frame) return limits;
@@ -201,6 +211,72 @@ wire::WireLimits Endpoint::limits_for(const link::Route& route) {
     if (!limits) return config_.limits;
     if (route_limits_.size() < kRouteLimitsKept) route_limits_.emplace_back(frame, *limits);
     return *limits;
+}
+
+wire::WireLimits Endpoint::limits_for(const link::Route& route) { return limits_of_frame(link_->max_frame_to(route)); }
+
+// Looked up once per route: the link may learn another MTU later, but both
+// ends must keep the sizes they agreed on.
+size_t Endpoint::path_frame(Partner& partner) {
+    if (!partner.path_frame) partner.path_frame = link_->max_frame_to(partner.route);
+    return partner.path_frame;
+}
+
+void Endpoint::set_route(Partner& partner, const link::Route& route) {
+    partner.route = route;
+    partner.path_frame = 0;
+}
+
+// What we tell the peer our path carries; the peer takes the smaller of it
+// and its own, and so do we.
+size_t Endpoint::advertised_frame(Partner& partner) { return std::min(path_frame(partner), kAdvertisedFrameMax); }
+
+// A peer's advertisement, if it is one the wire can use. MX's layout has
+// fixed limits and nothing to agree on.
+uint32_t Endpoint::usable_frame(uint16_t advertised) const {
+    if (config_.mode != wire::WireMode::OpenMx || !wire::WireLimits::open_mx(advertised)) return 0;
+    return advertised;
+}
+
+wire::WireLimits Endpoint::limits_with(Partner& partner) {
+    if (!partner.frame_agreed || !partner.peer_frame) return limits_of_frame(path_frame(partner));
+    return limits_of_frame(std::min<size_t>(advertised_frame(partner), partner.peer_frame));
+}
+
+wire::WireLimits Endpoint::sizing_limits(Partner& partner) {
+    if (!config_.reliable || partner.frame_agreed) return limits_with(partner);
+    return limits_of_frame(std::min(path_frame(partner), kCautiousFrame));
+}
+
+wire::WireLimits Endpoint::decode_limits(std::span<const uint8_t> frame, const link::Route& from) {
+    if (config_.mode != wire::WireMode::OpenMx) return config_.limits;
+    const std::optional<wire::Sender> sender = wire::sender_for_limits(frame, config_.mode);
+    // The checks of the other types do not depend on the frame size: they
+    // take whatever a peer sends, up to the link's largest frame.
+    if (!sender) return config_.limits;
+    auto found = partner_index_.find(partner_key(sender->board, sender->endpoint));
+    if (found == partner_index_.end()) return limits_for(from);
+    Partner& partner = partners_[found->second];
+    // partner_of_frame() is about to take the same-host channel it came on.
+    if (from.lossless() && !partner.resolved) return limits_for(from);
+    return limits_with(partner);
+}
+
+// Requests wait for the connection sized with kCautiousFrame's limits (or
+// the path's, when smaller); frames agreed on below those cannot carry a
+// medium message or inline RMA data of that size: such a request goes by
+// rendezvous instead, its data pulled. Between xen2mx peers this happens
+// only on paths with an MTU under 1100 bytes.
+bool Endpoint::refit(Partner& partner, SendRequest* request) {
+    const wire::WireLimits limits = limits_with(partner);
+    const bool medium = request->kind == SendRequest::Kind::Medium && request->length > limits.medium_msg_max();
+    const bool write = request->kind == SendRequest::Kind::RmaWrite && !(request->rma_flags & wire::kRmaPulled) &&
+                       request->length > rma_inline_max(limits);
+    if (!medium && !write) return true;
+    if (allocate_region(request) != 0) return false;
+    if (medium) request->kind = SendRequest::Kind::Large;
+    else request->rma_flags |= wire::kRmaPulled;
+    return true;
 }
 
 // ------------------------------------------------------------------ posting
@@ -215,7 +291,7 @@ int Endpoint::send(const SendArgs& args, TimePoint now) {
     Partner& partner = partners_[args.peer];
     resolve(partner);
     if (partner.route.lossless() && link_->backlogged(partner.route)) return -EAGAIN;
-    const uint64_t medium_max = limits_for(partner.route).medium_msg_max();
+    const uint64_t medium_max = sizing_limits(partner).medium_msg_max();
     if (!config_.reliable && length > medium_max) return -EMSGSIZE;
     SendRequest* request = sends_.get();
 
@@ -643,7 +719,7 @@ uint16_t Endpoint::piggyack(Partner& partner) {
 
 void Endpoint::resolve(Partner& partner) {
     if (partner.resolved) return;
-    partner.route = link_->route_to(partner.address);
+    set_route(partner, link_->route_to(partner.address));
     partner.resolved = true;
 }
 
@@ -743,7 +819,7 @@ int Endpoint::emit(Partner& partner, SendRequest* request) {
         break;
     }
     case SendRequest::Kind::Medium: {
-        const uint32_t frag_max = limits_for(partner.route).medium_frag_max;
+        const uint32_t frag_max = limits_with(partner).medium_frag_max;
         const size_t frags = request->length == 0 ? 1 : (request->length + frag_max - 1) / frag_max;
         for (size_t i = 0; i < frags; ++i) {
             const size_t offset = i * frag_max;
@@ -878,6 +954,9 @@ void Endpoint::send_connect(Partner& partner, bool reply, uint32_t requester_ses
     } else {
         connect.app_key = config_.key;
     }
+    // MX's layout has no frame size to agree on: its peers get MX's frame.
+    if (config_.mode == wire::WireMode::OpenMx)
+        connect.max_frame = static_cast<uint16_t>(advertised_frame(partner));
     const size_t n = wire::encode_connect(head_for(partner), connect, header);
     send_frame(partner.route, {header.data(), n}, {});
 }
@@ -924,7 +1003,7 @@ void Endpoint::on_route_lost(const link::Route& route) {
         Partner& partner = partners_[id];
         if (partner.route.channel != route.channel) continue;
         reset_partner(static_cast<PeerId>(id), partner, Status::PeerGone);
-        partner.route = link::network_route(partner.address);
+        set_route(partner, link::network_route(partner.address));
         partner.resolved = false;
     }
 }
@@ -932,7 +1011,8 @@ void Endpoint::on_route_lost(const link::Route& route) {
 void Endpoint::handle_frame(std::span<const uint8_t> bytes, const link::Route& from) {
     frame_bytes_ = bytes;
     frame_from_ = from;
-    const wire::DecodeResult decoded = wire::decode(bytes, config_.mode, limits_for(from));
+    frame_limits_ = decode_limits(bytes, from);
+    const wire::DecodeResult decoded = wire::decode(bytes, config_.mode, frame_limits_);
     if (!decoded) {
         ++counters_.decode_drops[static_cast<size_t>(decoded.reason())];
         return;
@@ -983,7 +1063,7 @@ Partner* Endpoint::partner_of_frame(const wire::Frame& frame, const link::Route&
     Partner& partner = partners_[*id];
     if (from.lossless() && !partner.resolved) {
         // It came on a same-host channel: the way back is the same.
-        partner.route = from;
+        set_route(partner, from);
         partner.resolved = true;
     }
     return &partner;
@@ -1203,7 +1283,7 @@ void Endpoint::on_medium(const wire::Frame& frame, const link::Route& from) {
     }
     const uint16_t seq = seqnum::seq_of(frag.lib_seqnum);
     // The limits the codec checked the frag with.
-    const wire::WireLimits limits = limits_for(from);
+    const wire::WireLimits limits = frame_limits_;
 
     auto slot = std::find_if(partner->partials.begin(), partner->partials.end(),
                              [seq](const Partial& p) { return p.seq == seq; });
@@ -1386,7 +1466,8 @@ void Endpoint::on_notify(const wire::Frame& frame, const link::Route& from) {
 // MX: a peer we took a request from may be a new process that got a request
 // meant for its predecessor, and its messages must not reach us numbered as
 // the predecessor's until our side has heard of the change.
-void Endpoint::adopt_peer(PeerId peer, Partner& partner, uint32_t session, uint16_t expected, bool reply) {
+void Endpoint::adopt_peer(PeerId peer, Partner& partner, uint32_t session, uint16_t expected, uint32_t peer_frame,
+                          bool reply) {
     if (partner.established && partner.peer_session == session) {
         // The peer's sesnum only moves forward, one step per reset of its
         // side: one step back is a late frame telling an older state.
@@ -1406,10 +1487,18 @@ void Endpoint::adopt_peer(PeerId peer, Partner& partner, uint32_t session, uint1
         partner.next_send_seq = seqnum::seq_of(expected);
         partner.established = true;
     }
+    // The frame size goes with the connection: from now on (and for what
+    // waited for it) both ends use the smaller of their two paths'. A
+    // request and a reply of the same peer advertise the same.
+    partner.peer_frame = peer_frame;
+    partner.frame_agreed = true;
     partner.last_heard = now_;
     if (reply) partner.state = Partner::State::Connected;
     if (partner.state == Partner::State::Connected) {
-        while (SendRequest* request = partner.pending.pop_front()) transmit(partner, request);
+        while (SendRequest* request = partner.pending.pop_front()) {
+            if (refit(partner, request)) transmit(partner, request);
+            else complete_send(request, Status::NoResources);
+        }
     } else if (partner.state != Partner::State::Connecting && !partner.pending.empty()) {
         start_connect(peer, partner);
     }
@@ -1438,7 +1527,8 @@ void Endpoint::on_connect(const wire::Frame& frame, const link::Route& from) {
         // A new peer, one that restarted, or one that dropped the connection
         // (its expected sesnum changed) starts afresh; a repeated request
         // (our reply was lost) changes nothing.
-        adopt_peer(peer, *partner, connect.src_session_id, connect.target_recv_seqnum_start, false);
+        adopt_peer(peer, *partner, connect.src_session_id, connect.target_recv_seqnum_start,
+                   usable_frame(connect.max_frame), false);
         send_connect(*partner, true, connect.src_session_id, connect.connect_seqnum, wire::ConnectStatus::Ok);
         return;
     }
@@ -1460,7 +1550,8 @@ void Endpoint::on_connect(const wire::Frame& frame, const link::Route& from) {
         start_connect(peer, *partner);
         return;
     }
-    adopt_peer(peer, *partner, connect.target_session_id, connect.target_recv_seqnum_start, true);
+    adopt_peer(peer, *partner, connect.target_session_id, connect.target_recv_seqnum_start,
+               usable_frame(connect.max_frame), true);
 }
 
 void Endpoint::on_truc(const wire::Frame& frame, const link::Route& from) {
@@ -1572,7 +1663,7 @@ void Endpoint::start_pull(RecvRequest* recv, PeerId peer, uint8_t region, uint8_
     pull.requested = 0;
     pull.received = 0;
     const link::Route& route = partners_[peer].route;
-    const wire::WireLimits limits = limits_for(route);
+    const wire::WireLimits limits = limits_with(partners_[peer]);
     pull_window_ = link_->receive_window();
     pull.reply_max = limits.pull_reply_max;
     pull.block_max = static_cast<uint32_t>(limits.pull_block_max());
@@ -1689,7 +1780,7 @@ void Endpoint::on_pull(const wire::Frame& frame, const link::Route& from) {
         return;
     }
     // The limits the codec checked the request with.
-    const wire::WireLimits limits = limits_for(from);
+    const wire::WireLimits limits = frame_limits_;
     const auto start = wire::pull_block_offset(pull, limits);
     const uint64_t end = start ? *start + pull.block_length : 0;
     if (!start || end > request->length || pull.total_length > request->length) {
@@ -1738,6 +1829,12 @@ void Endpoint::on_pull_reply(const wire::Frame& frame) {
     if (!found) return;
     Pull& pull = *found;
     const uint32_t reply_max = pull.reply_max;
+    // The codec took any length up to the link's largest frame; the pull's
+    // own frames are those agreed on with the peer.
+    if (reply.frame_length > reply_max) {
+        ++counters_.decode_drops[static_cast<size_t>(wire::DropReason::BadLength)];
+        return;
+    }
     for (size_t b = 0; b < kPullWindow; ++b) {
         auto& block = pull.blocks[b];
         if (!block.in_use || reply.msg_offset < block.offset || reply.msg_offset >= block.offset + block.length)
@@ -1938,6 +2035,10 @@ void Endpoint::reset_partner(PeerId peer, Partner& partner, Status status) {
     partner.state = Partner::State::Unknown;
     partner.established = false;
     partner.peer_session = 0;
+    // The next connection agrees on a frame size anew: the peer may be
+    // another process, on another path.
+    partner.peer_frame = 0;
+    partner.frame_agreed = false;
     // A new incarnation of the connection: frames of the old one are refused.
     partner.recv_sesnum = static_cast<uint8_t>((partner.recv_sesnum + 1) & 3);
     partner.not_acked = 0;

@@ -61,8 +61,9 @@ size_t inline_max(const wire::WireLimits& limits) {
 
 size_t Endpoint::rma_inline_max() const { return inline_max(config_.limits); }
 
-// Data that would not fit the path's frames whole goes by pull instead.
-size_t Endpoint::rma_inline_max(const link::Route& route) { return inline_max(limits_for(route)); }
+// Data that would not fit the frames agreed on with the peer whole goes by
+// pull instead.
+size_t Endpoint::rma_inline_max(const wire::WireLimits& limits) const { return inline_max(limits); }
 
 // ------------------------------------------------------------------ initiator
 
@@ -103,7 +104,7 @@ int Endpoint::rma(const RmaArgs& args, TimePoint now) {
         return 0;
     }
     gather(request, args.iov, write && args.copy);
-    if (write && length > rma_inline_max(partner.route)) {
+    if (write && length > rma_inline_max(sizing_limits(partner))) {
         request->rma_flags |= wire::kRmaPulled;
         if (allocate_region(request) != 0) {
             sends_.put(request);
@@ -348,7 +349,7 @@ void Endpoint::serve_read(PeerId peer, const wire::RmaRequest& request) {
     }
     remote_event(peer, RmaRole::RemoteRead, request.length, false, 0);
     send_rma_reply(peer, request, wire::RmaStatus::Ok, {source.data(), count},
-                   request.length > rma_inline_max(partners_[peer].route));
+                   request.length > rma_inline_max(limits_with(partners_[peer])));
 }
 
 // A refused request touched nothing; the target's application learns of it
