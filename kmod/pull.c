@@ -148,6 +148,7 @@ static void x2m_pull_reply(struct x2m_endpoint *ep, const struct x2m_region *r, 
 	struct sk_buff *skb;
 	u64 at;
 	u8 *f;
+	int ret;
 
 	/* A reply gathered from many small segments is copied instead. */
 	if (len > linear && x2m_region_frags(r, offset + linear, len - linear) > MAX_SKB_FRAGS)
@@ -187,8 +188,13 @@ static void x2m_pull_reply(struct x2m_endpoint *ep, const struct x2m_region *r, 
 	/* The process may write these pages while the skb waits in a queue. */
 	if (frag)
 		skb_shinfo(skb)->flags |= SKBFL_SHARED_FRAG;
-	if (x2m_transmit(ep, skb, &outcome))
-		kfree_skb(skb); /* refused or no device: counted there */
+	ret = x2m_transmit(ep, skb, &outcome);
+	if (ret) {
+		/* Longer than the board's MTU now: it shrank since the region came. */
+		if (ret == -EMSGSIZE)
+			x2m_count(board, XEN2MX_CTR_SEND_REFUSED);
+		kfree_skb(skb); /* other refusals and a missing device are counted there */
+	}
 }
 
 bool x2m_pull_serve(struct x2m_endpoint *ep, const u8 *eth, const struct sk_buff *skb)

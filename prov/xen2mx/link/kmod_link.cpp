@@ -31,6 +31,9 @@ uint64_t mac_at(const uint8_t* bytes) {
     return mac;
 }
 
+// Said once per process: every endpoint meets the same limit.
+std::atomic<bool> memlock_warned{false};
+
 int xioctl(int fd, unsigned long request, void* arg) {
     for (;;) {
         if (::ioctl(fd, request, arg) == 0) return 0;
@@ -144,8 +147,7 @@ public:
             report(false, "the xen2mx module does not answer pulls itself: this process answers them");
             return -EOPNOTSUPP;
         }
-        if ((ret == -ENOMEM || ret == -EPERM) && !warned_memlock_) {
-            warned_memlock_ = true;
+        if ((ret == -ENOMEM || ret == -EPERM) && !memlock_warned.exchange(true)) {
             rlimit limit{};
             ::getrlimit(RLIMIT_MEMLOCK, &limit);
             const std::string allowed = limit.rlim_cur == RLIM_INFINITY
@@ -220,7 +222,6 @@ private:
     uint64_t board_;
     xen2mx_ring_ctl* ctl_;
     bool kernel_pulls_;
-    bool warned_memlock_ = false;
     LinkLog log_;
 };
 

@@ -8,7 +8,8 @@
 // kernel, which then answers their PULLs itself from the pinned pages,
 // whether or not this process runs; a module without memory regions (an
 // older one, a Xen guest's) or a refusal (the locked-memory limit) leaves
-// them to the engine, with a warning the first time the limit refuses.
+// them to the engine, with a warning the first time in the process that the
+// limit refuses.
 #pragma once
 
 #include <cstdint>

@@ -304,21 +304,30 @@ fi
 
 # A large message, then an RMA read, complete while the process that owns
 # the data is stopped (SIGSTOP): the kernel answers the pulls. Then the same
-# with the pulls left to the process: it completes only once it runs again.
+# with the pulls left to the process (FI_XEN2MX_KMOD_PULLS=0, then a
+# locked-memory limit of 0): it completes only once it runs again.
 if [ $kmod_link = yes ]; then
     port=7400
-    for run in "msg 10000" "read 10000" "msg 4000 --expect-wait"; do
+    for run in "msg 10000" "read 10000" "msg 4000 --expect-wait" "msg 4000 --expect-wait ulimit"; do
         set -- $run
         port=$((port + 1))
         barrier "idle peer $run"
         if [ "$X2M_ROLE" = a ]; then
-            pulls=1
+            # The control: pulls left to the process, by the variable or
+            # by a locked-memory limit too small to pin the message.
+            pulls=1 memlock=
             [ "${3:-}" = --expect-wait ] && pulls=0
-            FI_XEN2MX_KMOD_PULLS=$pulls as_user timeout 120 idle_peer target $port "$1" 2097155 "$2" ${3:-} \
-                >/tmp/idle.out 2>&1
+            [ "${4:-}" = ulimit ] && pulls=1 memlock=0
+            FI_XEN2MX_KMOD_PULLS=$pulls sh -c "${memlock:+ulimit -l $memlock && }exec kmod_tool runas 1000 \
+                timeout 120 idle_peer target $port $1 2097155 $2 ${3:-}" >/tmp/idle.out 2>&1
             rc=$?
             sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] idle target, $run: /" /tmp/idle.out
             [ $rc = 0 ] || grep -q '^FAIL' /tmp/idle.out || fail "idle target, $run: status $rc"
+            if [ "$memlock" = 0 ]; then
+                warned=$(grep -c 'cannot pin a 2097155-byte buffer.*RLIMIT_MEMLOCK' /tmp/idle.out)
+                [ "$warned" = 1 ] && pass "ulimit -l 0: the provider warned once, and the process answered the pulls" ||
+                    fail "ulimit -l 0: $warned warnings: $(grep -i pin /tmp/idle.out)"
+            fi
         else
             check "idle peer, $run: the puller's 2 MiB arrived intact" as_user timeout 120 idle_peer puller \
                 "$X2M_PEER_IP" $port "$1" 2097155
