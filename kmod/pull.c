@@ -111,6 +111,9 @@ static void x2m_region_copy(const struct x2m_region *r, u64 offset, u8 *to, unsi
 		u64 seg_left;
 		struct page *page = x2m_region_page(r, offset, &in_page, &seg_left);
 
+		/* Callers stay inside the region (x2m_pull_block()). */
+		if (WARN_ON_ONCE(!page))
+			return;
 		size = min_t(u64, min_t(u64, len, seg_left), PAGE_SIZE - in_page);
 		memcpy_from_page(to, page, in_page, size);
 		to += size;
@@ -128,7 +131,8 @@ static unsigned int x2m_region_frags(const struct x2m_region *r, u64 offset, uns
 		unsigned int in_page, size;
 		u64 seg_left;
 
-		x2m_region_page(r, offset, &in_page, &seg_left);
+		if (WARN_ON_ONCE(!x2m_region_page(r, offset, &in_page, &seg_left)))
+			return U32_MAX;
 		size = min_t(u64, min_t(u64, len, seg_left), PAGE_SIZE - in_page);
 		offset += size;
 		len -= size;
@@ -176,6 +180,10 @@ static void x2m_pull_reply(struct x2m_endpoint *ep, const struct x2m_region *r, 
 		u64 seg_left;
 		struct page *page = x2m_region_page(r, at, &in_page, &seg_left);
 
+		if (WARN_ON_ONCE(!page)) {
+			kfree_skb(skb);
+			return;
+		}
 		size = min_t(u64, min_t(u64, offset + len - at, seg_left), PAGE_SIZE - in_page);
 		/* The fragment's own reference: the page outlives the pin if the skb waits. */
 		get_page(page);

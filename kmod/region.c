@@ -162,6 +162,9 @@ long x2m_ioctl_region_register(struct x2m_endpoint *ep, void __user *arg)
 	u64 length, pages;
 	int ret;
 
+	/* The pages and their charge belong to a process's memory. */
+	if (!current->mm)
+		return -EOPNOTSUPP;
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
 	ret = x2m_region_check(ep, &req);
