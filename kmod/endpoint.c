@@ -52,6 +52,7 @@ static struct x2m_endpoint *x2m_endpoint_alloc(u32 flags)
 		return NULL;
 	ep->flags = flags;
 	spin_lock_init(&ep->lock);
+	mutex_init(&ep->region_mutex);
 	init_waitqueue_head(&ep->wait);
 	kref_init(&ep->ref);
 	atomic_set(&ep->pinned, 0);
@@ -256,6 +257,7 @@ void x2m_endpoint_close(struct x2m_endpoint *ep)
 	board->nr_endpoints--;
 	mutex_unlock(&board->ep_mutex);
 	synchronize_net(); /* no receive handler still writes into the ring */
+	x2m_regions_release(ep);
 	kref_put(&ep->ref, x2m_endpoint_release_now);
 }
 EXPORT_SYMBOL_GPL(x2m_endpoint_close);

@@ -211,6 +211,16 @@ static long x2m_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (!ep)
 			return -ENOTCONN;
 		return x2m_ioctl_wait(ep, uarg);
+	case XEN2MX_IOC_REGION_REGISTER:
+		ep = x2m_file_ep(f);
+		if (!ep)
+			return -ENOTCONN;
+		return x2m_ioctl_region_register(ep, uarg);
+	case XEN2MX_IOC_REGION_DEREGISTER:
+		ep = x2m_file_ep(f);
+		if (!ep)
+			return -ENOTCONN;
+		return x2m_ioctl_region_deregister(ep, uarg);
 	default:
 		return -ENOTTY;
 	}

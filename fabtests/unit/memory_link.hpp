@@ -1,7 +1,9 @@
 // An in-memory network for engine tests: links attached to one MemoryNetwork
 // hand frames to each other through per-link inboxes, with seeded fault
 // injection (loss, duplication, reordering) and the means to cut a link off
-// or to bring an endpoint back on the same address (a restart).
+// or to bring an endpoint back on the same address (a restart). A link may
+// answer PULLs itself from the regions the engine offers it, as the kmod
+// link's kernel does (PullService).
 //
 // Nothing here is thread-safe: a test drives every endpoint from one thread,
 // and that is what makes a run reproducible from its seed.
@@ -10,6 +12,7 @@
 #include <sys/uio.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +28,7 @@
 #include <vector>
 
 #include "link/link.hpp"
+#include "wire/mxoe_codec.hpp"
 
 namespace xen2mx::testing {
 
@@ -49,6 +53,26 @@ struct NetworkStats {
 };
 
 class MemoryLink;
+
+// What a link that answers PULLs itself did: the regions the engine offered
+// (serve_region) and withdrew, the PULLs for them it answered at once on
+// arrival whether or not its endpoint progresses, and those it dropped for
+// asking outside the region. Shared with the test, so that it outlives the
+// link (an endpoint's destruction withdraws what it still held).
+struct PullService {
+    bool on = true;       // false: serve_region() says -EOPNOTSUPP (no such link)
+    int refusal = 0;      // not 0: what serve_region() returns (-ENOMEM: the memlock limit)
+    uint64_t asked = 0;   // serve_region() calls
+    uint64_t offered = 0; // regions taken
+    uint64_t withdrawn = 0;
+    uint64_t answered = 0;
+    uint64_t errors = 0;
+    struct Held {
+        link::PullRegion region;
+        std::vector<iovec> data;
+    };
+    std::map<uint8_t, Held> held;
+};
 
 class MemoryNetwork {
 public:
@@ -173,6 +197,23 @@ public:
         return handled;
     }
 
+    // From now on, regions the engine offers are taken by `service` (see PullService).
+    void answer_pulls(std::shared_ptr<PullService> service) { pulls_ = std::move(service); }
+
+    int serve_region(const link::PullRegion& region, std::span<const iovec> data) override {
+        if (!pulls_ || !pulls_->on) return -EOPNOTSUPP;
+        ++pulls_->asked;
+        if (pulls_->refusal) return pulls_->refusal;
+        if (pulls_->held.count(region.region)) return -EEXIST;
+        pulls_->held[region.region] = {region, {data.begin(), data.end()}};
+        ++pulls_->offered;
+        return 0;
+    }
+
+    void withdraw_region(uint8_t region) override {
+        if (pulls_ && pulls_->held.erase(region)) ++pulls_->withdrawn;
+    }
+
     // Puts arbitrary bytes in the inbox, as if `from` had sent them.
     void inject(std::vector<uint8_t> bytes, const link::Route& from) { to_inbox({std::move(bytes), from, 0}); }
 
@@ -180,6 +221,12 @@ public:
 
 private:
     friend class MemoryNetwork;
+
+    // True when `bytes` is a PULL of a region this link holds, from the
+    // peer the region is for: answered here (or dropped, when it asks for
+    // bytes outside the region) and never handed to the endpoint.
+    bool answer_pull(const std::vector<uint8_t>& bytes, const link::Route& from);
+
     struct Frame {
         std::vector<uint8_t> bytes;
         link::Route from;
@@ -216,6 +263,7 @@ private:
     size_t inbox_high_water_ = 0;
     std::deque<Frame> inbox_;
     std::vector<Frame> held_;
+    std::shared_ptr<PullService> pulls_;
 };
 
 inline std::unique_ptr<MemoryLink> MemoryNetwork::attach(uint64_t mac, uint8_t endpoint, size_t max_frame) {
@@ -293,10 +341,72 @@ inline int MemoryNetwork::send(MemoryLink& from, const link::Route& to, std::spa
     const bool twice = chance(faults_.duplicate);
     if (twice) ++stats_.duplicated;
     for (MemoryLink* target : targets) {
+        if (target->answer_pull(bytes, source)) continue;
         enqueue(*target, bytes, source);
         if (twice) enqueue(*target, bytes, source);
     }
     return 0;
+}
+
+inline bool MemoryLink::answer_pull(const std::vector<uint8_t>& bytes, const link::Route& from) {
+    if (!pulls_ || pulls_->held.empty() || bytes.size() <= wire::kPtypeOffset ||
+        bytes[wire::kPtypeOffset] != static_cast<uint8_t>(wire::PacketType::Pull))
+        return false;
+    // Every region of an endpoint has the same limits and layout.
+    const link::PullRegion& any = pulls_->held.begin()->second.region;
+    wire::WireLimits limits;
+    limits.pull_reply_max = any.reply_max;
+    limits.replies_per_block = any.replies_per_block;
+    const wire::WireMode mode = any.mx_layout ? wire::WireMode::MxCompat : wire::WireMode::OpenMx;
+    const wire::DecodeResult decoded = wire::decode(bytes, mode, limits);
+    if (!decoded) return false;
+    const auto& pull = std::get<wire::PullRequest>(decoded->body);
+    const auto found = pull.pulled_rdma_id < 256 ? pulls_->held.find(static_cast<uint8_t>(pull.pulled_rdma_id))
+                                                 : pulls_->held.end();
+    if (found == pulls_->held.end() || pull.dst_endpoint != endpoint_) return false;
+    const PullService::Held& held = found->second;
+    if (held.region.seq != pull.pulled_rdma_seqnum || held.region.peer_board != decoded->head.src_mac ||
+        held.region.peer_endpoint != pull.src_endpoint)
+        return false;
+    size_t length = 0;
+    for (const iovec& v : held.data) length += v.iov_len;
+    const auto start = wire::pull_block_offset(pull, limits);
+    const uint64_t end = start ? *start + pull.block_length : 0;
+    if (!start || end > length || pull.total_length > length) {
+        ++pulls_->errors;
+        return true;
+    }
+    wire::Head head;
+    head.dst_mac = decoded->head.src_mac;
+    head.src_mac = mac_;
+    head.dst_src_peer_index = held.region.peer_index;
+    uint32_t frame_index = pull.frame_index;
+    for (uint64_t offset = *start; offset < end; offset += limits.pull_reply_max, ++frame_index) {
+        wire::PullReply reply;
+        reply.frame_seqnum = static_cast<uint8_t>(frame_index);
+        reply.frame_length = static_cast<uint16_t>(std::min<uint64_t>(limits.pull_reply_max, end - offset));
+        reply.msg_offset = static_cast<uint32_t>(offset);
+        reply.dst_pull_handle = pull.src_pull_handle;
+        reply.dst_magic = pull.src_magic;
+        std::array<uint8_t, wire::kMaxHeaderLength> header;
+        std::vector<iovec> parts{{header.data(), wire::encode_pull_reply(head, reply, header)}};
+        // The reply's bytes, gathered from the region's memory where they are.
+        uint64_t skip = offset, want = reply.frame_length;
+        for (const iovec& v : held.data) {
+            if (!want) break;
+            if (skip >= v.iov_len) {
+                skip -= v.iov_len;
+                continue;
+            }
+            const uint64_t take = std::min<uint64_t>(want, v.iov_len - skip);
+            parts.push_back({static_cast<uint8_t*>(v.iov_base) + skip, take});
+            want -= take;
+            skip = 0;
+        }
+        network_.send(*this, from, parts);
+    }
+    ++pulls_->answered;
+    return true;
 }
 
 }  // namespace xen2mx::testing

@@ -38,7 +38,8 @@ echo "== xen2mx.ko built for $KVER ($(elapsed))"
 
 programs=()
 for p in "${FI_PINGPONG:-$(command -v fi_pingpong)}" "${FI_INFO:-$(command -v fi_info)}" \
-    "$build/.libs/libxen2mx-fi.so" "$build/fabtests/tools/kmod_tool" "$build/fabtests/unit/test_messaging" \
+    "$build/.libs/libxen2mx-fi.so" "$build/fabtests/tools/kmod_tool" "$build/fabtests/tools/idle_peer" \
+    "$build/fabtests/unit/test_messaging" \
     "$build/fabtests/unit/test_rma" "$build/util/xen2mx_info" "${X2M_TC:-$(command -v tc)}" ${X2M_VM_EXTRA:-}; do
     [ -n "$p" ] && [ -x "$p" ] || [ -f "$p" ] || {
         echo "FAIL: $p is missing (make check builds the test programs; libfabric-bin has fi_pingpong, iproute2 tc)"

@@ -95,6 +95,8 @@ int open_ethernet(const Params& params, const link::Address& wanted, bool quiet,
     return 0;
 }
 
+void log_link(bool warning, const char* message);
+
 // The kernel module's link: the board attached to FI_XEN2MX_IFACE (any
 // board when unset); the kernel chooses the session.
 int open_kmod(const Params& params, const link::Address& wanted, bool any_session, bool quiet,
@@ -103,6 +105,8 @@ int open_kmod(const Params& params, const link::Address& wanted, bool any_sessio
     config.iface = params.iface;
     config.endpoint_id = wanted.endpoint == kAnyEndpoint ? -1 : wanted.endpoint;
     config.any_session = any_session;
+    config.kernel_pulls = params.kmod_pulls;
+    config.log = log_link;
     if (int ret = link::open_kmod_link(config, link, session)) {
         if (ret == -ENOENT) ret = -ENODEV;  // no device: the module is not loaded
         if (quiet)

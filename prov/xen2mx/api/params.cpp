@@ -40,6 +40,10 @@ void define_params() {
     fi_param_define(&provider, "peer_timeout", FI_PARAM_INT,
                     "Milliseconds a peer may stay silent before the operations in flight with it "
                     "complete in error (default: 30000)");
+    fi_param_define(&provider, "kmod_pulls", FI_PARAM_BOOL,
+                    "With the kmod link, pin the memory of large messages and RMA reads so that "
+                    "the kernel answers the peer's pulls itself, without waiting for this process "
+                    "(default: 1; 0 leaves them to the process, as on the other links)");
     fi_param_define(&provider, "key", FI_PARAM_INT,
                     "Endpoint key: a peer connects only when it presents the same key; jobs "
                     "that must not talk to each other use different keys (default: 1479691608)");
@@ -82,6 +86,9 @@ Params read_params() {
     params.peer_timeout_ms = bounded_int("peer_timeout", kDefaultPeerTimeoutMs, 1, INT_MAX);
     params.udp_mtu = bounded_int("udp_mtu", 0, static_cast<int>(link::kUdpFrameMin),
                                  static_cast<int>(link::kUdpFrameMax), "each path's MTU");
+
+    int pulls = 1;
+    if (fi_param_get_bool(&provider, "kmod_pulls", &pulls) == FI_SUCCESS) params.kmod_pulls = pulls != 0;
 
     int key = static_cast<int>(kDefaultKey);
     fi_param_get_int(&provider, "key", &key);

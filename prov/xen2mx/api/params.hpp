@@ -14,6 +14,7 @@ struct Params {
     int peer_timeout_ms = 0; // FI_XEN2MX_PEER_TIMEOUT: then operations with a silent peer fail
     uint32_t key = 0;        // FI_XEN2MX_KEY: endpoint key a peer must present to connect
     int udp_mtu = 0;         // FI_XEN2MX_UDP_MTU: frame size of the udp link; 0: each path's own
+    bool kmod_pulls = true;  // FI_XEN2MX_KMOD_PULLS: the kernel answers pulls of our regions
 };
 
 inline constexpr int kDefaultPeerTimeoutMs = 30000;

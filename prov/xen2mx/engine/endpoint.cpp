@@ -166,6 +166,10 @@ Endpoint::Endpoint(const Config& config, std::unique_ptr<link::Link> link, Compl
 }
 
 Endpoint::~Endpoint() {
+    // The link stops reading the application's memory before the
+    // application may free it.
+    for (SendRequest* request : regions_)
+        if (request && request->link_serves) link_->withdraw_region(request->region);
     unexpected_.for_each([](Unexpected* u) { std::unique_ptr<Unexpected> owner(u); });
 }
 
@@ -359,7 +363,43 @@ int Endpoint::allocate_region(SendRequest* request) {
     regions_[region] = request;
     request->region = region;
     request->region_seq = ++region_seqs_[region];
+    // The link answers with the pull reply size the pair agreed on, which a
+    // send posted before the connection does not know yet.
+    if (!config_.reliable || partners_[request->peer].frame_agreed)
+        offer_region(request);
+    else
+        request->offer_on_transmit = true;
     return 0;
+}
+
+// Lets the link answer the peer's pulls of a region by itself (the kmod
+// link: the kernel, from the pinned memory), so that they do not wait for
+// this process to progress. Where it will not, they reach on_pull() as
+// before. Requests are complete here: data, length and peer are set.
+void Endpoint::offer_region(SendRequest* request) {
+    Partner& partner = partners_[request->peer];
+    if (!link_pulls_ || partner.route.lossless()) return;
+    link::PullRegion region;
+    region.region = request->region;
+    region.seq = request->region_seq;
+    region.peer_board = partner.address.board;
+    region.peer_endpoint = partner.address.endpoint;
+    region.peer_index = partner.peer_index;
+    const wire::WireLimits limits = limits_with(partner);
+    region.reply_max = limits.pull_reply_max;
+    region.replies_per_block = limits.replies_per_block;
+    region.mx_layout = config_.mode == wire::WireMode::MxCompat;
+    const int ret = link_->serve_region(region, {request->iov.data(), request->iov_count});
+    if (ret == 0) {
+        request->link_serves = true;
+        ++counters_.regions_link_served;
+        return;
+    }
+    if (ret == -EOPNOTSUPP) {
+        link_pulls_ = false;
+        return;
+    }
+    ++counters_.regions_link_refused;
 }
 
 int Endpoint::recv(const RecvArgs& args, TimePoint now) {
@@ -735,6 +775,10 @@ void Endpoint::transmit(Partner& partner, SendRequest* request) {
         emit(partner, request);
         complete_send(request, Status::Ok);
         return;
+    }
+    if (request->offer_on_transmit) {
+        request->offer_on_transmit = false;
+        offer_region(request);
     }
     request->seq = partner.next_send_seq;
     partner.next_send_seq = seqnum::next(partner.next_send_seq);
@@ -1962,6 +2006,8 @@ void Endpoint::complete_send(SendRequest* request, Status status) {
         partner.awaiting_reply.remove(request);
     }
     if (regions_[request->region] == request) {
+        // Before the application has its buffer back.
+        if (request->link_serves) link_->withdraw_region(request->region);
         regions_[request->region] = nullptr;
         free_regions_.push_back(request->region);
     }

@@ -272,6 +272,7 @@ private:
     void finish_pull(Pull& pull, Status status);
     void send_notify(PeerId peer, uint8_t region, uint8_t region_seq, uint32_t length);
     int allocate_region(SendRequest* request);
+    void offer_region(SendRequest* request);
 
     // Failures.
     void reset_partner(PeerId peer, Partner& partner, Status status);
@@ -304,6 +305,7 @@ private:
     std::array<SendRequest*, 256> regions_{};
     std::array<uint8_t, 256> region_seqs_{};
     std::vector<uint8_t> free_regions_;
+    bool link_pulls_ = true;  // the link may answer pulls itself (until it says it never can)
 
     struct PendingNotify {
         PeerId peer;

@@ -86,7 +86,7 @@ case $line_b in
     pass "xen2mx_info --json: endpoint $ep_b received the 5 frames, 320 bytes" ;;
 *) fail "xen2mx_info --json, receiver $ep_b: '$line_b'" ;;
 esac
-as_user xen2mx_info | grep -qE "^ *0 +$ep_a +$talker +(x2m|1000) +kmod_tool +- +0 +0 +5 +320 +0 +0 +0$" &&
+as_user xen2mx_info | grep -qE "^ *0 +$ep_a +$talker +(x2m|1000) +kmod_tool +- +0 +0 +5 +320 +0 +0 +0 +0 +0 +0$" &&
     pass "xen2mx_info table: the same endpoint, owner and traffic" || fail "xen2mx_info table: $(as_user xen2mx_info)"
 xen2mx_info --json | grep "{\"board\": 0, \"id\": $ep_a, " | grep -q '"session": [1-9][0-9]*,' &&
     pass "xen2mx_info as root: sessions shown" || fail "xen2mx_info as root shows no session: $(xen2mx_info --json)"
@@ -200,6 +200,36 @@ pinned=$(counter pages_pinned) pending=$(counter zerocopy_pending) open_now=$(co
     fail "after kill -9 mid-transfer: pages_pinned $pinned, zerocopy_pending $pending, endpoints_open $open_now (before $open_before)"
 [ "$netem" = yes ] && /x2m/bin/tc qdisc del dev eth0 root
 
+# ---------------------------------------------------------------- memory regions
+as_user kmod_tool regions 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] regions: /"
+limit=$(cat /sys/module/xen2mx/parameters/region_pages)
+echo 8 >/sys/module/xen2mx/parameters/region_pages
+as_user kmod_tool reglimit 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] region_pages=8: /"
+echo "$limit" >/sys/module/xen2mx/parameters/region_pages
+# The pages are charged to RLIMIT_MEMLOCK, which CAP_IPC_LOCK lifts.
+sh -c 'ulimit -l 64 && exec kmod_tool runas 1000 kmod_tool memlock' 2>&1 |
+    sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] ulimit -l 64, unprivileged: /"
+sh -c 'ulimit -l 64 && exec kmod_tool memlock' 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] ulimit -l 64, root: /"
+# Killed while it registers and deregisters regions: nothing stays pinned.
+regions_before=$(counter regions) region_pages_before=$(counter region_pages) open_before=$(counter endpoints_open)
+kmod_tool runas 1000 kmod_tool regflood >/tmp/regflood.out 2>&1 &
+flooder=$!
+for _ in $(seq 100); do grep -q HOLDING /tmp/regflood.out && break; sleep 0.1; done
+sleep 1
+# Its two endpoints: the one holding the regions lists the most.
+listed=$(xen2mx_info --json | grep "\"pid\": $flooder," |
+    sed -n 's/.*"regions": \([0-9]*\), "region_pages": \([0-9]*\),.*/\1 \2/p' | sort -n | tail -n 1)
+pinned_during=$(counter region_pages)
+kill -9 $flooder
+wait $flooder 2>/dev/null
+[ -n "$listed" ] && [ "${listed% *}" -ge 3 ] && [ "${listed#* }" -ge 192 ] && [ "$pinned_during" -ge 192 ] &&
+    pass "a process churning regions: xen2mx_info lists its regions and pages ($listed), region_pages $pinned_during" ||
+    fail "regions of the churning process: listed '$listed', region_pages $pinned_during: $(cat /tmp/regflood.out)"
+[ "$(counter regions)" = "$regions_before" ] && [ "$(counter region_pages)" = "$region_pages_before" ] &&
+    [ "$(counter endpoints_open)" = "$open_before" ] &&
+    pass "killed mid-registration: regions and region_pages back to $regions_before and $region_pages_before, its endpoints gone" ||
+    fail "after kill -9 mid-registration: regions $(counter regions), region_pages $(counter region_pages), endpoints_open $(counter endpoints_open)"
+
 # ---------------------------------------------------------------- two guests
 barrier "both guests ready"
 if [ "$X2M_ROLE" = a ]; then
@@ -278,6 +308,7 @@ if [ $kmod_link = yes ]; then
 fi
 
 # The messaging suite, over the kmod link, in each guest at once.
+served_before_suites=$(counter pulls_served)
 if [ $kmod_link = yes ]; then
     if as_user timeout 600 test_messaging --gtest_filter='*kmod*' >/tmp/msg.out 2>&1; then
         pass "messaging suite over the kmod link: $(grep -E '^\[  PASSED  \]' /tmp/msg.out)"
@@ -292,6 +323,44 @@ if [ $kmod_link = yes ]; then
     else
         fail "RMA and atomics over the kmod link: $(grep -E '^\[  FAILED  \]|Failure' /tmp/rma.out | head -n 20)"
     fi
+    served=$(counter pulls_served)
+    [ "$served" -gt "$served_before_suites" ] &&
+        pass "the kernel answered $((served - served_before_suites)) pulls of the suites' large messages and reads" ||
+        fail "the kernel answered no pull during the suites ($served_before_suites -> $served)"
+fi
+
+# A large message, then an RMA read, complete while the process that owns
+# the data is stopped (SIGSTOP): the kernel answers the pulls. Then the same
+# with the pulls left to the process (FI_XEN2MX_KMOD_PULLS=0, then a
+# locked-memory limit of 0): it completes only once it runs again.
+if [ $kmod_link = yes ]; then
+    port=7400
+    for run in "msg 10000" "read 10000" "msg 4000 --expect-wait" "msg 4000 --expect-wait ulimit"; do
+        set -- $run
+        port=$((port + 1))
+        barrier "idle peer $run"
+        if [ "$X2M_ROLE" = a ]; then
+            # The control: pulls left to the process, by the variable or
+            # by a locked-memory limit too small to pin the message.
+            pulls=1 memlock=
+            [ "${3:-}" = --expect-wait ] && pulls=0
+            [ "${4:-}" = ulimit ] && pulls=1 memlock=0
+            FI_XEN2MX_KMOD_PULLS=$pulls sh -c "${memlock:+ulimit -l $memlock && }exec kmod_tool runas 1000 \
+                timeout 120 idle_peer target $port $1 2097155 $2 ${3:-}" >/tmp/idle.out 2>&1
+            rc=$?
+            sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] idle target, $run: /" /tmp/idle.out
+            [ $rc = 0 ] || grep -q '^FAIL' /tmp/idle.out || fail "idle target, $run: status $rc"
+            if [ "$memlock" = 0 ]; then
+                warned=$(grep -c 'cannot pin a 2097155-byte buffer.*RLIMIT_MEMLOCK' /tmp/idle.out)
+                [ "$warned" = 1 ] && pass "ulimit -l 0: the provider warned once, and the process answered the pulls" ||
+                    fail "ulimit -l 0: $warned warnings: $(grep -i pin /tmp/idle.out)"
+            fi
+        else
+            check "idle peer, $run: the puller's 2 MiB arrived intact" as_user timeout 120 idle_peer puller \
+                "$X2M_PEER_IP" $port "$1" 2097155
+            sed 's/^/    /' /tmp/check.out
+        fi
+    done
 fi
 unset FI_XEN2MX_LINK FI_LOG_LEVEL FI_XEN2MX_KMOD_ZEROCOPY
 
