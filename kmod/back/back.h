@@ -12,7 +12,7 @@
 #include <linux/mutex.h>
 #include <linux/skbuff.h>
 #include <linux/spinlock.h>
-#include <linux/wait.h>
+#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 #include <xen/grant_table.h>
 #include <xen/xenbus.h>
@@ -69,8 +69,7 @@ struct x2mb_dev {
 	struct x2mb_ep *eps[XEN2MX_MAX_ENDPOINTS];
 	unsigned int nr_eps;
 
-	atomic_t tx_inflight;      /* zero-copy sends whose pages are lent out */
-	wait_queue_head_t tx_wait;
+	atomic_t tx_inflight;      /* zero-copy sends whose pages are lent out (wait_var_event) */
 
 	atomic_t grants;           /* this device's pages mapped now */
 	atomic64_t interrupts, requests, responses;

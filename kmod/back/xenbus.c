@@ -146,7 +146,7 @@ static void x2mb_disconnect(struct x2mb_dev *dev)
 	synchronize_irq(dev->irq); /* a handler that did not see it has queued its work */
 	cancel_work_sync(&dev->req_work);
 	x2mb_close_all(dev);
-	wait_event(dev->tx_wait, !atomic_read(&dev->tx_inflight));
+	wait_var_event(&dev->tx_inflight, !atomic_read(&dev->tx_inflight));
 	cancel_work_sync(&dev->req_work); /* one a last send may have queued */
 	unbind_from_irqhandler(dev->irq, dev);
 	dev->irq = 0;
@@ -259,7 +259,6 @@ static int x2mb_probe(struct xenbus_device *xb, const struct xenbus_device_id *i
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->rsp_lock);
 	INIT_WORK(&dev->req_work, x2mb_req_work);
-	init_waitqueue_head(&dev->tx_wait);
 	gnttab_page_cache_init(&dev->cache);
 	index = xenbus_read_unsigned(xb->nodename, "board", 0);
 	dev->board = x2m_board_get(index);
