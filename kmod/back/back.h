@@ -55,6 +55,8 @@ struct x2mb_dev {
 	/* The connection, valid while connected. */
 	bool connected;
 	bool stopping;             /* disconnecting: no work queued, no response pushed */
+	bool broken;               /* the guest broke the protocol: fatal_work disconnects */
+	struct work_struct fatal_work;
 	struct x2mx_back_ring ring;
 	void *ring_page;
 	struct x2mx_stats *stats;  /* in the ring page */
@@ -82,6 +84,9 @@ int x2mb_map_grants(struct x2mb_dev *dev, const grant_ref_t *refs, unsigned int 
 void x2mb_unmap_grants(struct x2mb_dev *dev, struct x2mb_map *map, bool wait_for_users);
 void x2mb_map_copy_from(const struct x2mb_map *map, size_t offset, void *to, size_t len);
 int x2mb_chunk_read(struct x2mb_dev *dev, unsigned int chunk, size_t offset, void *to, size_t len);
+
+/* xenbus.c */
+void x2mb_fatal(struct x2mb_dev *dev);
 
 /* requests.c */
 void x2mb_req_work(struct work_struct *work);

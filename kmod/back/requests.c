@@ -267,6 +267,7 @@ void x2mb_req_work(struct work_struct *work)
 			/* No frontend of ours does that: the ring is not to be trusted. */
 			atomic64_inc(&dev->bad_requests);
 			xenbus_dev_fatal(dev->xb, -EIO, "request producer %u past the ring (consumer %u)", rp, rc);
+			x2mb_fatal(dev);
 			return; /* the event channel stays masked */
 		}
 		while (rc != rp) {
