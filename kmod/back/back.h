@@ -61,6 +61,7 @@ struct x2mb_dev {
 	void *ring_page;
 	struct x2mx_stats *stats;  /* in the ring page */
 	int irq;
+	atomic_t notified;         /* an event came since req_work last looked */
 	struct work_struct req_work;
 	spinlock_t rsp_lock;       /* the response producer */
 	unsigned int chunk_pages;

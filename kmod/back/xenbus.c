@@ -36,6 +36,7 @@ static irqreturn_t x2mb_interrupt(int irq, void *data)
 	 * interrupt, not to whatever dev->irq held then.
 	 */
 	WRITE_ONCE(dev->irq, irq);
+	atomic_set(&dev->notified, 1);
 	if (!READ_ONCE(dev->stopping))
 		queue_work(x2mb_wq, &dev->req_work);
 	else
