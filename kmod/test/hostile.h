@@ -83,6 +83,7 @@ struct x2mh_dev {
 	grant_ref_t pool_list_ref;
 	u32 next_id;
 	enum x2mh_fault fault;      /* for the next connection */
+	bool gave_up;               /* this side failed to connect: no new attempt */
 	bool deaf;                  /* the backend's Closing goes unanswered */
 	bool closing_ignored;       /* ... and one came */
 
@@ -116,8 +117,9 @@ void x2mh_unused_ref_put(grant_ref_t ref);
 /* hostile_attacks.c */
 ssize_t x2mh_attack_list(char *buf);
 int x2mh_attack(struct x2mh_dev *dev, const char *name);
-void x2mh_note(struct x2mh_dev *dev, const char *fmt, ...) __printf(2, 3);
 
+/* hostile_tools.c */
+void x2mh_note(struct x2mh_dev *dev, const char *fmt, ...) __printf(2, 3);
 int x2mh_open_ep(struct x2mh_dev *dev, struct x2mh_pages *p, s32 wanted, u32 flags, u32 *session);
 int x2mh_close_ep(struct x2mh_dev *dev, s32 id, struct x2mh_pages *p);
 

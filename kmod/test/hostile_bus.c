@@ -210,6 +210,7 @@ static void x2mh_connect(struct x2mh_dev *dev)
 	dev->fault = X2MH_FAULT_NONE; /* one connection only */
 	ret = x2mh_read_backend(dev);
 	if (ret) {
+		dev->gave_up = true; /* asking again would fail again */
 		xenbus_dev_fatal(dev->xb, ret, "reading the backend's board-mac, board-mtu, max-endpoints");
 		return;
 	}
@@ -219,6 +220,7 @@ static void x2mh_connect(struct x2mh_dev *dev)
 	if (!ret)
 		ret = x2mh_write_keys(dev, fault);
 	if (ret) {
+		dev->gave_up = true;
 		xenbus_dev_fatal(dev->xb, ret, "setting up the ring, the tx pool and the event channel");
 		x2mh_teardown(dev);
 		return;
@@ -273,7 +275,8 @@ static void x2mh_backend_changed(struct xenbus_device *xb, enum xenbus_state bac
 		if (xb->state != XenbusStateClosed)
 			xenbus_frontend_closed(xb);
 		/* Ask for a fresh connection: the backend answers with InitWait. */
-		xenbus_switch_state(xb, XenbusStateInitialising);
+		if (!dev->gave_up)
+			xenbus_switch_state(xb, XenbusStateInitialising);
 		break;
 	case XenbusStateUnknown:
 		x2mh_teardown(dev);
