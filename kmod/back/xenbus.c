@@ -36,6 +36,7 @@ static irqreturn_t x2mb_interrupt(int irq, void *data)
 	 * interrupt, not to whatever dev->irq held then.
 	 */
 	WRITE_ONCE(dev->irq, irq);
+	atomic_set(&dev->notified, 1);
 	if (!READ_ONCE(dev->stopping))
 		queue_work(x2mb_wq, &dev->req_work);
 	else
@@ -90,6 +91,7 @@ static int x2mb_connect(struct x2mb_dev *dev)
 	}
 	dev->chunk_pages = chunk_pages;
 	dev->stopping = false;
+	WRITE_ONCE(dev->broken, false);
 	atomic_set(&dev->tx_inflight, 0);
 	memset(dev->eps, 0, sizeof(dev->eps));
 	dev->nr_eps = 0;
@@ -146,7 +148,7 @@ static void x2mb_disconnect(struct x2mb_dev *dev)
 	synchronize_irq(dev->irq); /* a handler that did not see it has queued its work */
 	cancel_work_sync(&dev->req_work);
 	x2mb_close_all(dev);
-	wait_event(dev->tx_wait, !atomic_read(&dev->tx_inflight));
+	wait_var_event(&dev->tx_inflight, !atomic_read(&dev->tx_inflight));
 	cancel_work_sync(&dev->req_work); /* one a last send may have queued */
 	unbind_from_irqhandler(dev->irq, dev);
 	dev->irq = 0;
@@ -160,6 +162,29 @@ static void x2mb_disconnect(struct x2mb_dev *dev)
 	dev->connected = false;
 	dev_info(&dev->xb->dev, "dom%u disconnected, %d pages still mapped\n", dev->domid,
 		 atomic_read(&dev->grants));
+}
+
+/*
+ * The guest broke the protocol (xenbus_dev_fatal() said how and switched
+ * to Closing): its connection goes now, whatever the frontend does next,
+ * so that nothing of it stays mapped in Dom0 on its word. Any context;
+ * the disconnect runs in a work item, under the device's lock.
+ */
+void x2mb_fatal(struct x2mb_dev *dev)
+{
+	WRITE_ONCE(dev->broken, true);
+	queue_work(x2mb_wq, &dev->fatal_work);
+}
+
+static void x2mb_fatal_work(struct work_struct *work)
+{
+	struct x2mb_dev *dev = container_of(work, struct x2mb_dev, fatal_work);
+
+	mutex_lock(&dev->lock);
+	/* Not a later connection: connecting clears `broken`. */
+	if (dev->connected && dev->broken)
+		x2mb_disconnect(dev);
+	mutex_unlock(&dev->lock);
 }
 
 static int x2mb_publish(struct x2mb_dev *dev)
@@ -259,7 +284,7 @@ static int x2mb_probe(struct xenbus_device *xb, const struct xenbus_device_id *i
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->rsp_lock);
 	INIT_WORK(&dev->req_work, x2mb_req_work);
-	init_waitqueue_head(&dev->tx_wait);
+	INIT_WORK(&dev->fatal_work, x2mb_fatal_work);
 	gnttab_page_cache_init(&dev->cache);
 	index = xenbus_read_unsigned(xb->nodename, "board", 0);
 	dev->board = x2m_board_get(index);
@@ -345,6 +370,8 @@ static void x2mb_remove(struct xenbus_device *xb)
 	mutex_lock(&dev->lock);
 	x2mb_disconnect(dev);
 	mutex_unlock(&dev->lock);
+	/* Nothing queues it once disconnected; it takes the lock, so not under it. */
+	cancel_work_sync(&dev->fatal_work);
 	dev_set_drvdata(&xb->dev, NULL);
 	x2m_board_put(dev->board);
 	kfree(dev);
