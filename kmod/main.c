@@ -39,54 +39,20 @@ MODULE_PARM_DESC(events, "Event queue entries of each endpoint (16..65536)");
 struct workqueue_struct *x2m_wq; /* frees endpoints */
 atomic64_t x2m_global_ctr[XEN2MX_CTR_MAX - XEN2MX_CTR_BOARD_MAX];
 
-static int x2m_file_ep_open(void **ep, struct xen2mx_endpoint_open *req)
-{
-	struct x2m_endpoint *opened;
-	int ret = x2m_endpoint_open(&opened, req);
-
-	if (!ret)
-		*ep = opened;
-	return ret;
-}
-
-static void x2m_file_ep_close(void *ep)
-{
-	x2m_endpoint_close(ep);
-}
-
-static const struct x2m_ep_file_ops x2m_file_ops = {
-	.open = x2m_file_ep_open,
-	.close = x2m_file_ep_close,
-};
-
-static int x2m_open(struct inode *inode, struct file *file)
-{
-	return x2m_ep_file_open(file);
-}
-
-static int x2m_release(struct inode *inode, struct file *file)
-{
-	x2m_ep_file_release(file, &x2m_file_ops);
-	return 0;
-}
+X2M_EP_FILE_OPS(x2m_file_ops, struct x2m_endpoint, x2m_endpoint_open, x2m_endpoint_close)
 
 static long x2m_ioctl_wait(struct x2m_endpoint *ep, void __user *arg)
 {
 	struct xen2mx_wait req;
-	long left;
+	long left = x2m_abi_wait_request(arg, &req);
 
-	if (copy_from_user(&req, arg, sizeof(req)))
-		return -EFAULT;
-	if (req.timeout_ms > X2M_ABI_WAIT_MAX_MS)
-		return -EINVAL;
+	if (left)
+		return left;
 	left = wait_event_interruptible_timeout(ep->wait, x2m_endpoint_pending(ep),
 						msecs_to_jiffies(req.timeout_ms));
 	if (left < 0)
 		return left; /* a signal */
-	req.ready = x2m_endpoint_pending(ep);
-	if (copy_to_user(arg, &req, sizeof(req)))
-		return -EFAULT;
-	return 0;
+	return x2m_abi_wait_answer(arg, &req, x2m_endpoint_pending(ep));
 }
 
 static long x2m_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -176,8 +142,8 @@ static int x2m_mmap(struct file *file, struct vm_area_struct *vma)
 
 static const struct file_operations x2m_fops = {
 	.owner = THIS_MODULE,
-	.open = x2m_open,
-	.release = x2m_release,
+	.open = x2m_ep_file_open,
+	.release = x2m_file_ops_release,
 	.unlocked_ioctl = x2m_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.poll = x2m_poll,

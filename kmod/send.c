@@ -28,6 +28,7 @@
 #include <linux/uaccess.h>
 #include <asm/unaligned.h>
 
+#include "common/event_queue.h"
 #include "common/iovec.h"
 #include "xen2mx_kernel.h"
 
@@ -231,8 +232,7 @@ int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req)
 	/* Room for its event, whatever else is in flight. */
 	ret = -EAGAIN;
 	if ((req->flags & XEN2MX_SEND_ZEROCOPY) &&
-	    (u32)(READ_ONCE(ep->ev_prod) - READ_ONCE(ep->ctl->ev_cons)) +
-			    atomic_read(&ep->zc_pending) >= ep->ev_entries)
+	    x2m_evq_no_room(ep->ctl, ep->ev_entries, &ep->ev_prod, atomic_read(&ep->zc_pending)))
 		goto out_iov;
 	if ((req->flags & XEN2MX_SEND_ZEROCOPY) && total > X2M_ZC_LINEAR) {
 		u64 pages = x2m_iov_count_pages(iov, req->iov_count, X2M_ZC_LINEAR);
@@ -242,10 +242,8 @@ int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req)
 		if (pages > MAX_SKB_FRAGS || pages > READ_ONCE(x2m_pinned_pages))
 			goto out_iov;
 		ret = -EAGAIN;
-		if (atomic_add_return(pages, &ep->pinned) > READ_ONCE(x2m_pinned_pages)) {
-			atomic_sub(pages, &ep->pinned);
+		if (!x2m_iov_pin_budget(&ep->pinned, pages, READ_ONCE(x2m_pinned_pages)))
 			goto out_iov;
-		}
 		x2m_global_add(XEN2MX_CTR_PAGES_PINNED, pages);
 		ret = -ENOMEM;
 		zc = kzalloc(struct_size(zc, pages, pages), GFP_KERNEL);

@@ -13,6 +13,7 @@
 #include <xen/events.h>
 #include <xen/xen.h>
 
+#include "../common/xenbus_keys.h"
 #include "back.h"
 
 struct workqueue_struct *x2mb_wq;
@@ -187,29 +188,20 @@ static void x2mb_fatal_work(struct work_struct *work)
 	mutex_unlock(&dev->lock);
 }
 
+static int x2mb_write_keys(struct xenbus_transaction xbt, const char *node, void *data)
+{
+	struct x2mb_dev *dev = data;
+
+	return xenbus_printf(xbt, node, "board-mac", "%pM", dev->desc.mac) ?:
+	       xenbus_printf(xbt, node, "board-mtu", "%u", dev->desc.mtu) ?:
+	       xenbus_printf(xbt, node, "max-endpoints", "%u", x2mb_max_endpoints) ?:
+	       xenbus_printf(xbt, node, "max-ring-pages", "%u", x2mb_max_ring_pages) ?:
+	       xenbus_printf(xbt, node, "protocol-version", "%d", X2MX_PROTOCOL_VERSION);
+}
+
 static int x2mb_publish(struct x2mb_dev *dev)
 {
-	struct xenbus_transaction xbt;
-	const char *node = dev->xb->nodename;
-	int ret;
-
-again:
-	ret = xenbus_transaction_start(&xbt);
-	if (ret)
-		return ret;
-	ret = xenbus_printf(xbt, node, "board-mac", "%pM", dev->desc.mac) ?:
-	      xenbus_printf(xbt, node, "board-mtu", "%u", dev->desc.mtu) ?:
-	      xenbus_printf(xbt, node, "max-endpoints", "%u", x2mb_max_endpoints) ?:
-	      xenbus_printf(xbt, node, "max-ring-pages", "%u", x2mb_max_ring_pages) ?:
-	      xenbus_printf(xbt, node, "protocol-version", "%d", X2MX_PROTOCOL_VERSION);
-	if (ret) {
-		xenbus_transaction_end(xbt, 1);
-		return ret;
-	}
-	ret = xenbus_transaction_end(xbt, 0);
-	if (ret == -EAGAIN)
-		goto again;
-	return ret;
+	return x2mx_xenbus_write_keys(dev->xb->nodename, x2mb_write_keys, dev);
 }
 
 static ssize_t grants_mapped_show(struct device *d, struct device_attribute *attr, char *buf)

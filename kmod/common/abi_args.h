@@ -31,6 +31,22 @@ static inline int x2m_abi_check_open(int wanted, u32 flags)
 	return 0;
 }
 
+/* XEN2MX_IOC_WAIT's request, its timeout checked: 0, or the error to return. */
+static inline long x2m_abi_wait_request(void __user *arg, struct xen2mx_wait *req)
+{
+	if (copy_from_user(req, arg, sizeof(*req)))
+		return -EFAULT;
+	if (req->timeout_ms > X2M_ABI_WAIT_MAX_MS)
+		return -EINVAL;
+	return 0;
+}
+
+static inline long x2m_abi_wait_answer(void __user *arg, struct xen2mx_wait *req, bool ready)
+{
+	req->ready = ready;
+	return copy_to_user(arg, req, sizeof(*req)) ? -EFAULT : 0;
+}
+
 static inline long x2m_abi_version(void __user *arg, unsigned int boards)
 {
 	struct xen2mx_version v = {

@@ -26,7 +26,38 @@ struct x2m_ep_file_ops {
 	void (*close)(void *ep);
 };
 
-static inline int x2m_ep_file_open(struct file *file)
+/*
+ * Defines `name`, the x2m_ep_file_ops of a module whose endpoints are
+ * `type`, opened by `int open_fn(type **, struct xen2mx_endpoint_open *)`
+ * and closed by `void close_fn(type *)`, and name##_release, the file's
+ * release operation.
+ */
+#define X2M_EP_FILE_OPS(name, type, open_fn, close_fn)					\
+	static int name##_open(void **ep, struct xen2mx_endpoint_open *req)		\
+	{										\
+		type *opened;								\
+		int ret = open_fn(&opened, req);					\
+											\
+		if (!ret)								\
+			*ep = opened;							\
+		return ret;								\
+	}										\
+	static void name##_close(void *ep)						\
+	{										\
+		close_fn(ep);								\
+	}										\
+	static const struct x2m_ep_file_ops name = {					\
+		.open = name##_open,							\
+		.close = name##_close,							\
+	};										\
+	static int name##_release(struct inode *inode, struct file *file)		\
+	{										\
+		x2m_ep_file_release(file, &name);					\
+		return 0;								\
+	}
+
+/* The file's open operation: no endpoint yet. */
+static inline int x2m_ep_file_open(struct inode *inode, struct file *file)
 {
 	struct x2m_ep_file *f = kzalloc(sizeof(*f), GFP_KERNEL);
 

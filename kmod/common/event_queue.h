@@ -35,6 +35,16 @@ static inline bool x2m_evq_put(struct xen2mx_ring_ctl *ctl, struct xen2mx_event 
 	return true;
 }
 
+/*
+ * No room for one more event once `in_flight` more (zero-copy sends whose
+ * completions are still to come) are counted in: the queue by the
+ * process's word, read without the producers' lock.
+ */
+static inline bool x2m_evq_no_room(struct xen2mx_ring_ctl *ctl, u32 entries, const u32 *prod, int in_flight)
+{
+	return (u32)(READ_ONCE(*prod) - READ_ONCE(ctl->ev_cons)) + in_flight >= entries;
+}
+
 /* Anything the process has still to read, frames or events. */
 static inline bool x2m_ring_ctl_pending(struct xen2mx_ring_ctl *ctl)
 {

@@ -7,6 +7,7 @@
 #ifndef XEN2MX_COMMON_IOVEC_H
 #define XEN2MX_COMMON_IOVEC_H
 
+#include <linux/atomic.h>
 #include <linux/err.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -111,6 +112,19 @@ static inline u64 x2m_iov_count_pages(const struct xen2mx_iovec *iov, u32 count,
 		if (x2m_iov_past(&iov[i], &skip, &base, &len))
 			pages += x2m_iov_span_pages(base, len);
 	return pages;
+}
+
+/*
+ * Counts `pages` more user pages pinned by an endpoint, unless that takes
+ * it past `limit`: then nothing is counted and false returned.
+ */
+static inline bool x2m_iov_pin_budget(atomic_t *pinned, u64 pages, unsigned int limit)
+{
+	if (atomic_add_return(pages, pinned) > limit) {
+		atomic_sub(pages, pinned);
+		return false;
+	}
+	return true;
 }
 
 #endif

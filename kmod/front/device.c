@@ -37,56 +37,22 @@ MODULE_PARM_DESC(pinned_pages, "User pages one endpoint may have granted to Dom0
 
 atomic64_t x2mf_global_ctr[XEN2MX_CTR_MAX - XEN2MX_CTR_BOARD_MAX];
 
-static int x2mf_file_ep_open(void **ep, struct xen2mx_endpoint_open *req)
-{
-	struct x2mf_ep *opened;
-	int ret = x2mf_endpoint_open(&opened, req);
-
-	if (!ret)
-		*ep = opened;
-	return ret;
-}
-
-static void x2mf_file_ep_close(void *ep)
-{
-	x2mf_endpoint_close(ep);
-}
-
-static const struct x2m_ep_file_ops x2mf_file_ops = {
-	.open = x2mf_file_ep_open,
-	.close = x2mf_file_ep_close,
-};
-
-static int x2mf_open(struct inode *inode, struct file *file)
-{
-	return x2m_ep_file_open(file);
-}
-
-static int x2mf_release(struct inode *inode, struct file *file)
-{
-	x2m_ep_file_release(file, &x2mf_file_ops);
-	return 0;
-}
+X2M_EP_FILE_OPS(x2mf_file_ops, struct x2mf_ep, x2mf_endpoint_open, x2mf_endpoint_close)
 
 static long x2mf_ioctl_wait(struct x2mf_ep *ep, void __user *arg)
 {
 	struct xen2mx_wait req;
-	long left;
+	long left = x2m_abi_wait_request(arg, &req);
 
-	if (copy_from_user(&req, arg, sizeof(req)))
-		return -EFAULT;
-	if (req.timeout_ms > X2M_ABI_WAIT_MAX_MS)
-		return -EINVAL;
+	if (left)
+		return left;
 	left = wait_event_interruptible_timeout(ep->wait, x2mf_endpoint_pending(ep),
 						msecs_to_jiffies(req.timeout_ms));
 	if (left < 0)
 		return left; /* a signal */
 	if (READ_ONCE(ep->dead))
 		return -ENOTCONN;
-	req.ready = x2mf_endpoint_pending(ep);
-	if (copy_to_user(arg, &req, sizeof(req)))
-		return -EFAULT;
-	return 0;
+	return x2m_abi_wait_answer(arg, &req, x2mf_endpoint_pending(ep));
 }
 
 static long x2mf_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -150,8 +116,8 @@ static int x2mf_mmap(struct file *file, struct vm_area_struct *vma)
 
 static const struct file_operations x2mf_fops = {
 	.owner = THIS_MODULE,
-	.open = x2mf_open,
-	.release = x2mf_release,
+	.open = x2m_ep_file_open,
+	.release = x2mf_file_ops_release,
 	.unlocked_ioctl = x2mf_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.poll = x2mf_poll,

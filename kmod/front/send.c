@@ -17,6 +17,7 @@
 #include <linux/uaccess.h>
 #include <xen/page.h>
 
+#include "../common/event_queue.h"
 #include "../common/iovec.h"
 #include "front.h"
 
@@ -128,8 +129,7 @@ int x2mf_send(struct x2mf_ep *ep, const struct xen2mx_send *req)
 
 	linear = total;
 	ret = -EAGAIN; /* room for its event, whatever else is in flight */
-	if (zerocopy && (u32)(READ_ONCE(ep->ev_prod) - READ_ONCE(ep->ctl->ev_cons)) +
-				atomic_read(&ep->zc_pending) >= ep->ev_entries)
+	if (zerocopy && x2m_evq_no_room(ep->ctl, ep->ev_entries, &ep->ev_prod, atomic_read(&ep->zc_pending)))
 		goto out_iov;
 	if (zerocopy && total > X2MF_ZC_LINEAR) {
 		linear = X2MF_ZC_LINEAR;
@@ -138,10 +138,8 @@ int x2mf_send(struct x2mf_ep *ep, const struct xen2mx_send *req)
 		if (pages > X2MX_MAX_SEGS || pages > READ_ONCE(x2mf_pinned_pages))
 			goto out_iov;
 		ret = -EAGAIN;
-		if (atomic_add_return(pages, &ep->pinned) > READ_ONCE(x2mf_pinned_pages)) {
-			atomic_sub(pages, &ep->pinned);
+		if (!x2m_iov_pin_budget(&ep->pinned, pages, READ_ONCE(x2mf_pinned_pages)))
 			goto out_iov;
-		}
 		x2mf_global_add(XEN2MX_CTR_PAGES_PINNED, pages);
 		zc = kzalloc(sizeof(*zc), GFP_KERNEL);
 		if (!zc) {

@@ -15,6 +15,7 @@
 #include <xen/page.h>
 #include <xen/xen.h>
 
+#include "../common/xenbus_keys.h"
 #include "hostile.h"
 
 static irqreturn_t x2mh_interrupt(int irq, void *data)
@@ -71,23 +72,20 @@ static void x2mh_teardown(struct x2mh_dev *dev)
 static int x2mh_read_backend(struct x2mh_dev *dev)
 {
 	struct xenbus_device *xb = dev->xb;
-	unsigned int mac[6], mtu, max_endpoints;
-	char *text;
-	int i, ret;
+	unsigned int mtu, max_endpoints;
+	u8 mac[ETH_ALEN];
+	int ret;
 
 	ret = xenbus_gather(XBT_NIL, xb->otherend, "board-mtu", "%u", &mtu, "max-endpoints", "%u", &max_endpoints,
 			    NULL);
 	if (ret)
 		return ret;
-	text = xenbus_read(XBT_NIL, xb->otherend, "board-mac", NULL);
-	if (IS_ERR(text))
-		return PTR_ERR(text);
-	ret = sscanf(text, "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]);
-	kfree(text);
-	if (ret != 6 || mtu < 68 || mtu > 2048)
+	ret = x2mx_xenbus_read_mac(xb->otherend, mac);
+	if (ret)
+		return ret;
+	if (mtu < 68 || mtu > 2048)
 		return -EPROTO; /* one-page chunks hold a frame of 2048 bytes and its segments */
-	for (i = 0; i < 6; i++)
-		dev->mac[i] = mac[i];
+	memcpy(dev->mac, mac, ETH_ALEN);
 	dev->mtu = mtu;
 	dev->max_endpoints = max_endpoints;
 	return 0;
@@ -148,58 +146,64 @@ static int x2mh_set_up(struct x2mh_dev *dev, enum x2mh_fault fault)
 	return 0;
 }
 
+/* The keys as this connection offers them, rightly or as its fault wants. */
+struct x2mh_keys {
+	unsigned int ring_ref, pool_ref, port, version, chunk_pages;
+	bool pool_ref_missing;
+};
+
+static int x2mh_write_key_values(struct xenbus_transaction xbt, const char *node, void *data)
+{
+	const struct x2mh_keys *k = data;
+	int ret;
+
+	ret = xenbus_printf(xbt, node, "ring-ref", "%u", k->ring_ref) ?:
+	      xenbus_printf(xbt, node, "event-channel", "%u", k->port) ?:
+	      xenbus_printf(xbt, node, "tx-chunk-pages", "%u", k->chunk_pages) ?:
+	      xenbus_printf(xbt, node, "protocol-version", "%u", k->version);
+	if (ret)
+		return ret;
+	if (k->pool_ref_missing) {
+		xenbus_rm(xbt, node, "tx-pool-ref"); /* absent already is as good */
+		return 0;
+	}
+	return xenbus_printf(xbt, node, "tx-pool-ref", "%u", k->pool_ref);
+}
+
 static int x2mh_write_keys(struct x2mh_dev *dev, enum x2mh_fault fault)
 {
-	struct xenbus_transaction xbt;
-	const char *node = dev->xb->nodename;
-	unsigned int ring_ref = dev->ring_ref, pool_ref = dev->pool_list_ref, port = dev->port;
-	unsigned int version = X2MX_PROTOCOL_VERSION, chunk_pages = 1;
-	int ret;
+	struct x2mh_keys k = {
+		.ring_ref = dev->ring_ref,
+		.pool_ref = dev->pool_list_ref,
+		.port = dev->port,
+		.version = X2MX_PROTOCOL_VERSION,
+		.chunk_pages = 1,
+		.pool_ref_missing = fault == X2MH_FAULT_MISSING,
+	};
 
 	switch (fault) {
 	case X2MH_FAULT_VERSION:
-		version = 99;
+		k.version = 99;
 		break;
 	case X2MH_FAULT_CHUNK_PAGES:
-		chunk_pages = 0;
+		k.chunk_pages = 0;
 		break;
 	case X2MH_FAULT_CHUNK_HUGE:
-		chunk_pages = 4096;
+		k.chunk_pages = 4096;
 		break;
 	case X2MH_FAULT_RING_REF:
-		ring_ref = x2mh_unused_ref();
+		k.ring_ref = x2mh_unused_ref();
 		break;
 	case X2MH_FAULT_POOL_REF:
-		pool_ref = x2mh_unused_ref();
+		k.pool_ref = x2mh_unused_ref();
 		break;
 	case X2MH_FAULT_EVTCHN:
-		port = xen_store_evtchn; /* bound to xenstored already */
+		k.port = xen_store_evtchn; /* bound to xenstored already */
 		break;
 	default:
 		break;
 	}
-again:
-	ret = xenbus_transaction_start(&xbt);
-	if (ret)
-		return ret;
-	ret = xenbus_printf(xbt, node, "ring-ref", "%u", ring_ref) ?:
-	      xenbus_printf(xbt, node, "event-channel", "%u", port) ?:
-	      xenbus_printf(xbt, node, "tx-chunk-pages", "%u", chunk_pages) ?:
-	      xenbus_printf(xbt, node, "protocol-version", "%u", version);
-	if (!ret) {
-		if (fault == X2MH_FAULT_MISSING)
-			xenbus_rm(xbt, node, "tx-pool-ref"); /* absent already is as good */
-		else
-			ret = xenbus_printf(xbt, node, "tx-pool-ref", "%u", pool_ref);
-	}
-	if (ret) {
-		xenbus_transaction_end(xbt, 1);
-		return ret;
-	}
-	ret = xenbus_transaction_end(xbt, 0);
-	if (ret == -EAGAIN)
-		goto again;
-	return ret;
+	return x2mx_xenbus_write_keys(dev->xb->nodename, x2mh_write_key_values, &k);
 }
 
 static void x2mh_connect(struct x2mh_dev *dev)
