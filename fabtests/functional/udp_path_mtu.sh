@@ -41,11 +41,11 @@ server_env=()
 pingpong() {
     local name=$1 port=$((20000 + RANDOM % 20000))
     shift
-    env "$@" "${server_env[@]}" setpriv --bounding-set=-net_admin timeout 300 "$FI_PINGPONG" -p xen2mx -e rdm -c \
+    run_tool env "$@" "${server_env[@]}" setpriv --bounding-set=-net_admin timeout 300 "$FI_PINGPONG" -p xen2mx -e rdm -c \
         -S all -B "$port" >"$log/$name.server" 2>&1 &
     local server=$!
     sleep 0.3
-    env "$@" setpriv --bounding-set=-net_admin timeout 300 "$FI_PINGPONG" -p xen2mx -e rdm -c -S all -P "$port" \
+    run_tool env "$@" setpriv --bounding-set=-net_admin timeout 300 "$FI_PINGPONG" -p xen2mx -e rdm -c -S all -P "$port" \
         127.0.0.1 >"$log/$name.client" 2>&1
     local client_rc=$?
     wait $server
