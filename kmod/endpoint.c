@@ -14,6 +14,8 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
+#include "common/abi_args.h"
+#include "common/event_queue.h"
 #include "xen2mx_kernel.h"
 
 extern unsigned int x2m_rx_ring_kb;
@@ -52,6 +54,7 @@ static struct x2m_endpoint *x2m_endpoint_alloc(u32 flags)
 		return NULL;
 	ep->flags = flags;
 	spin_lock_init(&ep->lock);
+	mutex_init(&ep->region_mutex);
 	init_waitqueue_head(&ep->wait);
 	kref_init(&ep->ref);
 	atomic_set(&ep->pinned, 0);
@@ -60,15 +63,6 @@ static struct x2m_endpoint *x2m_endpoint_alloc(u32 flags)
 		ep->session = get_random_u32();
 	} while (!ep->session);
 	return ep;
-}
-
-static int x2m_endpoint_check(int wanted, u32 flags)
-{
-	if (flags & ~(XEN2MX_OPEN_ANY_SESSION | XEN2MX_OPEN_MX_COMPAT))
-		return -EINVAL;
-	if (wanted != XEN2MX_ANY_ENDPOINT && (wanted < 0 || wanted >= XEN2MX_MAX_ENDPOINTS))
-		return -EINVAL;
-	return 0;
 }
 
 /*
@@ -114,7 +108,7 @@ int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *re
 	unsigned int max_frame;
 	int ret;
 
-	ret = x2m_endpoint_check(req->endpoint, req->flags);
+	ret = x2m_abi_check_open(req->endpoint, req->flags);
 	if (ret)
 		return ret;
 	board = x2m_board_get(req->board);
@@ -128,10 +122,10 @@ int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *re
 	ret = x2m_endpoint_alloc_map(ep, max_frame);
 	if (ret)
 		goto out_ep;
-	ep->pid = task_tgid_nr(current);
+	ep->tgid = get_task_pid(current, PIDTYPE_TGID);
 	get_task_comm(ep->comm, current);
 	ep->uid = current_uid();
-	snprintf(ep->owner, sizeof(ep->owner), "%d/%s", ep->pid, ep->comm);
+	snprintf(ep->owner, sizeof(ep->owner), "%d/%s", task_tgid_nr(current), ep->comm);
 	ret = x2m_endpoint_publish(board, ep, req->endpoint);
 	if (ret)
 		goto out_map;
@@ -153,6 +147,7 @@ int x2m_endpoint_open(struct x2m_endpoint **out, struct xen2mx_endpoint_open *re
 	return 0;
 
 out_map:
+	put_pid(ep->tgid);
 	vfree(ep->map);
 out_ep:
 	kfree(ep);
@@ -168,7 +163,7 @@ int x2m_endpoint_open_sink(struct x2m_board *board, int wanted, u32 flags,
 	struct x2m_endpoint *ep;
 	int ret;
 
-	ret = x2m_endpoint_check(wanted, flags);
+	ret = x2m_abi_check_open(wanted, flags);
 	if (ret)
 		return ret;
 	if (!ops || !ops->deliver)
@@ -207,6 +202,7 @@ static void x2m_endpoint_free(struct work_struct *work)
 	struct x2m_endpoint *ep = container_of(work, struct x2m_endpoint, free_work);
 	struct x2m_board *board = ep->board;
 
+	put_pid(ep->tgid);
 	vfree(ep->map);
 	kfree(ep);
 	x2m_board_put(board);
@@ -254,6 +250,7 @@ void x2m_endpoint_close(struct x2m_endpoint *ep)
 	board->nr_endpoints--;
 	mutex_unlock(&board->ep_mutex);
 	synchronize_net(); /* no receive handler still writes into the ring */
+	x2m_regions_release(ep);
 	kref_put(&ep->ref, x2m_endpoint_release_now);
 }
 EXPORT_SYMBOL_GPL(x2m_endpoint_close);
@@ -265,20 +262,11 @@ EXPORT_SYMBOL_GPL(x2m_endpoint_close);
  */
 void x2m_endpoint_event(struct x2m_endpoint *ep, u32 type, s32 status, u64 cookie)
 {
-	struct xen2mx_event *ev;
 	unsigned long flags;
-	bool written = false;
+	bool written;
 
 	spin_lock_irqsave(&ep->lock, flags);
-	if (ep->ev_prod - READ_ONCE(ep->ctl->ev_cons) < ep->ev_entries) {
-		ev = &ep->ev_base[ep->ev_prod & (ep->ev_entries - 1)];
-		ev->type = type;
-		ev->status = status;
-		ev->cookie = cookie;
-		ep->ev_prod++;
-		smp_store_release(&ep->ctl->ev_prod, ep->ev_prod);
-		written = true;
-	}
+	written = x2m_evq_put(ep->ctl, ep->ev_base, ep->ev_entries, &ep->ev_prod, type, status, cookie);
 	spin_unlock_irqrestore(&ep->lock, flags);
 	if (written && wq_has_sleeper(&ep->wait))
 		wake_up_interruptible(&ep->wait);
@@ -286,8 +274,7 @@ void x2m_endpoint_event(struct x2m_endpoint *ep, u32 type, s32 status, u64 cooki
 
 bool x2m_endpoint_pending(struct x2m_endpoint *ep)
 {
-	return READ_ONCE(ep->ctl->rx_prod) != READ_ONCE(ep->ctl->rx_cons) ||
-	       READ_ONCE(ep->ctl->ev_prod) != READ_ONCE(ep->ctl->ev_cons);
+	return x2m_ring_ctl_pending(ep->ctl);
 }
 
 /*

@@ -8,6 +8,7 @@
  */
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/pid_namespace.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
@@ -32,7 +33,7 @@ static bool x2m_list_snapshot(struct x2m_board *board, unsigned int id, bool sho
 	e->endpoint = ep->id;
 	e->flags = ep->flags;
 	e->session = show_session ? ep->session : 0;
-	e->pid = ep->pid;
+	e->pid = pid_nr_ns(ep->tgid, task_active_pid_ns(current)); /* 0 if not visible there */
 	e->uid = from_kuid_munged(current_user_ns(), ep->uid);
 	BUILD_BUG_ON(sizeof(e->owner) < sizeof(ep->comm));
 	strscpy(e->owner, ep->comm, sizeof(e->owner));
@@ -43,6 +44,9 @@ static bool x2m_list_snapshot(struct x2m_board *board, unsigned int id, bool sho
 	e->drops = atomic64_read(&ep->stats.drops);
 	e->pages_pinned = atomic_read(&ep->pinned);
 	e->zerocopy_pending = atomic_read(&ep->zc_pending);
+	e->regions = atomic_read(&ep->nr_regions);
+	e->region_pages = atomic_read(&ep->region_pages_now);
+	e->pulls_served = atomic64_read(&ep->stats.pulls_served);
 	rcu_read_unlock();
 	return true;
 }
@@ -58,6 +62,7 @@ long x2m_ioctl_list_endpoints(void __user *arg)
 	u8 __user *out;
 
 	BUILD_BUG_ON(offsetof(struct xen2mx_endpoint_entry, rx_frames) != XEN2MX_ENTRY_MIN_BYTES);
+	BUILD_BUG_ON(sizeof(struct xen2mx_endpoint_entry) != XEN2MX_ENTRY_REGION_BYTES);
 	BUILD_BUG_ON(XEN2MX_MAX_ENDPOINTS > 256); /* an id fits the cursor's low byte */
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;

@@ -28,6 +28,8 @@
 #include <linux/uaccess.h>
 #include <asm/unaligned.h>
 
+#include "common/event_queue.h"
+#include "common/iovec.h"
 #include "xen2mx_kernel.h"
 
 /* Writes the sender fields of the frame's type, or refuses the type. */
@@ -130,24 +132,6 @@ refused:
 }
 EXPORT_SYMBOL_GPL(x2m_transmit);
 
-/* Copies the first `bytes` of the gather list. */
-static int x2m_copy_iov(u8 *to, const struct xen2mx_iovec *iov, u32 count, u64 bytes)
-{
-	u32 i;
-
-	for (i = 0; i < count && bytes; i++) {
-		u64 len = min(iov[i].len, bytes);
-
-		if (!len)
-			continue;
-		if (copy_from_user(to, u64_to_user_ptr(iov[i].base), len))
-			return -EFAULT;
-		to += len;
-		bytes -= len;
-	}
-	return 0;
-}
-
 unsigned int x2m_pinned_pages = 1024;
 module_param_named(pinned_pages, x2m_pinned_pages, uint, 0644);
 MODULE_PARM_DESC(pinned_pages, "User pages one endpoint may have lent to the NIC at once (zero-copy sends)");
@@ -187,27 +171,6 @@ static void x2m_zc_done(struct sk_buff *skb, struct ubuf_info *ubuf, bool zeroco
 	rcu_read_unlock();
 }
 
-/* Pages that bytes [skip, end) of the gather list span. */
-static u64 x2m_count_pages(const struct xen2mx_iovec *iov, u32 count, u64 skip)
-{
-	u64 pages = 0;
-	u32 i;
-
-	for (i = 0; i < count; i++) {
-		u64 base = iov[i].base, len = iov[i].len;
-
-		if (skip >= len) {
-			skip -= len;
-			continue;
-		}
-		base += skip;
-		len -= skip;
-		skip = 0;
-		pages += ((base + len - 1) >> PAGE_SHIFT) - (base >> PAGE_SHIFT) + 1;
-	}
-	return pages;
-}
-
 /*
  * Pins the pages of bytes [skip, end) of the gather list and attaches them
  * to the skb as fragments. On failure the pages pinned so far stay in
@@ -220,19 +183,14 @@ static int x2m_attach_pages(struct sk_buff *skb, struct x2m_zc *zc, const struct
 	u32 i;
 
 	for (i = 0; i < count; i++) {
-		u64 base = iov[i].base, len = iov[i].len;
+		u64 base, len;
 		unsigned long first;
 		int want, got, k;
 
-		if (skip >= len) {
-			skip -= len;
+		if (!x2m_iov_past(&iov[i], &skip, &base, &len))
 			continue;
-		}
-		base += skip;
-		len -= skip;
-		skip = 0;
 		first = base & PAGE_MASK;
-		want = ((base + len - 1) >> PAGE_SHIFT) - (base >> PAGE_SHIFT) + 1;
+		want = x2m_iov_span_pages(base, len);
 		got = pin_user_pages_fast(first, want, 0, zc->pages + zc->nr_pages);
 		if (got > 0)
 			zc->nr_pages += got;
@@ -262,57 +220,30 @@ int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req)
 	struct sk_buff *skb;
 	unsigned int max_frame = READ_ONCE(board->mtu) + ETH_HLEN;
 	struct x2m_zc *zc = NULL;
-	u64 total = 0, linear;
+	u64 total, linear;
 	u8 *frame;
-	u32 i;
 	int ret;
 
-	if (req->iov_count == 0 || req->iov_count > XEN2MX_SEND_IOV_MAX)
-		return -EINVAL;
-	if (req->flags & ~XEN2MX_SEND_ZEROCOPY)
-		return -EINVAL;
-	iov = memdup_user(u64_to_user_ptr(req->iov), req->iov_count * sizeof(*iov));
+	iov = x2m_iov_fetch(req, max_frame, &total);
 	if (IS_ERR(iov))
 		return PTR_ERR(iov);
-	for (i = 0; i < req->iov_count; i++) {
-		u64 end;
-
-		if (iov[i].len > max_frame) {
-			ret = -EMSGSIZE;
-			goto out_iov;
-		}
-		ret = -EFAULT;
-		if (iov[i].len && (check_add_overflow(iov[i].base, iov[i].len, &end) ||
-				   !access_ok(u64_to_user_ptr(iov[i].base), iov[i].len)))
-			goto out_iov;
-		total += iov[i].len;
-	}
-	ret = -EMSGSIZE;
-	if (total > max_frame)
-		goto out_iov;
-	ret = -EINVAL;
-	if (total < X2M_HEAD_LEN)
-		goto out_iov;
 
 	linear = total;
 	/* Room for its event, whatever else is in flight. */
 	ret = -EAGAIN;
 	if ((req->flags & XEN2MX_SEND_ZEROCOPY) &&
-	    (u32)(READ_ONCE(ep->ev_prod) - READ_ONCE(ep->ctl->ev_cons)) +
-			    atomic_read(&ep->zc_pending) >= ep->ev_entries)
+	    x2m_evq_no_room(ep->ctl, ep->ev_entries, &ep->ev_prod, atomic_read(&ep->zc_pending)))
 		goto out_iov;
 	if ((req->flags & XEN2MX_SEND_ZEROCOPY) && total > X2M_ZC_LINEAR) {
-		u64 pages = x2m_count_pages(iov, req->iov_count, X2M_ZC_LINEAR);
+		u64 pages = x2m_iov_count_pages(iov, req->iov_count, X2M_ZC_LINEAR);
 
 		linear = X2M_ZC_LINEAR;
 		ret = -E2BIG; /* more pages than one skb or the limit can take */
 		if (pages > MAX_SKB_FRAGS || pages > READ_ONCE(x2m_pinned_pages))
 			goto out_iov;
 		ret = -EAGAIN;
-		if (atomic_add_return(pages, &ep->pinned) > READ_ONCE(x2m_pinned_pages)) {
-			atomic_sub(pages, &ep->pinned);
+		if (!x2m_iov_pin_budget(&ep->pinned, pages, READ_ONCE(x2m_pinned_pages)))
 			goto out_iov;
-		}
 		x2m_global_add(XEN2MX_CTR_PAGES_PINNED, pages);
 		ret = -ENOMEM;
 		zc = kzalloc(struct_size(zc, pages, pages), GFP_KERNEL);
@@ -344,7 +275,7 @@ int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req)
 		/* Owned by the skb from now on: freeing it runs x2m_zc_done(). */
 		skb_zcopy_init(skb, &zc->ubuf);
 	}
-	ret = x2m_copy_iov(frame, iov, req->iov_count, linear);
+	ret = x2m_iov_copy(frame, iov, req->iov_count, linear);
 	if (ret)
 		goto out_skb;
 	if (zc) {

@@ -69,7 +69,8 @@ struct x2m_tx_outcome {
  * be fragments, zero-copy ones included). Checks it, writes the sender
  * fields (source MAC, source endpoint, pull magic), hands frames for the
  * board itself straight to its receive path and the others to the device,
- * and counts. Process context.
+ * and counts. Process context, or the receive path itself (bottom halves
+ * off) for the PULL_REPLYs the kernel answers from memory regions.
  *
  * Returns 0 when it took the skb (sent, delivered, or lost on the way as on
  * a wire: see *out), or a negative errno when it refused the frame (-EINVAL,

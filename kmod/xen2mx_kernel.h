@@ -30,9 +30,11 @@ struct x2m_ep_stats {
 	atomic64_t rx_frames, rx_bytes;
 	atomic64_t tx_frames, tx_bytes;
 	atomic64_t drops;
+	atomic64_t pulls_served;
 };
 
 struct x2m_endpoint;
+struct x2m_region;
 
 /* A network interface that carries MXoE frames. */
 struct x2m_board {
@@ -59,7 +61,9 @@ struct x2m_endpoint {
 	u8 id;
 	u32 session;
 	u32 flags;               /* XEN2MX_OPEN_* */
-	pid_t pid;               /* 0 for a kernel-owned endpoint */
+	struct pid *tgid;        /* the opening process, NULL for a kernel-owned endpoint;
+	                          * a struct pid, so that each caller of the listing sees
+	                          * the number its own pid namespace gives it */
 	char comm[TASK_COMM_LEN];
 	kuid_t uid;
 	char owner[X2M_OWNER_LEN]; /* what listings show: "pid/comm" or the kernel owner's name */
@@ -91,6 +95,17 @@ struct x2m_endpoint {
 	atomic_t pinned;         /* user pages lent to the NIC now */
 	atomic_t zc_pending;     /* zero-copy sends not completed */
 	struct work_struct free_work;
+
+	/*
+	 * Memory regions (region.c). The table is written under region_mutex
+	 * and read by the receive path under RCU; a region being served holds
+	 * a reference of its own, which deregistering waits for.
+	 */
+	struct mutex region_mutex;
+	struct x2m_region __rcu *regions[XEN2MX_REGION_IDS];
+	unsigned int region_pages;  /* pinned by them, under region_mutex */
+	atomic_t nr_regions;        /* for the receive path and listings */
+	atomic_t region_pages_now;  /* the same as region_pages, for listings */
 };
 
 /* main.c */
@@ -135,5 +150,15 @@ void x2m_nack(struct x2m_board *board, const u8 *head, unsigned int length, int 
 /* send.c */
 extern unsigned int x2m_pinned_pages;
 int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req);
+
+/* region.c */
+long x2m_ioctl_region_register(struct x2m_endpoint *ep, void __user *arg);
+long x2m_ioctl_region_deregister(struct x2m_endpoint *ep, void __user *arg);
+void x2m_regions_release(struct x2m_endpoint *ep);
+struct x2m_region *x2m_region_get(struct x2m_endpoint *ep, u32 id);
+void x2m_region_put(struct x2m_region *region);
+
+/* pull.c */
+bool x2m_pull_serve(struct x2m_endpoint *ep, const u8 *eth, const struct sk_buff *skb);
 
 #endif

@@ -24,6 +24,11 @@
 //   kmod_tool nackflood N          N frames to a closed endpoint: prints how many were nacked
 //   kmod_tool nackremote MAC EP    a TINY to MAC's endpoint EP (not open): its kernel nacks it
 //   kmod_tool traffic N            N frames between two endpoints, says TRAFFIC, sleeps
+//   kmod_tool regions              memory regions: bad registrations refused, PULLs answered
+//                                  by the kernel from a region, the rest passed up
+//   kmod_tool reglimit             with region_pages set low: E2BIG, ENOSPC
+//   kmod_tool memlock              regions under the RLIMIT_MEMLOCK it was started with
+//   kmod_tool regflood             holds 3 regions, says HOLDING, registers a 4th forever
 //   kmod_tool runas UID CMD...     runs CMD as UID (group UID, no other groups): the
 //                                  guests' busybox has no tool that does it
 #include <fcntl.h>
@@ -44,141 +49,11 @@
 #include <thread>
 #include <vector>
 
-#include "uapi/xen2mx.h"
+#include "kmod_tool.hpp"
+
+using namespace kmod_tool;
 
 namespace {
-
-int failures = 0;
-
-void check(bool ok, const std::string& what) {
-    std::printf("%s: %s\n", ok ? "PASS" : "FAIL", what.c_str());
-    if (!ok) ++failures;
-    std::fflush(stdout);
-}
-
-// ioctl's result as 0 or -errno.
-int xioctl(int fd, unsigned long request, void* arg) { return ::ioctl(fd, request, arg) == 0 ? 0 : -errno; }
-
-int open_device() {
-    const int fd = ::open("/dev/" XEN2MX_DEVICE_NAME, O_RDWR | O_CLOEXEC);
-    if (fd < 0) {
-        std::printf("FAIL: open /dev/xen2mx: %s\n", std::strerror(errno));
-        std::exit(1);
-    }
-    return fd;
-}
-
-std::string mac_string(const uint8_t* mac) {
-    char text[18];
-    std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-    return text;
-}
-
-bool parse_mac(const char* text, uint8_t* mac) {
-    unsigned v[6];
-    if (std::sscanf(text, "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6) return false;
-    for (int i = 0; i < 6; ++i) mac[i] = static_cast<uint8_t>(v[i]);
-    return true;
-}
-
-const char* const kCounterNames[XEN2MX_CTR_MAX] = {
-    "sent", "sent_bytes", "sent_zerocopy", "sent_loopback", "received", "received_bytes", "drop_short",
-    "drop_ptype", "drop_no_endpoint", "drop_session", "drop_ring_full", "drop_too_long", "drop_not_host",
-    "send_refused", "send_failed", "endpoints_open", "endpoints_opened", "pages_pinned", "zerocopy_pending",
-    "grants_mapped", "nacks_sent", "nacks_limited",
-};
-static_assert(sizeof kCounterNames / sizeof kCounterNames[0] == XEN2MX_CTR_MAX);
-
-uint64_t counter(int fd, int which) {
-    xen2mx_counters c{};
-    c.board = XEN2MX_ALL_BOARDS;
-    if (xioctl(fd, XEN2MX_IOC_COUNTERS, &c) != 0) return ~uint64_t{0};
-    return c.values[which];
-}
-
-// An endpoint with its memory mapped.
-struct Endpoint {
-    int fd = -1;
-    xen2mx_endpoint_open info{};
-    uint8_t* map = nullptr;
-
-    int open(int board, int id, uint32_t flags = 0) {
-        fd = open_device();
-        info.board = static_cast<uint32_t>(board);
-        info.endpoint = id;
-        info.flags = flags;
-        if (int ret = xioctl(fd, XEN2MX_IOC_ENDPOINT_OPEN, &info)) return ret;
-        void* base = ::mmap(nullptr, info.map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        if (base == MAP_FAILED) return -errno;
-        map = static_cast<uint8_t*>(base);
-        return 0;
-    }
-    ~Endpoint() { close(); }
-    void close() {
-        if (map) ::munmap(map, info.map_bytes);
-        if (fd >= 0) ::close(fd);
-        map = nullptr;
-        fd = -1;
-    }
-    xen2mx_ring_ctl* ctl() const { return reinterpret_cast<xen2mx_ring_ctl*>(map); }
-
-    // The next frame, copied out, within `ms` milliseconds.
-    bool receive(std::vector<uint8_t>* frame, int ms) {
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-        for (;;) {
-            const uint32_t prod = std::atomic_ref<uint32_t>(ctl()->rx_prod).load(std::memory_order_acquire);
-            const uint32_t cons = ctl()->rx_cons;
-            if (prod != cons) {
-                const uint8_t* slot = map + info.rx_offset + size_t{cons & (info.rx_slots - 1)} * info.rx_slot_bytes;
-                const auto* head = reinterpret_cast<const xen2mx_rx_slot*>(slot);
-                frame->assign(slot + sizeof *head, slot + sizeof *head + head->length);
-                std::atomic_ref<uint32_t>(ctl()->rx_cons).store(cons + 1, std::memory_order_release);
-                return true;
-            }
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return false;
-            pollfd p{fd, POLLIN, 0};
-            ::poll(&p, 1, static_cast<int>(left.count()));
-        }
-    }
-};
-
-void put32(uint8_t* p, uint32_t v) {
-    p[0] = static_cast<uint8_t>(v >> 24);
-    p[1] = static_cast<uint8_t>(v >> 16);
-    p[2] = static_cast<uint8_t>(v >> 8);
-    p[3] = static_cast<uint8_t>(v);
-}
-
-// A TINY frame of `payload` bytes for endpoint `dst_ep` of `dst_mac`, with
-// the sender fields set to what the caller claims.
-std::vector<uint8_t> tiny(const uint8_t* dst_mac, uint8_t dst_ep, uint32_t session, const uint8_t* claimed_mac,
-                          uint8_t claimed_ep, size_t payload = 8) {
-    std::vector<uint8_t> f(40 + payload, 0);
-    std::memcpy(f.data(), dst_mac, 6);
-    std::memcpy(f.data() + 6, claimed_mac, 6);
-    f[12] = 0x86;
-    f[13] = 0xdf;
-    f[16] = 37;  // TINY
-    f[17] = dst_ep;
-    f[18] = claimed_ep;
-    f[20] = 0;
-    f[21] = static_cast<uint8_t>(payload);
-    put32(f.data() + 36, session);
-    for (size_t i = 0; i < payload; ++i) f[40 + i] = static_cast<uint8_t>(0xa0 + i);
-    return f;
-}
-
-int send_frame(int fd, const void* data, size_t length, uint32_t flags = 0) {
-    xen2mx_iovec iov{reinterpret_cast<uintptr_t>(data), length};
-    xen2mx_send s{};
-    s.iov = reinterpret_cast<uintptr_t>(&iov);
-    s.iov_count = 1;
-    s.flags = flags;
-    return xioctl(fd, XEN2MX_IOC_SEND, &s);
-}
-
 int cmd_info() {
     const int fd = open_device();
     xen2mx_version v{};
@@ -407,9 +282,6 @@ int cmd_local() {
     return failures ? 1 : 0;
 }
 
-// A full-size frame's payload byte i.
-uint8_t pattern(size_t i) { return static_cast<uint8_t>((i * 7 + 3) ^ (i >> 8)); }
-
 // A frame of `length` bytes at an odd address inside a page-aligned buffer:
 // what the kernel pins (from byte 128 on) straddles a page boundary.
 struct OddFrame {
@@ -452,15 +324,6 @@ bool next_event(Endpoint& ep, xen2mx_event* out, int ms) {
         if (std::chrono::steady_clock::now() >= deadline) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-}
-
-// Waits up to `ms` for a global counter to come back to `value`.
-bool counter_becomes(int fd, int which, uint64_t value, int ms) {
-    for (int waited = 0; waited <= ms; waited += 20) {
-        if (counter(fd, which) == value) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
 }
 
 int cmd_zerocopy() {
@@ -654,22 +517,6 @@ int cmd_forge(const char* mac_text, int id) {
     return 0;
 }
 
-// A frame of `length` bytes (at least the minimum Ethernet frame) of packet
-// type `ptype` for endpoint `dst_ep` of `dst_mac`, zero but for its head.
-std::vector<uint8_t> frame_of(const uint8_t* dst_mac, uint8_t ptype, uint8_t dst_ep, size_t length = 64) {
-    std::vector<uint8_t> f(length, 0);
-    std::memcpy(f.data(), dst_mac, 6);
-    f[12] = 0x86;
-    f[13] = 0xdf;
-    f[16] = ptype;
-    f[17] = dst_ep;
-    return f;
-}
-
-uint32_t get32(const uint8_t* p) {
-    return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | uint32_t{p[3]};
-}
-
 constexpr uint8_t kNackLib = 44, kNackMcp = 45;
 constexpr uint8_t kBadEndpoint = 1, kEndpointClosed = 2, kBadSession = 3;
 constexpr uint32_t kPullMagicXor = 0x21071980u;
@@ -847,9 +694,14 @@ int main(int argc, char** argv) {
     if (cmd == "nackflood" && argc > 2) return cmd_nackflood(std::atoi(argv[2]));
     if (cmd == "nackremote" && argc > 3) return cmd_nackremote(argv[2], std::atoi(argv[3]));
     if (cmd == "traffic" && argc > 2) return cmd_traffic(std::atoi(argv[2]));
+    if (cmd == "regions") return cmd_regions();
+    if (cmd == "reglimit") return cmd_reglimit();
+    if (cmd == "memlock") return cmd_memlock();
+    if (cmd == "regflood") return cmd_regflood();
     if (cmd == "runas" && argc > 3) return cmd_runas(std::atoi(argv[2]), argv + 3);
     if (cmd == "forge" && argc > 3) return cmd_forge(argv[2], std::atoi(argv[3]));
     std::fprintf(stderr, "usage: kmod_tool info|counters [BOARD]|counter NAME|attach IF|detach IF|abuse|local|"
-                         "hold N|listen EP SECONDS|forge MAC EP|nack|nackflood N|nackremote MAC EP|traffic N|runas UID CMD...\n");
+                         "hold N|listen EP SECONDS|forge MAC EP|nack|nackflood N|nackremote MAC EP|traffic N|regions|\n"
+                         "reglimit|memlock|regflood|runas UID CMD...\n");
     return 2;
 }

@@ -1,7 +1,9 @@
 // An in-memory network for engine tests: links attached to one MemoryNetwork
 // hand frames to each other through per-link inboxes, with seeded fault
 // injection (loss, duplication, reordering) and the means to cut a link off
-// or to bring an endpoint back on the same address (a restart).
+// or to bring an endpoint back on the same address (a restart). A link may
+// answer PULLs itself from the regions the engine offers it, as the kmod
+// link's kernel does (PullService).
 //
 // Nothing here is thread-safe: a test drives every endpoint from one thread,
 // and that is what makes a run reproducible from its seed.
@@ -9,10 +11,13 @@
 
 #include <sys/uio.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -23,6 +28,7 @@
 #include <vector>
 
 #include "link/link.hpp"
+#include "wire/mxoe_codec.hpp"
 
 namespace xen2mx::testing {
 
@@ -42,9 +48,31 @@ struct NetworkStats {
     uint64_t cut = 0;            // lost because a side was cut off
     uint64_t undeliverable = 0;  // nobody attached at the destination
     uint64_t oversize = 0;       // longer than the sender's max_frame
+    uint64_t too_long = 0;       // longer than the path carries (limit_path)
+    uint64_t rewritten = 0;      // changed on the way (set_rewrite)
 };
 
 class MemoryLink;
+
+// What a link that answers PULLs itself did: the regions the engine offered
+// (serve_region) and withdrew, the PULLs for them it answered at once on
+// arrival whether or not its endpoint progresses, and those it dropped for
+// asking outside the region. Shared with the test, so that it outlives the
+// link (an endpoint's destruction withdraws what it still held).
+struct PullService {
+    bool on = true;       // false: serve_region() says -EOPNOTSUPP (no such link)
+    int refusal = 0;      // not 0: what serve_region() returns (-ENOMEM: the memlock limit)
+    uint64_t asked = 0;   // serve_region() calls
+    uint64_t offered = 0; // regions taken
+    uint64_t withdrawn = 0;
+    uint64_t answered = 0;
+    uint64_t errors = 0;
+    struct Held {
+        link::PullRegion region;
+        std::vector<iovec> data;
+    };
+    std::map<uint8_t, Held> held;
+};
 
 class MemoryNetwork {
 public:
@@ -67,6 +95,19 @@ public:
 
     void set_faults(const Faults& faults) { faults_ = faults; }
     const Faults& faults() const { return faults_; }
+
+    // The longest frame the path between two boards carries, both ways,
+    // whatever the links at its ends believe (Link::max_frame_to): longer
+    // frames are lost on it, as at the far end of a link whose MTU is
+    // smaller than the near end's.
+    void limit_path(uint64_t mac_a, uint64_t mac_b, size_t bytes) {
+        path_limits_[{std::min(mac_a, mac_b), std::max(mac_a, mac_b)}] = bytes;
+    }
+
+    // Called with every frame on its way (before faults), which it may
+    // change; true when it did: peers of another kind, in tests.
+    using Rewrite = std::function<bool(std::vector<uint8_t>& frame, const link::Route& from)>;
+    void set_rewrite(Rewrite rewrite) { rewrite_ = std::move(rewrite); }
 
     // Ethernet delivery: a frame goes to every link on the destination board,
     // which must then tell by the MXoE header whether it is theirs (what the
@@ -102,6 +143,8 @@ private:
     bool board_delivery_ = false;
     std::map<Key, MemoryLink*> links_;
     std::set<Key> cut_;
+    std::map<std::pair<uint64_t, uint64_t>, size_t> path_limits_;
+    Rewrite rewrite_;
     NetworkStats stats_;
 };
 
@@ -120,6 +163,23 @@ public:
     size_t max_frame() const override { return max_frame_; }
     int wait_fd() const override { return -1; }
 
+    // A path to a board that carries shorter frames than max_frame(), as a
+    // udp path with a smaller MTU does.
+    void set_frame_to(uint64_t mac, size_t frame) { frame_to_[mac] = frame; }
+    size_t max_frame_to(const link::Route& route) const override {
+        auto found = frame_to_.find(route.mac);
+        return found == frame_to_.end() ? max_frame_ : found->second;
+    }
+    // What the link claims to hold between polls (a socket's receive buffer);
+    // the inbox itself never drops.
+    void set_receive_window(size_t bytes) { receive_window_ = bytes; }
+    size_t receive_window() const override { return receive_window_; }
+    // The most bytes of frames that ever waited in the inbox at once.
+    size_t inbox_high_water() const { return inbox_high_water_; }
+    // The longest frame sent to each board (since the last forget_longest()).
+    const std::map<uint64_t, size_t>& longest_sent() const { return longest_sent_; }
+    void forget_longest() { longest_sent_.clear(); }
+
     int send(const link::Route& to, std::span<const iovec> parts) override { return network_.send(*this, to, parts); }
 
     int poll(link::FrameSink& sink, int budget) override {
@@ -130,19 +190,43 @@ public:
             // frame it sends to itself lands in this very inbox.
             Frame frame = std::move(inbox_.front());
             inbox_.pop_front();
+            inbox_bytes_ -= frame.bytes.size();
             sink.on_frame(frame.bytes, frame.from);
             ++handled;
         }
         return handled;
     }
 
+    // From now on, regions the engine offers are taken by `service` (see PullService).
+    void answer_pulls(std::shared_ptr<PullService> service) { pulls_ = std::move(service); }
+
+    int serve_region(const link::PullRegion& region, std::span<const iovec> data) override {
+        if (!pulls_ || !pulls_->on) return -EOPNOTSUPP;
+        ++pulls_->asked;
+        if (pulls_->refusal) return pulls_->refusal;
+        if (pulls_->held.count(region.region)) return -EEXIST;
+        pulls_->held[region.region] = {region, {data.begin(), data.end()}};
+        ++pulls_->offered;
+        return 0;
+    }
+
+    void withdraw_region(uint8_t region) override {
+        if (pulls_ && pulls_->held.erase(region)) ++pulls_->withdrawn;
+    }
+
     // Puts arbitrary bytes in the inbox, as if `from` had sent them.
-    void inject(std::vector<uint8_t> bytes, const link::Route& from) { inbox_.push_back({std::move(bytes), from, 0}); }
+    void inject(std::vector<uint8_t> bytes, const link::Route& from) { to_inbox({std::move(bytes), from, 0}); }
 
     bool idle() const { return inbox_.empty() && held_.empty(); }
 
 private:
     friend class MemoryNetwork;
+
+    // True when `bytes` is a PULL of a region this link holds, from the
+    // peer the region is for: answered here (or dropped, when it asks for
+    // bytes outside the region) and never handed to the endpoint.
+    bool answer_pull(const std::vector<uint8_t>& bytes, const link::Route& from);
+
     struct Frame {
         std::vector<uint8_t> bytes;
         link::Route from;
@@ -151,10 +235,16 @@ private:
 
     // Held frames whose wait is over join the inbox behind what arrived in
     // the meantime.
+    void to_inbox(Frame frame) {
+        inbox_bytes_ += frame.bytes.size();
+        inbox_high_water_ = std::max(inbox_high_water_, inbox_bytes_);
+        inbox_.push_back(std::move(frame));
+    }
+
     void release_held() {
         for (auto it = held_.begin(); it != held_.end();) {
             if (--it->polls_left == 0) {
-                inbox_.push_back(std::move(*it));
+                to_inbox(std::move(*it));
                 it = held_.erase(it);
             } else {
                 ++it;
@@ -166,8 +256,14 @@ private:
     uint64_t mac_;
     uint8_t endpoint_;
     size_t max_frame_;
+    std::map<uint64_t, size_t> frame_to_;
+    size_t receive_window_ = 0;
+    std::map<uint64_t, size_t> longest_sent_;
+    size_t inbox_bytes_ = 0;
+    size_t inbox_high_water_ = 0;
     std::deque<Frame> inbox_;
     std::vector<Frame> held_;
+    std::shared_ptr<PullService> pulls_;
 };
 
 inline std::unique_ptr<MemoryLink> MemoryNetwork::attach(uint64_t mac, uint8_t endpoint, size_t max_frame) {
@@ -195,7 +291,7 @@ inline void MemoryNetwork::enqueue(MemoryLink& to, const std::vector<uint8_t>& b
         const unsigned polls = std::uniform_int_distribution<unsigned>(1, faults_.reorder_window)(rng_);
         to.held_.push_back({bytes, from, polls});
     } else {
-        to.inbox_.push_back({bytes, from, 0});
+        to.to_inbox({bytes, from, 0});
     }
     ++stats_.delivered;
 }
@@ -208,6 +304,8 @@ inline int MemoryNetwork::send(MemoryLink& from, const link::Route& to, std::spa
         return -EMSGSIZE;
     }
     ++stats_.frames;
+    size_t& longest = from.longest_sent_[to.mac];
+    longest = std::max(longest, length);
     const link::Route source = from.local_route();
     if (cut_.count(key_of(source)) || cut_.count(key_of(to))) {
         ++stats_.cut;
@@ -224,6 +322,11 @@ inline int MemoryNetwork::send(MemoryLink& from, const link::Route& to, std::spa
         ++stats_.undeliverable;
         return 0;  // like a wire: nobody there, nothing said
     }
+    if (auto limit = path_limits_.find({std::min(source.mac, to.mac), std::max(source.mac, to.mac)});
+        limit != path_limits_.end() && length > limit->second) {
+        ++stats_.too_long;
+        return 0;
+    }
     if (chance(faults_.drop)) {
         ++stats_.dropped;
         return 0;
@@ -234,13 +337,76 @@ inline int MemoryNetwork::send(MemoryLink& from, const link::Route& to, std::spa
         const auto* p = static_cast<const uint8_t*>(part.iov_base);
         bytes.insert(bytes.end(), p, p + part.iov_len);
     }
+    if (rewrite_ && rewrite_(bytes, source)) ++stats_.rewritten;
     const bool twice = chance(faults_.duplicate);
     if (twice) ++stats_.duplicated;
     for (MemoryLink* target : targets) {
+        if (target->answer_pull(bytes, source)) continue;
         enqueue(*target, bytes, source);
         if (twice) enqueue(*target, bytes, source);
     }
     return 0;
+}
+
+inline bool MemoryLink::answer_pull(const std::vector<uint8_t>& bytes, const link::Route& from) {
+    if (!pulls_ || pulls_->held.empty() || bytes.size() <= wire::kPtypeOffset ||
+        bytes[wire::kPtypeOffset] != static_cast<uint8_t>(wire::PacketType::Pull))
+        return false;
+    // Every region of an endpoint has the same limits and layout.
+    const link::PullRegion& any = pulls_->held.begin()->second.region;
+    wire::WireLimits limits;
+    limits.pull_reply_max = any.reply_max;
+    limits.replies_per_block = any.replies_per_block;
+    const wire::WireMode mode = any.mx_layout ? wire::WireMode::MxCompat : wire::WireMode::OpenMx;
+    const wire::DecodeResult decoded = wire::decode(bytes, mode, limits);
+    if (!decoded) return false;
+    const auto& pull = std::get<wire::PullRequest>(decoded->body);
+    const auto found = pull.pulled_rdma_id < 256 ? pulls_->held.find(static_cast<uint8_t>(pull.pulled_rdma_id))
+                                                 : pulls_->held.end();
+    if (found == pulls_->held.end() || pull.dst_endpoint != endpoint_) return false;
+    const PullService::Held& held = found->second;
+    if (held.region.seq != pull.pulled_rdma_seqnum || held.region.peer_board != decoded->head.src_mac ||
+        held.region.peer_endpoint != pull.src_endpoint)
+        return false;
+    size_t length = 0;
+    for (const iovec& v : held.data) length += v.iov_len;
+    const auto start = wire::pull_block_offset(pull, limits);
+    const uint64_t end = start ? *start + pull.block_length : 0;
+    if (!start || end > length || pull.total_length > length) {
+        ++pulls_->errors;
+        return true;
+    }
+    wire::Head head;
+    head.dst_mac = decoded->head.src_mac;
+    head.src_mac = mac_;
+    head.dst_src_peer_index = held.region.peer_index;
+    uint32_t frame_index = pull.frame_index;
+    for (uint64_t offset = *start; offset < end; offset += limits.pull_reply_max, ++frame_index) {
+        wire::PullReply reply;
+        reply.frame_seqnum = static_cast<uint8_t>(frame_index);
+        reply.frame_length = static_cast<uint16_t>(std::min<uint64_t>(limits.pull_reply_max, end - offset));
+        reply.msg_offset = static_cast<uint32_t>(offset);
+        reply.dst_pull_handle = pull.src_pull_handle;
+        reply.dst_magic = pull.src_magic;
+        std::array<uint8_t, wire::kMaxHeaderLength> header;
+        std::vector<iovec> parts{{header.data(), wire::encode_pull_reply(head, reply, header)}};
+        // The reply's bytes, gathered from the region's memory where they are.
+        uint64_t skip = offset, want = reply.frame_length;
+        for (const iovec& v : held.data) {
+            if (!want) break;
+            if (skip >= v.iov_len) {
+                skip -= v.iov_len;
+                continue;
+            }
+            const uint64_t take = std::min<uint64_t>(want, v.iov_len - skip);
+            parts.push_back({static_cast<uint8_t*>(v.iov_base) + skip, take});
+            want -= take;
+            skip = 0;
+        }
+        network_.send(*this, from, parts);
+    }
+    ++pulls_->answered;
+    return true;
 }
 
 }  // namespace xen2mx::testing

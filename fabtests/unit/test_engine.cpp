@@ -3183,5 +3183,470 @@ TEST(EngineRma, RestartedTargetFailsWhatWasInFlight) {
     EXPECT_TRUE(guard_intact(region.memory, 0));
 }
 
+// ------------------------------------------------------------------ link limits
+
+// Messages of `sizes` from one node to another, all posted at once, each
+// checked byte for byte.
+void exchange(World& w, Node& from, PeerId to, Node& at, const std::vector<size_t>& sizes, uint64_t first_id) {
+    std::vector<Bytes> payloads;
+    std::vector<Bytes> buffers;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        payloads.push_back(pattern(first_id + i, sizes[i]));
+        buffers.emplace_back(sizes[i] + kGuard, kGuardByte);
+    }
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        RecvOpts ro;
+        ro.tag = first_id + i;
+        ASSERT_EQ(post_recv(w, at, buffers[i].data(), sizes[i], first_id + i, ro), 0);
+    }
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        SendOpts so;
+        so.tag = first_id + i;
+        ASSERT_EQ(post_send(w, from, to, payloads[i], first_id + i, so), 0);
+    }
+    ASSERT_TRUE(w.run_until(
+        [&] {
+            for (size_t i = 0; i < sizes.size(); ++i)
+                if (!from.send_done(first_id + i) || !at.recv_done(first_id + i)) return false;
+            return true;
+        },
+        60s));
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        SCOPED_TRACE(std::to_string(sizes[i]) + " bytes");
+        EXPECT_EQ(at.recv_done(first_id + i)->status, Status::Ok);
+        EXPECT_EQ(at.recv_done(first_id + i)->length, sizes[i]);
+        EXPECT_EQ(first_mismatch(buffers[i].data(), sizes[i], first_id + i), sizes[i]);
+        EXPECT_TRUE(guard_intact(buffers[i], sizes[i]));
+    }
+}
+
+// A path that carries shorter frames than the link's largest gets frames of
+// its own size, in every message class and both ways, while a peer on a
+// full path keeps large ones.
+TEST(EngineLinkLimits, EachPathGetsItsOwnFrameSize) {
+    World w;
+    const Config config = config_for(kVariants[0]);
+    Node& a = w.add(kMacA, 1, config);
+    Node& b = w.add(kMacB, 2, config);
+    Node& c = w.add(kMacC, 3, config);
+    constexpr size_t kNarrow = 1514;
+    a.link().set_frame_to(kMacB, kNarrow);
+    b.link().set_frame_to(kMacA, kNarrow);
+    const PeerId ab = a.ep().peer_of(b.address());
+    const PeerId ba = b.ep().peer_of(a.address());
+    const PeerId ac = a.ep().peer_of(c.address());
+    const std::vector<size_t> sizes = {0, 100, 1500, 5000, 20000, 32768, 100000, size_t{1} << 20};
+    exchange(w, a, ab, b, sizes, 100);
+    exchange(w, b, ba, a, sizes, 200);
+    exchange(w, a, ac, c, sizes, 300);
+    EXPECT_LE(a.link().longest_sent().at(kMacB), kNarrow);
+    EXPECT_LE(b.link().longest_sent().at(kMacA), kNarrow);
+    EXPECT_GT(a.link().longest_sent().at(kMacC), kNarrow) << "the full path was narrowed too";
+    EXPECT_LE(a.link().longest_sent().at(kMacC), size_t{9000});
+    // Nothing was refused or dropped as malformed on the way.
+    EXPECT_EQ(w.net.stats().oversize, 0u);
+    for (Node* node : {&a, &b, &c}) {
+        for (uint64_t drops : node->ep().counters().decode_drops) EXPECT_EQ(drops, 0u);
+    }
+}
+
+// Datagram endpoints size their largest message by the path as well.
+TEST(EngineLinkLimits, DatagramsRefuseWhatTheNarrowPathCannotCarry) {
+    Config config = config_for(kVariants[0]);
+    config.reliable = false;
+    Pair p(config);
+    const auto narrow = *wire::WireLimits::open_mx(1100);
+    p.a.link().set_frame_to(kMacB, 1100);
+    p.b.link().set_frame_to(kMacA, 1100);
+    const Bytes too_big = pattern(1, narrow.medium_msg_max() + 1);
+    EXPECT_EQ(post_send(p.w, p.a, p.ab, too_big, 1), -EMSGSIZE);
+    EXPECT_GE(narrow.medium_msg_max(), 32768u);
+    exchange(p.w, p.a, p.ab, p.b, {32768}, 2);
+    EXPECT_LE(p.a.link().longest_sent().at(kMacB), size_t{1100});
+}
+
+// The bytes of pull replies that wait at the receiver between two of its
+// progress calls, for one 2 MiB message and three at once.
+size_t pull_high_water(size_t window) {
+    Pair p(config_for(kVariants[0]));
+    p.b.link().set_receive_window(window);
+    exchange(p.w, p.a, p.ab, p.b, {size_t{2} << 20}, 1);
+    exchange(p.w, p.a, p.ab, p.b, {size_t{1} << 20, size_t{2} << 20, 300000}, 10);
+    EXPECT_EQ(p.a.ep().counters().resends, 0u) << "nothing was lost: nothing should be pulled twice";
+    return p.b.link().inbox_high_water();
+}
+
+// A pull asks for no more than the receiver's link can hold between polls,
+// whatever the blocks of its wire limits would allow, and several pulls
+// share that room.
+TEST(EngineLinkLimits, PullsStayWithinTheReceiveWindow) {
+    constexpr size_t kWindow = 64 * 1024;
+    // Frames carry headers beside the payload the window counts, and a few
+    // small frames (acks, rendezvous) may wait with the replies.
+    const size_t slack = kWindow / 8 + 2048;
+    const size_t unbounded = pull_high_water(0);
+    EXPECT_GT(unbounded, kWindow + slack) << "without a window the test proves nothing";
+    const size_t bounded = pull_high_water(kWindow);
+    EXPECT_LE(bounded, kWindow + slack);
+    EXPECT_GT(bounded, kWindow / 2) << "the window is there to be used";
+}
+
+// A window smaller than one reply still lets a pull go on, a reply at a time.
+TEST(EngineLinkLimits, AWindowBelowOneReplyStillMovesData) {
+    const size_t high_water = pull_high_water(1000);
+    EXPECT_LE(high_water, size_t{9000} + 2048);
+}
+
+// ------------------------------------------------------------------ agreed frame sizes
+
+constexpr size_t kNarrowFrame = 1514;
+
+SendOpts send_tag(uint64_t tag) {
+    SendOpts o;
+    o.tag = tag;
+    return o;
+}
+
+RecvOpts recv_tag(uint64_t tag) {
+    RecvOpts o;
+    o.tag = tag;
+    return o;
+}
+
+// The two ends of a path see different sizes for it (different MTUs, routes
+// that differ each way): a's link believes it carries a_sees bytes, b's
+// b_sees, and it carries `carries` (longer frames are lost on it).
+void set_paths(World& w, Node& a, Node& b, size_t a_sees, size_t b_sees, size_t carries) {
+    a.link().set_frame_to(b.link().board(), a_sees);
+    b.link().set_frame_to(a.link().board(), b_sees);
+    w.net.limit_path(a.link().board(), b.link().board(), carries);
+}
+
+// `mac` speaks as a peer that advertises no frame size in its CONNECTs (MX,
+// Open-MX, an earlier xen2mx): the field goes from them on the way.
+void without_advertisement(World& w, uint64_t mac) {
+    w.net.set_rewrite([mac](Bytes& frame, const link::Route& from) {
+        if (from.mac != mac) return false;
+        const wire::DecodeResult decoded =
+            wire::decode(frame, wire::WireMode::OpenMx, *wire::WireLimits::open_mx(9000));
+        if (!decoded || decoded->type != wire::PacketType::Connect) return false;
+        wire::Connect connect = std::get<wire::Connect>(decoded->body);
+        if (!connect.max_frame) return false;
+        connect.max_frame = 0;
+        std::array<uint8_t, wire::kMaxHeaderLength> header{};
+        const size_t n = wire::encode_connect(decoded->head, connect, header);
+        std::copy_n(header.begin(), n, frame.begin());
+        return true;
+    });
+}
+
+// Tiny, small, medium (one frag and many) and large (pulled) messages.
+const std::vector<size_t> kClassSizes = {0, 20, 100, 1000, 1500, 5000, 20000, 32768, 100000, size_t{1} << 20};
+
+// RMA from one node into another's region: writes and reads of inline and
+// pulled sizes, and fetching atomics; each checked byte for byte.
+void rma_every_size(World& w, Node& from, Node& to, OneRegion& region, uint64_t first_id) {
+    const PeerId peer = from.ep().peer_of(to.address());
+    const std::vector<size_t> sizes = {1, 100, 1000, 1400, 3000, 4096, 5000, 100000};
+    std::vector<Bytes> data;
+    std::vector<size_t> offsets;
+    size_t at = 0;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        offsets.push_back(at);
+        at += sizes[i] + 64;
+        data.push_back(pattern(first_id + i, sizes[i]));
+    }
+    ASSERT_LE(at + 64, region.memory.size());
+    for (size_t i = 0; i < sizes.size(); ++i)
+        ASSERT_EQ(post_rma(w, from, peer, engine::RmaKind::Write, data[i].data(), sizes[i],
+                           region.base() + offsets[i], OneRegion::kKey, first_id + i),
+                  0);
+    ASSERT_TRUE(w.run_until([&] {
+        for (size_t i = 0; i < sizes.size(); ++i)
+            if (!from.send_done(first_id + i)) return false;
+        return true;
+    }));
+    std::vector<Bytes> back;
+    for (size_t i = 0; i < sizes.size(); ++i) back.emplace_back(sizes[i] + kGuard, kGuardByte);
+    for (size_t i = 0; i < sizes.size(); ++i)
+        ASSERT_EQ(post_rma(w, from, peer, engine::RmaKind::Read, back[i].data(), sizes[i],
+                           region.base() + offsets[i], OneRegion::kReadOnlyKey, first_id + 100 + i),
+                  0);
+    // Fetch-and-add on four 64-bit counters past the written data.
+    const uint64_t counters = (region.base() + at + 7) / 8 * 8;
+    std::array<uint64_t, 4> add = {1, 2, 3, 4};
+    std::array<uint64_t, 4> before{};
+    std::memcpy(&before, reinterpret_cast<void*>(counters), sizeof before);
+    std::array<uint64_t, 4> fetched{};
+    iovec operands{add.data(), sizeof add};
+    iovec result{fetched.data(), sizeof fetched};
+    engine::RmaArgs atomic;
+    atomic.kind = engine::RmaKind::FetchAtomic;
+    atomic.peer = peer;
+    atomic.iov = {&operands, 1};
+    atomic.result = {&result, 1};
+    atomic.addr = counters;
+    atomic.key = OneRegion::kKey;
+    atomic.atomic_type = static_cast<uint8_t>(engine::AtomicType::Uint64);
+    atomic.atomic_op = static_cast<uint8_t>(engine::AtomicOp::Sum);
+    atomic.count = add.size();
+    atomic.context = ctx(first_id + 200);
+    ASSERT_EQ(from.ep().rma(atomic, w.now), 0);
+    ASSERT_TRUE(w.run_until([&] {
+        for (size_t i = 0; i < sizes.size(); ++i)
+            if (!from.send_done(first_id + 100 + i)) return false;
+        return from.send_done(first_id + 200) != nullptr;
+    }));
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        SCOPED_TRACE("RMA of " + std::to_string(sizes[i]) + " bytes");
+        const Status written = from.send_done(first_id + i)->status;
+        EXPECT_EQ(written, Status::Ok) << engine::status_text(written);
+        EXPECT_EQ(first_mismatch(region.memory.data() + offsets[i], sizes[i], first_id + i), sizes[i]) << "written";
+        EXPECT_EQ(from.send_done(first_id + 100 + i)->status, Status::Ok);
+        EXPECT_EQ(first_mismatch(back[i].data(), sizes[i], first_id + i), sizes[i]) << "read back";
+        EXPECT_TRUE(guard_intact(back[i], sizes[i]));
+    }
+    EXPECT_EQ(from.send_done(first_id + 200)->status, Status::Ok);
+    EXPECT_EQ(fetched, before);
+    std::array<uint64_t, 4> after{};
+    std::memcpy(&after, reinterpret_cast<void*>(counters), sizeof after);
+    for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i], before[i] + add[i]);
+}
+
+// Every class of message and of RMA, a to b and b to a.
+void every_class_both_ways(World& w, Node& a, Node& b, uint64_t first_id) {
+    OneRegion region_a(size_t{1} << 20), region_b(size_t{1} << 20);
+    a.ep().set_regions(&region_a);
+    b.ep().set_regions(&region_b);
+    exchange(w, a, a.ep().peer_of(b.address()), b, kClassSizes, first_id);
+    exchange(w, b, b.ep().peer_of(a.address()), a, kClassSizes, first_id + 1000);
+    rma_every_size(w, a, b, region_b, first_id + 2000);
+    rma_every_size(w, b, a, region_a, first_id + 3000);
+    a.ep().set_regions(nullptr);
+    b.ep().set_regions(nullptr);
+}
+
+void expect_no_drops(World& w, std::initializer_list<Node*> nodes) {
+    EXPECT_EQ(w.net.stats().too_long, 0u) << "frames longer than the path carries";
+    EXPECT_EQ(w.net.stats().oversize, 0u);
+    for (Node* node : nodes)
+        for (size_t r = 0; r < wire::kDropReasonCount; ++r)
+            EXPECT_EQ(node->ep().counters().decode_drops[r], 0u)
+                << wire::drop_reason_name(static_cast<wire::DropReason>(r));
+}
+
+// One end sees a 9000-byte path, the other a 1500-byte one, and the path
+// carries only the latter's frames. Both ends take the smaller of the sizes
+// they advertised to each other: every class passes both ways, nothing is
+// lost for being too long, and full frames are exactly of the agreed size.
+TEST(EngineFrameAgreement, AsymmetricPathsCarryEveryClassBothWays) {
+    World w;
+    const Config config = config_for(kVariants[0]);
+    Node& a = w.add(kMacA, 1, config);
+    Node& b = w.add(kMacB, 2, config);
+    set_paths(w, a, b, 9000, kNarrowFrame, kNarrowFrame);
+    every_class_both_ways(w, a, b, 1);
+    expect_no_drops(w, {&a, &b});
+    EXPECT_EQ(a.ep().counters().resends + b.ep().counters().resends, 0u) << "nothing was lost: nothing resent";
+    EXPECT_EQ(a.link().longest_sent().at(kMacB), kNarrowFrame);
+    EXPECT_EQ(b.link().longest_sent().at(kMacA), kNarrowFrame);
+}
+
+// Both ends connect at once (each posts before either has heard of the
+// other), over a path that loses, duplicates and reorders frames: requests
+// and replies cross, and the two still agree.
+TEST(EngineFrameAgreement, BothConnectAtOnceUnderLoss) {
+    for (uint32_t seed : {3u, 11u}) {
+        SCOPED_TRACE("seed " + std::to_string(seed));
+        World w(seed);
+        const Config config = fast_timeouts(kVariants[0]);
+        Node& a = w.add(kMacA, 1, config);
+        Node& b = w.add(kMacB, 2, config);
+        set_paths(w, a, b, kNarrowFrame, 9000, kNarrowFrame);
+        Faults faults;
+        faults.drop = 0.05;
+        faults.duplicate = 0.05;
+        faults.reorder = 0.1;
+        w.net.set_faults(faults);
+        const PeerId ab = a.ep().peer_of(b.address());
+        const PeerId ba = b.ep().peer_of(a.address());
+        std::vector<Bytes> payloads, at_a, at_b;
+        for (size_t i = 0; i < kClassSizes.size(); ++i) {
+            payloads.push_back(pattern(i, kClassSizes[i]));
+            at_a.emplace_back(kClassSizes[i] + kGuard, kGuardByte);
+            at_b.emplace_back(kClassSizes[i] + kGuard, kGuardByte);
+            ASSERT_EQ(post_recv(w, a, at_a[i].data(), kClassSizes[i], 100 + i, recv_tag(i)), 0);
+            ASSERT_EQ(post_recv(w, b, at_b[i].data(), kClassSizes[i], 100 + i, recv_tag(i)), 0);
+        }
+        for (size_t i = 0; i < kClassSizes.size(); ++i) {
+            ASSERT_EQ(post_send(w, a, ab, payloads[i], 100 + i, send_tag(i)), 0);
+            ASSERT_EQ(post_send(w, b, ba, payloads[i], 100 + i, send_tag(i)), 0);
+        }
+        ASSERT_TRUE(w.run_until([&] {
+            return a.sends.size() == kClassSizes.size() && b.sends.size() == kClassSizes.size() &&
+                   a.recvs.size() == kClassSizes.size() && b.recvs.size() == kClassSizes.size();
+        }));
+        for (size_t i = 0; i < kClassSizes.size(); ++i) {
+            SCOPED_TRACE(std::to_string(kClassSizes[i]) + " bytes");
+            for (Node* node : {&a, &b}) {
+                EXPECT_EQ(node->send_done(100 + i)->status, Status::Ok);
+                EXPECT_EQ(node->recv_done(100 + i)->status, Status::Ok);
+            }
+            EXPECT_EQ(first_mismatch(at_a[i].data(), kClassSizes[i], i), kClassSizes[i]);
+            EXPECT_EQ(first_mismatch(at_b[i].data(), kClassSizes[i], i), kClassSizes[i]);
+            EXPECT_TRUE(guard_intact(at_a[i], kClassSizes[i]) && guard_intact(at_b[i], kClassSizes[i]));
+        }
+        EXPECT_EQ(w.net.stats().too_long, 0u);
+        EXPECT_LE(a.link().longest_sent().at(kMacB), kNarrowFrame);
+        EXPECT_LE(b.link().longest_sent().at(kMacA), kNarrowFrame);
+    }
+}
+
+// A peer that restarts on another path is agreed with anew: narrower, then
+// wider again, every class passing each time.
+TEST(EngineFrameAgreement, RestartedPeerIsAgreedWithAnew) {
+    World w;
+    const Config config = config_for(kVariants[0]);
+    Node& a = w.add(kMacA, 1, config);
+    Node& b = w.add(kMacB, 2, config);
+    exchange(w, a, a.ep().peer_of(b.address()), b, kClassSizes, 1);
+    EXPECT_EQ(a.link().longest_sent().at(kMacB), 9000u);
+
+    // The new process sees a narrower path, and the path is narrower.
+    b.restart(0x62000001);
+    set_paths(w, a, b, 9000, kNarrowFrame, kNarrowFrame);
+    a.link().forget_longest();
+    // The new process speaks first: its request tells a of the change.
+    exchange(w, b, b.ep().peer_of(a.address()), a, {10}, 100);
+    every_class_both_ways(w, a, b, 1000);
+    expect_no_drops(w, {&a, &b});
+    EXPECT_EQ(a.link().longest_sent().at(kMacB), kNarrowFrame);
+    EXPECT_EQ(b.link().longest_sent().at(kMacA), kNarrowFrame);
+
+    // And one on a full path again gets full frames again.
+    b.restart(0x62000002);
+    set_paths(w, a, b, 9000, 9000, 9000);
+    a.link().forget_longest();
+    exchange(w, b, b.ep().peer_of(a.address()), a, {10}, 200);
+    exchange(w, a, a.ep().peer_of(b.address()), b, kClassSizes, 10000);
+    EXPECT_EQ(a.link().longest_sent().at(kMacB), 9000u);
+    EXPECT_EQ(w.net.stats().too_long, 0u);
+}
+
+// A peer that advertises nothing (MX, Open-MX) gets the frames of our own
+// path, as before the field existed: the narrow one where both paths are
+// narrow, the full one where both are full.
+TEST(EngineFrameAgreement, PeerWithoutTheFieldGetsOurPath) {
+    for (size_t path : {kNarrowFrame, size_t{9000}}) {
+        SCOPED_TRACE("paths of " + std::to_string(path));
+        World w;
+        const Config config = config_for(kVariants[0]);
+        Node& a = w.add(kMacA, 1, config);
+        Node& b = w.add(kMacB, 2, config);
+        set_paths(w, a, b, path, path, path);
+        without_advertisement(w, kMacB);
+        every_class_both_ways(w, a, b, 1);
+        expect_no_drops(w, {&a, &b});
+        EXPECT_GT(w.net.stats().rewritten, 0u) << "b's connects went out without the field";
+        EXPECT_EQ(a.link().longest_sent().at(kMacB), path);
+        EXPECT_EQ(b.link().longest_sent().at(kMacA), path);
+    }
+}
+
+// Without the field, paths seen differently are what they were before it:
+// the end that sees the wider path sends frames the path loses. (This is
+// what the agreement spares xen2mx peers, and shows that the harness does
+// lose them.)
+TEST(EngineFrameAgreement, WithoutTheFieldDifferentPathsLoseFrames) {
+    World w;
+    const Config config = fast_timeouts(kVariants[0]);
+    Node& a = w.add(kMacA, 1, config);
+    Node& b = w.add(kMacB, 2, config);
+    set_paths(w, a, b, 9000, kNarrowFrame, kNarrowFrame);
+    without_advertisement(w, kMacB);
+    const Bytes medium = pattern(1, 20000);
+    Bytes buffer(20000);
+    ASSERT_EQ(post_recv(w, b, buffer.data(), buffer.size(), 1), 0);
+    ASSERT_EQ(post_send(w, a, a.ep().peer_of(b.address()), medium, 1), 0);
+    w.run_for(500ms);
+    EXPECT_GT(w.net.stats().too_long, 0u);
+    EXPECT_EQ(b.recv_done(1), nullptr);
+}
+
+// Each end advertises, in every CONNECT it sends, its own path's frame;
+// in MX's layout, where the limits are MX's, nothing.
+TEST(EngineFrameAgreement, EachConnectAdvertisesThePath) {
+    for (const Variant& variant : {kVariants[0], kVariants[2]}) {
+        SCOPED_TRACE(variant.name);
+        World w;
+        Node& a = w.add(kMacA, 1, config_for(variant));
+        Node& b = w.add(kMacB, 2, config_for(variant));
+        set_paths(w, a, b, 9000, kNarrowFrame, 9000);
+        std::map<std::pair<uint64_t, bool>, std::set<uint16_t>> advertised;  // (sender, reply) -> values
+        w.net.set_rewrite([&](Bytes& frame, const link::Route& from) {
+            const wire::DecodeResult d = wire::decode(frame, variant.mode, variant.limits);
+            if (d && d->type == wire::PacketType::Connect) {
+                const auto& c = std::get<wire::Connect>(d->body);
+                advertised[{from.mac, c.is_reply}].insert(c.max_frame);
+            }
+            return false;
+        });
+        exchange(w, a, a.ep().peer_of(b.address()), b, {10}, 1);
+        exchange(w, b, b.ep().peer_of(a.address()), a, {10}, 2);
+        const bool agrees = variant.mode == wire::WireMode::OpenMx;
+        const std::set<uint16_t> from_a{static_cast<uint16_t>(agrees ? 9000 : 0)};
+        const std::set<uint16_t> from_b{static_cast<uint16_t>(agrees ? kNarrowFrame : 0)};
+        EXPECT_EQ((advertised[{kMacA, false}]), from_a) << "a's requests";
+        EXPECT_EQ((advertised[{kMacB, true}]), from_b) << "b's replies";
+        EXPECT_EQ((advertised[{kMacB, false}]), from_b) << "b's requests";
+        EXPECT_EQ((advertised[{kMacA, true}]), from_a) << "a's replies";
+    }
+}
+
+// Until the connection is set up, what is decided when an operation is
+// posted assumes cautious frames; a peer whose path is narrower still (600
+// bytes here) gets what waited sized for it: a medium message too long for
+// 32 of its frags goes by rendezvous, RMA data too long to go inline is
+// pulled.
+TEST(EngineFrameAgreement, WhatWaitedIsRefitToSmallerFrames) {
+    World w;
+    const Config config = config_for(kVariants[0]);
+    Node& a = w.add(kMacA, 1, config);
+    Node& b = w.add(kMacB, 2, config);
+    constexpr size_t kTiny = 600;
+    set_paths(w, a, b, 9000, kTiny, kTiny);
+    const auto agreed = *wire::WireLimits::open_mx(kTiny);
+    ASSERT_LT(agreed.medium_msg_max(), 20000u) << "the test needs a medium message the agreed frags cannot carry";
+    OneRegion region(100000);
+    b.ep().set_regions(&region);
+    const PeerId ab = a.ep().peer_of(b.address());
+    // Posted before a has heard of b.
+    const std::vector<size_t> sizes = {100, 500, 3000, 17000, 20000, 32768};
+    std::vector<Bytes> payloads, buffers;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        payloads.push_back(pattern(i, sizes[i]));
+        buffers.emplace_back(sizes[i] + kGuard, kGuardByte);
+        ASSERT_EQ(post_recv(w, b, buffers[i].data(), sizes[i], 1 + i, recv_tag(i)), 0);
+        ASSERT_EQ(post_send(w, a, ab, payloads[i], 1 + i, send_tag(i)), 0);
+    }
+    Bytes written = pattern(50, 900);
+    ASSERT_EQ(post_rma(w, a, ab, engine::RmaKind::Write, written.data(), written.size(), region.base(),
+                       OneRegion::kKey, 50),
+              0);
+    ASSERT_TRUE(w.run_until([&] { return a.sends.size() == sizes.size() + 1 && b.recvs.size() >= sizes.size(); }));
+    for (size_t i = 0; i < sizes.size(); ++i) {
+        SCOPED_TRACE(std::to_string(sizes[i]) + " bytes");
+        EXPECT_EQ(a.send_done(1 + i)->status, Status::Ok) << engine::status_text(a.send_done(1 + i)->status);
+        EXPECT_EQ(b.recv_done(1 + i)->status, Status::Ok);
+        EXPECT_EQ(first_mismatch(buffers[i].data(), sizes[i], i), sizes[i]);
+        EXPECT_TRUE(guard_intact(buffers[i], sizes[i]));
+    }
+    EXPECT_EQ(a.send_done(50)->status, Status::Ok) << engine::status_text(a.send_done(50)->status);
+    EXPECT_EQ(first_mismatch(region.memory.data(), written.size(), 50), written.size());
+    expect_no_drops(w, {&a, &b});
+    EXPECT_LE(a.link().longest_sent().at(kMacB), kTiny);
+    b.ep().set_regions(nullptr);
+}
+
 }  // namespace
 }  // namespace xen2mx

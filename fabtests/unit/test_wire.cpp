@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "wire/bytes.hpp"
 #include "wire/mxoe.hpp"
 #include "wire/mxoe_codec.hpp"
 
@@ -519,6 +520,70 @@ std::vector<Golden> goldens() {
                      })});
     }
     {
+        // xen2mx's frame size, behind its magic, in bytes MX leaves unused.
+        wire::Connect c;
+        c.dst_endpoint = 3;
+        c.src_endpoint = 7;
+        c.src_dst_peer_index = 9;
+        c.src_session_id = 0x5eed0001;
+        c.app_key = 0x00c0ffee;
+        c.target_recv_seqnum_start = 1;
+        c.connect_seqnum = 2;
+        c.max_frame = 1514;
+        g.push_back({"connect_request_frame", WireMode::OpenMx, head, PacketType::Connect, c, {},
+                     on_wire({
+                         0x24,                    // 16 ptype CONNECT
+                         0x03,                    // 17 dst_endpoint
+                         0x07,                    // 18 src_endpoint
+                         0x00,                    // 19 src_generation
+                         0x10,                    // 20 length 16
+                         0x00,                    // 21 pad
+                         0x05, 0xea,              // 22 max_frame 1514
+                         0x00, 0x00,              // 24 lib_seqnum
+                         0x00, 0x09,              // 26 src_dst_peer_index
+                         0x58, 0x32, 0x4d, 0x46,  // 28 frame magic "X2MF"
+                         0x5e, 0xed, 0x00, 0x01,  // 32 src_session_id
+                         0x00, 0xc0, 0xff, 0xee,  // 36 app_key
+                         0x00, 0x01,              // 40 target_recv_seqnum_start
+                         0x00,                    // 42 is_reply
+                         0x02,                    // 43 connect_seqnum
+                         0x00,                    // 44 pad
+                         0x00, 0x00, 0x00,        // 45 pad
+                     })});
+    }
+    {
+        wire::Connect c;
+        c.dst_endpoint = 7;
+        c.src_endpoint = 3;
+        c.src_dst_peer_index = 4;
+        c.src_session_id = 0x5eed0001;
+        c.target_session_id = 0x7a7a0002;
+        c.target_recv_seqnum_start = 1;
+        c.is_reply = true;
+        c.connect_seqnum = 2;
+        c.max_frame = 65000;
+        g.push_back({"connect_reply_frame", WireMode::OpenMx, head, PacketType::Connect, c, {},
+                     on_wire({
+                         0x24,                    // 16 ptype CONNECT
+                         0x07,                    // 17 dst_endpoint
+                         0x03,                    // 18 src_endpoint
+                         0x00,                    // 19 src_generation
+                         0x10,                    // 20 length 16
+                         0x00,                    // 21 pad
+                         0xfd, 0xe8,              // 22 max_frame 65000
+                         0x00, 0x00,              // 24 lib_seqnum
+                         0x00, 0x04,              // 26 src_dst_peer_index
+                         0x58, 0x32, 0x4d, 0x46,  // 28 frame magic "X2MF"
+                         0x5e, 0xed, 0x00, 0x01,  // 32 src_session_id (echo)
+                         0x7a, 0x7a, 0x00, 0x02,  // 36 target_session_id
+                         0x00, 0x01,              // 40 target_recv_seqnum_start
+                         0x01,                    // 42 is_reply
+                         0x02,                    // 43 connect_seqnum
+                         0x00,                    // 44 connect_status_code ok
+                         0x00, 0x00, 0x00,        // 45 pad
+                     })});
+    }
+    {
         wire::Truc t;
         t.dst_endpoint = 3;
         t.src_endpoint = 7;
@@ -998,6 +1063,10 @@ TEST(WireRoundTrip, Edges) {
             c.target_session_id = 0xffffffff;
             c.status = 0xff;
             expect_round_trip({head, PacketType::Connect, c, {}}, mode, limits);
+            for (uint16_t frame : {1, 0xffff}) {
+                c.max_frame = frame;
+                expect_round_trip({head, PacketType::Connect, c, {}}, mode, limits);
+            }
         }
         expect_round_trip({head, PacketType::Truc, wire::Truc{1, 2, 3, 0xffffffff, 5, 6, 7, 1}, {}}, mode, limits);
         for (auto type : {wire::NackType::BadEndpoint, wire::NackType::EndpointClosed, wire::NackType::BadSession,
@@ -1232,6 +1301,69 @@ TEST(WireMalformed, PadBytesAreIgnored) {
         ASSERT_TRUE(d.result) << wire::drop_reason_name(d.result.reason());
         EXPECT_TRUE(d.result.frame().body == g.body);
     }
+}
+
+// An MX or Open-MX peer leaves whatever was in its buffer where xen2mx puts
+// its frame size: without the magic, those bytes advertise nothing, and the
+// magic alone does not make garbage elsewhere count.
+TEST(WireConnectFrame, AdvertisedOnlyBehindTheMagic) {
+    const auto all = goldens();
+    std::mt19937 rng(7);
+    for (const char* base : {"connect_request", "connect_reply"}) {
+        SCOPED_TRACE(base);
+        const Golden& g = golden_named(all, base);
+        for (int round = 0; round < 1000; ++round) {
+            Bytes frame = g.frame;
+            for (size_t off : {21, 22, 23, 28, 29, 30, 31, 45, 46, 47}) frame.at(off) = static_cast<uint8_t>(rng());
+            if (wire::get_be32(frame.data() + 28) == wire::kConnectFrameMagic) continue;
+            const auto d = decode_copy(frame, g.mode, limits_for(g.mode));
+            ASSERT_TRUE(d.result);
+            EXPECT_EQ(std::get<wire::Connect>(d.result.frame().body).max_frame, 0u);
+            EXPECT_TRUE(d.result.frame().body == g.body);
+        }
+        Bytes frame = g.frame;
+        set32(frame, 28, wire::kConnectFrameMagic);
+        set16(frame, 22, 9014);
+        const auto d = decode_copy(frame, g.mode, limits_for(g.mode));
+        ASSERT_TRUE(d.result);
+        EXPECT_EQ(std::get<wire::Connect>(d.result.frame().body).max_frame, 9014u);
+    }
+    // Nothing advertised, nothing written: the frame is MX's to the byte.
+    const Golden& request = golden_named(all, "connect_request_frame");
+    auto c = std::get<wire::Connect>(request.body);
+    c.max_frame = 0;
+    std::array<uint8_t, 60> out{};
+    ASSERT_EQ(wire::encode_connect(request.head, c, out), 48u);
+    const Golden& plain = golden_named(all, "connect_request");
+    EXPECT_EQ(Bytes(out.begin(), out.begin() + 48), Bytes(plain.frame.begin(), plain.frame.begin() + 48));
+}
+
+// The sender of MEDIUM and PULL, whose checks depend on the frame size
+// agreed on with it, is read before decoding; other types have none to read.
+TEST(WireSender, ReadForMediumAndPullOnly) {
+    const auto all = goldens();
+    const wire::Sender expected{0x021b21334455ull, 0};
+    for (const Golden& g : all) {
+        SCOPED_TRACE(g.name);
+        const auto sender = wire::sender_for_limits(g.frame, g.mode);
+        if (g.type == PacketType::Medium || g.type == PacketType::Pull) {
+            ASSERT_TRUE(sender.has_value());
+            wire::Sender want = expected;
+            want.endpoint = g.type == PacketType::Medium ? std::get<wire::MediumFrag>(g.body).src_endpoint
+                                                         : std::get<wire::PullRequest>(g.body).src_endpoint;
+            ASSERT_NE(want.endpoint, 0) << "the golden should name a source endpoint";
+            EXPECT_EQ(*sender, want);
+            // A frame too short for its header has no sender to read.
+            const size_t header = wire::header_length(g.type, g.mode);
+            EXPECT_FALSE(wire::sender_for_limits(std::span(g.frame).first(header - 1), g.mode).has_value());
+            Bytes other = g.frame;
+            set16(other, 12, 0x0800);
+            EXPECT_FALSE(wire::sender_for_limits(other, g.mode).has_value()) << "not MXoE";
+        } else {
+            EXPECT_FALSE(sender.has_value());
+        }
+    }
+    EXPECT_FALSE(wire::sender_for_limits({}, WireMode::OpenMx).has_value());
 }
 
 // ------------------------------------------------------------------ truncation

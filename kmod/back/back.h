@@ -12,7 +12,7 @@
 #include <linux/mutex.h>
 #include <linux/skbuff.h>
 #include <linux/spinlock.h>
-#include <linux/wait.h>
+#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 #include <xen/grant_table.h>
 #include <xen/xenbus.h>
@@ -55,10 +55,13 @@ struct x2mb_dev {
 	/* The connection, valid while connected. */
 	bool connected;
 	bool stopping;             /* disconnecting: no work queued, no response pushed */
+	bool broken;               /* the guest broke the protocol: fatal_work disconnects */
+	struct work_struct fatal_work;
 	struct x2mx_back_ring ring;
 	void *ring_page;
 	struct x2mx_stats *stats;  /* in the ring page */
 	int irq;
+	atomic_t notified;         /* an event came since req_work last looked */
 	struct work_struct req_work;
 	spinlock_t rsp_lock;       /* the response producer */
 	unsigned int chunk_pages;
@@ -69,8 +72,7 @@ struct x2mb_dev {
 	struct x2mb_ep *eps[XEN2MX_MAX_ENDPOINTS];
 	unsigned int nr_eps;
 
-	atomic_t tx_inflight;      /* zero-copy sends whose pages are lent out */
-	wait_queue_head_t tx_wait;
+	atomic_t tx_inflight;      /* zero-copy sends whose pages are lent out (wait_var_event) */
 
 	atomic_t grants;           /* this device's pages mapped now */
 	atomic64_t interrupts, requests, responses;
@@ -83,6 +85,9 @@ int x2mb_map_grants(struct x2mb_dev *dev, const grant_ref_t *refs, unsigned int 
 void x2mb_unmap_grants(struct x2mb_dev *dev, struct x2mb_map *map, bool wait_for_users);
 void x2mb_map_copy_from(const struct x2mb_map *map, size_t offset, void *to, size_t len);
 int x2mb_chunk_read(struct x2mb_dev *dev, unsigned int chunk, size_t offset, void *to, size_t len);
+
+/* xenbus.c */
+void x2mb_fatal(struct x2mb_dev *dev);
 
 /* requests.c */
 void x2mb_req_work(struct work_struct *work);

@@ -256,6 +256,7 @@ void x2mb_req_work(struct work_struct *work)
 	struct x2mb_dev *dev = container_of(work, struct x2mb_dev, req_work);
 	struct x2mx_request req;
 	unsigned int budget = X2MB_BUDGET;
+	bool notified = atomic_xchg(&dev->notified, 0), served = false;
 	RING_IDX rc, rp;
 	int more;
 
@@ -267,8 +268,11 @@ void x2mb_req_work(struct work_struct *work)
 			/* No frontend of ours does that: the ring is not to be trusted. */
 			atomic64_inc(&dev->bad_requests);
 			xenbus_dev_fatal(dev->xb, -EIO, "request producer %u past the ring (consumer %u)", rp, rc);
+			x2mb_fatal(dev);
 			return; /* the event channel stays masked */
 		}
+		if (rc != rp)
+			served = true;
 		while (rc != rp) {
 			/* Back-pressure: requests whose responses have no room wait. */
 			if (RING_REQUEST_CONS_OVERFLOW(&dev->ring, rc))
@@ -287,5 +291,7 @@ void x2mb_req_work(struct work_struct *work)
 		RING_FINAL_CHECK_FOR_REQUESTS(&dev->ring, more);
 	} while (more);
 out:
-	xen_irq_lateeoi(READ_ONCE(dev->irq), 0);
+	/* A guest notifying with nothing posted gets its events delayed (runs
+	 * queued by a zero-copy completion are not its doing). */
+	xen_irq_lateeoi(READ_ONCE(dev->irq), notified && !served ? XEN_EOI_FLAG_SPURIOUS : 0);
 }

@@ -36,8 +36,10 @@ static void x2mb_tx_finish(struct work_struct *work)
 	/* Requests held back while the ring had no room for their responses. */
 	if (!READ_ONCE(dev->stopping))
 		queue_work(x2mb_wq, &dev->req_work);
+	/* The last touch of dev: once the count is 0 the disconnect may free
+	 * it, and wake_up_var() only hashes the address. */
 	if (atomic_dec_and_test(&dev->tx_inflight))
-		wake_up(&dev->tx_wait);
+		wake_up_var(&dev->tx_inflight);
 	/* Safe: the module's exit destroys this workqueue, which waits for us. */
 	module_put(THIS_MODULE);
 }

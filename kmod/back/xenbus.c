@@ -13,6 +13,7 @@
 #include <xen/events.h>
 #include <xen/xen.h>
 
+#include "../common/xenbus_keys.h"
 #include "back.h"
 
 struct workqueue_struct *x2mb_wq;
@@ -36,6 +37,7 @@ static irqreturn_t x2mb_interrupt(int irq, void *data)
 	 * interrupt, not to whatever dev->irq held then.
 	 */
 	WRITE_ONCE(dev->irq, irq);
+	atomic_set(&dev->notified, 1);
 	if (!READ_ONCE(dev->stopping))
 		queue_work(x2mb_wq, &dev->req_work);
 	else
@@ -90,6 +92,7 @@ static int x2mb_connect(struct x2mb_dev *dev)
 	}
 	dev->chunk_pages = chunk_pages;
 	dev->stopping = false;
+	WRITE_ONCE(dev->broken, false);
 	atomic_set(&dev->tx_inflight, 0);
 	memset(dev->eps, 0, sizeof(dev->eps));
 	dev->nr_eps = 0;
@@ -146,7 +149,7 @@ static void x2mb_disconnect(struct x2mb_dev *dev)
 	synchronize_irq(dev->irq); /* a handler that did not see it has queued its work */
 	cancel_work_sync(&dev->req_work);
 	x2mb_close_all(dev);
-	wait_event(dev->tx_wait, !atomic_read(&dev->tx_inflight));
+	wait_var_event(&dev->tx_inflight, !atomic_read(&dev->tx_inflight));
 	cancel_work_sync(&dev->req_work); /* one a last send may have queued */
 	unbind_from_irqhandler(dev->irq, dev);
 	dev->irq = 0;
@@ -162,29 +165,43 @@ static void x2mb_disconnect(struct x2mb_dev *dev)
 		 atomic_read(&dev->grants));
 }
 
+/*
+ * The guest broke the protocol (xenbus_dev_fatal() said how and switched
+ * to Closing): its connection goes now, whatever the frontend does next,
+ * so that nothing of it stays mapped in Dom0 on its word. Any context;
+ * the disconnect runs in a work item, under the device's lock.
+ */
+void x2mb_fatal(struct x2mb_dev *dev)
+{
+	WRITE_ONCE(dev->broken, true);
+	queue_work(x2mb_wq, &dev->fatal_work);
+}
+
+static void x2mb_fatal_work(struct work_struct *work)
+{
+	struct x2mb_dev *dev = container_of(work, struct x2mb_dev, fatal_work);
+
+	mutex_lock(&dev->lock);
+	/* Not a later connection: connecting clears `broken`. */
+	if (dev->connected && dev->broken)
+		x2mb_disconnect(dev);
+	mutex_unlock(&dev->lock);
+}
+
+static int x2mb_write_keys(struct xenbus_transaction xbt, const char *node, void *data)
+{
+	struct x2mb_dev *dev = data;
+
+	return xenbus_printf(xbt, node, "board-mac", "%pM", dev->desc.mac) ?:
+	       xenbus_printf(xbt, node, "board-mtu", "%u", dev->desc.mtu) ?:
+	       xenbus_printf(xbt, node, "max-endpoints", "%u", x2mb_max_endpoints) ?:
+	       xenbus_printf(xbt, node, "max-ring-pages", "%u", x2mb_max_ring_pages) ?:
+	       xenbus_printf(xbt, node, "protocol-version", "%d", X2MX_PROTOCOL_VERSION);
+}
+
 static int x2mb_publish(struct x2mb_dev *dev)
 {
-	struct xenbus_transaction xbt;
-	const char *node = dev->xb->nodename;
-	int ret;
-
-again:
-	ret = xenbus_transaction_start(&xbt);
-	if (ret)
-		return ret;
-	ret = xenbus_printf(xbt, node, "board-mac", "%pM", dev->desc.mac) ?:
-	      xenbus_printf(xbt, node, "board-mtu", "%u", dev->desc.mtu) ?:
-	      xenbus_printf(xbt, node, "max-endpoints", "%u", x2mb_max_endpoints) ?:
-	      xenbus_printf(xbt, node, "max-ring-pages", "%u", x2mb_max_ring_pages) ?:
-	      xenbus_printf(xbt, node, "protocol-version", "%d", X2MX_PROTOCOL_VERSION);
-	if (ret) {
-		xenbus_transaction_end(xbt, 1);
-		return ret;
-	}
-	ret = xenbus_transaction_end(xbt, 0);
-	if (ret == -EAGAIN)
-		goto again;
-	return ret;
+	return x2mx_xenbus_write_keys(dev->xb->nodename, x2mb_write_keys, dev);
 }
 
 static ssize_t grants_mapped_show(struct device *d, struct device_attribute *attr, char *buf)
@@ -259,7 +276,7 @@ static int x2mb_probe(struct xenbus_device *xb, const struct xenbus_device_id *i
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->rsp_lock);
 	INIT_WORK(&dev->req_work, x2mb_req_work);
-	init_waitqueue_head(&dev->tx_wait);
+	INIT_WORK(&dev->fatal_work, x2mb_fatal_work);
 	gnttab_page_cache_init(&dev->cache);
 	index = xenbus_read_unsigned(xb->nodename, "board", 0);
 	dev->board = x2m_board_get(index);
@@ -345,6 +362,8 @@ static void x2mb_remove(struct xenbus_device *xb)
 	mutex_lock(&dev->lock);
 	x2mb_disconnect(dev);
 	mutex_unlock(&dev->lock);
+	/* Nothing queues it once disconnected; it takes the lock, so not under it. */
+	cancel_work_sync(&dev->fatal_work);
 	dev_set_drvdata(&xb->dev, NULL);
 	x2m_board_put(dev->board);
 	kfree(dev);

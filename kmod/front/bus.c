@@ -20,6 +20,7 @@
 #include <xen/page.h>
 #include <xen/xen.h>
 
+#include "../common/xenbus_keys.h"
 #include "front.h"
 
 static DEFINE_MUTEX(boards_mutex);
@@ -423,25 +424,21 @@ static void x2mf_teardown(struct x2mf_dev *dev)
 static int x2mf_read_backend(struct x2mf_dev *dev)
 {
 	struct xenbus_device *xb = dev->xb;
-	unsigned int mac[6], mtu, max_endpoints, max_ring_pages, version;
-	char *text;
-	int i, ret;
+	unsigned int mtu, max_endpoints, max_ring_pages, version;
+	u8 mac[ETH_ALEN];
+	int ret;
 
 	ret = xenbus_gather(XBT_NIL, xb->otherend, "board-mtu", "%u", &mtu, "max-endpoints", "%u", &max_endpoints,
 			    "max-ring-pages", "%u", &max_ring_pages, "protocol-version", "%u", &version, NULL);
 	if (ret)
 		return ret;
-	text = xenbus_read(XBT_NIL, xb->otherend, "board-mac", NULL);
-	if (IS_ERR(text))
-		return PTR_ERR(text);
-	ret = sscanf(text, "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]);
-	kfree(text);
-	if (ret != 6 || version != X2MX_PROTOCOL_VERSION || mtu < 68 || mtu > 65280 ||
-	    max_endpoints < 1 || max_ring_pages < 2)
+	ret = x2mx_xenbus_read_mac(xb->otherend, mac);
+	if (ret)
+		return ret;
+	if (version != X2MX_PROTOCOL_VERSION || mtu < 68 || mtu > 65280 || max_endpoints < 1 || max_ring_pages < 2)
 		return -EPROTO;
 	spin_lock_irq(&dev->ring_lock);
-	for (i = 0; i < 6; i++)
-		dev->mac[i] = mac[i];
+	memcpy(dev->mac, mac, ETH_ALEN);
 	dev->mtu = mtu;
 	dev->max_endpoints = max_endpoints;
 	dev->max_ring_pages = max_ring_pages;
@@ -449,11 +446,29 @@ static int x2mf_read_backend(struct x2mf_dev *dev)
 	return 0;
 }
 
+/* The keys that tell the backend where the ring, the pool and the event channel are. */
+struct x2mf_keys {
+	struct x2mf_dev *dev;
+	evtchn_port_t port;
+};
+
+static int x2mf_write_keys(struct xenbus_transaction xbt, const char *node, void *data)
+{
+	const struct x2mf_keys *keys = data;
+	struct x2mf_dev *dev = keys->dev;
+
+	return xenbus_printf(xbt, node, "ring-ref", "%u", dev->ring_ref) ?:
+	       xenbus_printf(xbt, node, "event-channel", "%u", keys->port) ?:
+	       xenbus_printf(xbt, node, "tx-pool-ref", "%u", dev->pool_list_ref) ?:
+	       xenbus_printf(xbt, node, "tx-chunk-pages", "%u", dev->chunk_pages) ?:
+	       xenbus_printf(xbt, node, "protocol-version", "%d", X2MX_PROTOCOL_VERSION);
+}
+
 static int x2mf_connect(struct x2mf_dev *dev)
 {
 	struct xenbus_device *xb = dev->xb;
-	struct xenbus_transaction xbt;
 	struct x2mx_sring *sring;
+	struct x2mf_keys keys = { .dev = dev };
 	evtchn_port_t port;
 	unsigned int linear;
 	int ret;
@@ -493,22 +508,8 @@ static int x2mf_connect(struct x2mf_dev *dev)
 	spin_unlock_irq(&dev->ring_lock);
 	up_write(&dev->conn_sem);
 
-again:
-	ret = xenbus_transaction_start(&xbt);
-	if (ret)
-		goto fail_unlocked;
-	ret = xenbus_printf(xbt, xb->nodename, "ring-ref", "%u", dev->ring_ref) ?:
-	      xenbus_printf(xbt, xb->nodename, "event-channel", "%u", port) ?:
-	      xenbus_printf(xbt, xb->nodename, "tx-pool-ref", "%u", dev->pool_list_ref) ?:
-	      xenbus_printf(xbt, xb->nodename, "tx-chunk-pages", "%u", dev->chunk_pages) ?:
-	      xenbus_printf(xbt, xb->nodename, "protocol-version", "%d", X2MX_PROTOCOL_VERSION);
-	if (ret) {
-		xenbus_transaction_end(xbt, 1);
-		goto fail_unlocked;
-	}
-	ret = xenbus_transaction_end(xbt, 0);
-	if (ret == -EAGAIN)
-		goto again;
+	keys.port = port;
+	ret = x2mx_xenbus_write_keys(xb->nodename, x2mf_write_keys, &keys);
 	if (ret)
 		goto fail_unlocked;
 	return xenbus_switch_state(xb, XenbusStateInitialised);

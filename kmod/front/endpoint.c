@@ -13,6 +13,8 @@
 #include <linux/vmalloc.h>
 #include <xen/page.h>
 
+#include "../common/abi_args.h"
+#include "../common/event_queue.h"
 #include "front.h"
 
 #define X2MF_SLOT_HEAD sizeof(struct xen2mx_rx_slot)
@@ -138,10 +140,9 @@ int x2mf_endpoint_open(struct x2mf_ep **out, struct xen2mx_endpoint_open *req)
 	bool connected;
 	int ret;
 
-	if (req->flags & ~(XEN2MX_OPEN_ANY_SESSION | XEN2MX_OPEN_MX_COMPAT))
-		return -EINVAL;
-	if (req->endpoint != XEN2MX_ANY_ENDPOINT && (req->endpoint < 0 || req->endpoint >= XEN2MX_MAX_ENDPOINTS))
-		return -EINVAL;
+	ret = x2m_abi_check_open(req->endpoint, req->flags);
+	if (ret)
+		return ret;
 	dev = x2mf_dev_get(req->board);
 	if (!dev)
 		return -ENODEV;
@@ -275,20 +276,11 @@ void x2mf_endpoints_wake(struct x2mf_dev *dev)
 /* Appends one event; lost (never written outside the queue) when the process lied about its consumer. */
 void x2mf_endpoint_event(struct x2mf_ep *ep, u32 type, s32 status, u64 cookie)
 {
-	struct xen2mx_event *ev;
 	unsigned long flags;
-	bool written = false;
+	bool written;
 
 	spin_lock_irqsave(&ep->lock, flags);
-	if (ep->ev_prod - READ_ONCE(ep->ctl->ev_cons) < ep->ev_entries) {
-		ev = &ep->ev_base[ep->ev_prod & (ep->ev_entries - 1)];
-		ev->type = type;
-		ev->status = status;
-		ev->cookie = cookie;
-		ep->ev_prod++;
-		smp_store_release(&ep->ctl->ev_prod, ep->ev_prod);
-		written = true;
-	}
+	written = x2m_evq_put(ep->ctl, ep->ev_base, ep->ev_entries, &ep->ev_prod, type, status, cookie);
 	spin_unlock_irqrestore(&ep->lock, flags);
 	if (written && wq_has_sleeper(&ep->wait))
 		wake_up_interruptible(&ep->wait);
@@ -296,6 +288,5 @@ void x2mf_endpoint_event(struct x2mf_ep *ep, u32 type, s32 status, u64 cookie)
 
 bool x2mf_endpoint_pending(struct x2mf_ep *ep)
 {
-	return READ_ONCE(ep->dead) || READ_ONCE(ep->ctl->rx_prod) != READ_ONCE(ep->ctl->rx_cons) ||
-	       READ_ONCE(ep->ctl->ev_prod) != READ_ONCE(ep->ctl->ev_cons);
+	return READ_ONCE(ep->dead) || x2m_ring_ctl_pending(ep->ctl);
 }

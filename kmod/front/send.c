@@ -17,6 +17,8 @@
 #include <linux/uaccess.h>
 #include <xen/page.h>
 
+#include "../common/event_queue.h"
+#include "../common/iovec.h"
 #include "front.h"
 
 #define X2MF_ZC_LINEAR 128 /* as on bare metal: every header is copied */
@@ -57,44 +59,6 @@ void x2mf_zc_finish(struct x2mf_zc *zc, bool report, int status)
 	x2mf_endpoint_put(ep);
 }
 
-static int x2mf_copy_iov(u8 *to, const struct xen2mx_iovec *iov, u32 count, u64 bytes)
-{
-	u32 i;
-
-	for (i = 0; i < count && bytes; i++) {
-		u64 len = min(iov[i].len, bytes);
-
-		if (!len)
-			continue;
-		if (copy_from_user(to, u64_to_user_ptr(iov[i].base), len))
-			return -EFAULT;
-		to += len;
-		bytes -= len;
-	}
-	return 0;
-}
-
-/* Pages that bytes [skip, end) of the gather list span. */
-static u64 x2mf_count_pages(const struct xen2mx_iovec *iov, u32 count, u64 skip)
-{
-	u64 pages = 0;
-	u32 i;
-
-	for (i = 0; i < count; i++) {
-		u64 base = iov[i].base, len = iov[i].len;
-
-		if (skip >= len) {
-			skip -= len;
-			continue;
-		}
-		base += skip;
-		len -= skip;
-		skip = 0;
-		pages += ((base + len - 1) >> PAGE_SHIFT) - (base >> PAGE_SHIFT) + 1;
-	}
-	return pages;
-}
-
 /* Pins and grants the pages of bytes [skip, end), one segment per page. */
 static int x2mf_grant_pages(struct x2mf_zc *zc, domid_t backend, const struct xen2mx_iovec *iov, u32 count,
 			    u64 skip, struct x2mx_segment *segs)
@@ -102,17 +66,12 @@ static int x2mf_grant_pages(struct x2mf_zc *zc, domid_t backend, const struct xe
 	u32 i;
 
 	for (i = 0; i < count; i++) {
-		u64 base = iov[i].base, len = iov[i].len;
+		u64 base, len;
 		int want, got, k, ref;
 
-		if (skip >= len) {
-			skip -= len;
+		if (!x2m_iov_past(&iov[i], &skip, &base, &len))
 			continue;
-		}
-		base += skip;
-		len -= skip;
-		skip = 0;
-		want = ((base + len - 1) >> PAGE_SHIFT) - (base >> PAGE_SHIFT) + 1;
+		want = x2m_iov_span_pages(base, len);
 		got = pin_user_pages_fast(base & PAGE_MASK, want, 0, zc->pages + zc->nr_pages);
 		if (got > 0)
 			zc->nr_pages += got;
@@ -157,56 +116,30 @@ int x2mf_send(struct x2mf_ep *ep, const struct xen2mx_send *req)
 	struct xen2mx_iovec *iov;
 	struct x2mf_zc *zc = NULL;
 	bool zerocopy = req->flags & XEN2MX_SEND_ZEROCOPY;
-	u64 total = 0, linear, pages = 0;
+	u64 total, linear, pages = 0;
 	unsigned int slot;
 	u8 *chunk;
-	u32 i;
 	int ret;
 
 	if (READ_ONCE(ep->dead))
 		return -ENOTCONN;
-	if (req->iov_count == 0 || req->iov_count > XEN2MX_SEND_IOV_MAX)
-		return -EINVAL;
-	if (req->flags & ~XEN2MX_SEND_ZEROCOPY)
-		return -EINVAL;
-	iov = memdup_user(u64_to_user_ptr(req->iov), req->iov_count * sizeof(*iov));
+	iov = x2m_iov_fetch(req, ep->max_frame, &total);
 	if (IS_ERR(iov))
 		return PTR_ERR(iov);
-	for (i = 0; i < req->iov_count; i++) {
-		u64 end;
-
-		ret = -EMSGSIZE;
-		if (iov[i].len > ep->max_frame)
-			goto out_iov;
-		ret = -EFAULT;
-		if (iov[i].len && (check_add_overflow(iov[i].base, iov[i].len, &end) ||
-				   !access_ok(u64_to_user_ptr(iov[i].base), iov[i].len)))
-			goto out_iov;
-		total += iov[i].len;
-	}
-	ret = -EMSGSIZE;
-	if (total > ep->max_frame)
-		goto out_iov;
-	ret = -EINVAL;
-	if (total < X2M_HEAD_LEN)
-		goto out_iov;
 
 	linear = total;
 	ret = -EAGAIN; /* room for its event, whatever else is in flight */
-	if (zerocopy && (u32)(READ_ONCE(ep->ev_prod) - READ_ONCE(ep->ctl->ev_cons)) +
-				atomic_read(&ep->zc_pending) >= ep->ev_entries)
+	if (zerocopy && x2m_evq_no_room(ep->ctl, ep->ev_entries, &ep->ev_prod, atomic_read(&ep->zc_pending)))
 		goto out_iov;
 	if (zerocopy && total > X2MF_ZC_LINEAR) {
 		linear = X2MF_ZC_LINEAR;
-		pages = x2mf_count_pages(iov, req->iov_count, linear);
+		pages = x2m_iov_count_pages(iov, req->iov_count, linear);
 		ret = -E2BIG; /* more pages than one frame or the limit can take */
 		if (pages > X2MX_MAX_SEGS || pages > READ_ONCE(x2mf_pinned_pages))
 			goto out_iov;
 		ret = -EAGAIN;
-		if (atomic_add_return(pages, &ep->pinned) > READ_ONCE(x2mf_pinned_pages)) {
-			atomic_sub(pages, &ep->pinned);
+		if (!x2m_iov_pin_budget(&ep->pinned, pages, READ_ONCE(x2mf_pinned_pages)))
 			goto out_iov;
-		}
 		x2mf_global_add(XEN2MX_CTR_PAGES_PINNED, pages);
 		zc = kzalloc(sizeof(*zc), GFP_KERNEL);
 		if (!zc) {
@@ -228,7 +161,7 @@ int x2mf_send(struct x2mf_ep *ep, const struct xen2mx_send *req)
 	if (ret)
 		goto out_zc;
 	chunk = x2mf_chunk(dev, slot);
-	ret = x2mf_copy_iov(chunk, iov, req->iov_count, linear);
+	ret = x2m_iov_copy(chunk, iov, req->iov_count, linear);
 	if (ret)
 		goto out_slot;
 	ret = x2mf_check_frame(ep, chunk, linear, total);

@@ -33,19 +33,13 @@ echo "== prepared ($(elapsed))"
 
 # The module, built out of tree against the guests' kernel.
 kbuild=$cache/$KVER/kmod
-rm -rf "$kbuild" && mkdir -p "$kbuild"
-cp -r "$src/kmod/." "$kbuild/"
-if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$HEADERS" M="$kbuild" modules >"$cache/kmod-build.log" 2>&1; then
-    cat "$cache/kmod-build.log"
-    echo "FAIL: xen2mx.ko does not build against $HEADERS"
-    exit 1
-fi
-grep -E 'WARNING: modpost|\.[ch]:[0-9]+:[0-9]+: warning:' "$cache/kmod-build.log" && { echo "FAIL: the module build warns"; exit 1; }
+"$here/build_kmod.sh" "$src" "$HEADERS" "$kbuild" "$cache/kmod-build.log" || exit 1
 echo "== xen2mx.ko built for $KVER ($(elapsed))"
 
 programs=()
 for p in "${FI_PINGPONG:-$(command -v fi_pingpong)}" "${FI_INFO:-$(command -v fi_info)}" \
-    "$build/.libs/libxen2mx-fi.so" "$build/fabtests/tools/kmod_tool" "$build/fabtests/unit/test_messaging" \
+    "$build/.libs/libxen2mx-fi.so" "$build/fabtests/tools/kmod_tool" "$build/fabtests/tools/idle_peer" \
+    "$build/fabtests/unit/test_messaging" \
     "$build/fabtests/unit/test_rma" "$build/util/xen2mx_info" "${X2M_TC:-$(command -v tc)}" ${X2M_VM_EXTRA:-}; do
     [ -n "$p" ] && [ -x "$p" ] || [ -f "$p" ] || {
         echo "FAIL: $p is missing (make check builds the test programs; libfabric-bin has fi_pingpong, iproute2 tc)"

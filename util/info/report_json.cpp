@@ -64,13 +64,14 @@ void print_json(const Snapshot& s, std::FILE* out) {
                          "%s\n    {\"board\": %u, \"id\": %u, \"pid\": %d, \"uid\": %u, \"command\": %s, "
                          "\"flags\": %s, \"session\": %s, \"rx_frames\": %llu, \"rx_bytes\": %llu, "
                          "\"tx_frames\": %llu, \"tx_bytes\": %llu, \"drops\": %llu, \"pages_pinned\": %u, "
-                         "\"zerocopy_pending\": %u}",
+                         "\"zerocopy_pending\": %u, \"regions\": %u, \"region_pages\": %u, \"pulls_served\": %llu}",
                          i ? "," : "", e.board, e.endpoint, e.pid, e.uid,
                          quoted(fixed_string(e.owner, sizeof e.owner)).c_str(), quoted(flag_names(e.flags)).c_str(),
                          e.session ? std::to_string(e.session).c_str() : "null",
                          static_cast<unsigned long long>(e.rx_frames), static_cast<unsigned long long>(e.rx_bytes),
                          static_cast<unsigned long long>(e.tx_frames), static_cast<unsigned long long>(e.tx_bytes),
-                         static_cast<unsigned long long>(e.drops), e.pages_pinned, e.zerocopy_pending);
+                         static_cast<unsigned long long>(e.drops), e.pages_pinned, e.zerocopy_pending, e.regions,
+                         e.region_pages, static_cast<unsigned long long>(e.pulls_served));
         }
         std::fprintf(out, "%s],\n", s.endpoints.empty() ? "" : "\n  ");
     }

@@ -64,7 +64,8 @@ void print_endpoints(const Snapshot& s, std::FILE* out) {
         return;
     }
     std::vector<std::string> header{"BOARD", "ID", "PID", "USER", "COMMAND", "FLAGS", "RX_FRAMES", "RX_BYTES",
-                                    "TX_FRAMES", "TX_BYTES", "DROPS", "PINNED", "ZC_PENDING"};
+                                    "TX_FRAMES", "TX_BYTES", "DROPS", "PINNED", "ZC_PENDING", "REGIONS",
+                                    "REGION_PAGES", "PULLS_SERVED"};
     if (s.sessions_shown) header.push_back("SESSION");
     Table table(header);
     for (const auto& e : s.endpoints) {
@@ -80,7 +81,10 @@ void print_endpoints(const Snapshot& s, std::FILE* out) {
                                      std::to_string(e.tx_bytes),
                                      std::to_string(e.drops),
                                      std::to_string(e.pages_pinned),
-                                     std::to_string(e.zerocopy_pending)};
+                                     std::to_string(e.zerocopy_pending),
+                                     std::to_string(e.regions),
+                                     std::to_string(e.region_pages),
+                                     std::to_string(e.pulls_served)};
         if (s.sessions_shown) {
             char session[12];
             std::snprintf(session, sizeof session, "0x%08x", e.session);

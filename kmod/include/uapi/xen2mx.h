@@ -6,8 +6,10 @@
  * is not a pure addition bumps XEN2MX_ABI_VERSION.
  *
  * Additions to ABI 1, which a module without them tells by ENOTTY (ioctls)
- * or by xen2mx_counters.count (counters): XEN2MX_IOC_LIST_ENDPOINTS and the
- * counters from XEN2MX_CTR_GRANTS_MAPPED on.
+ * or by xen2mx_counters.count (counters): XEN2MX_IOC_LIST_ENDPOINTS, the
+ * counters from XEN2MX_CTR_GRANTS_MAPPED on, XEN2MX_IOC_REGION_REGISTER and
+ * XEN2MX_IOC_REGION_DEREGISTER, and the fields of struct
+ * xen2mx_endpoint_entry after zerocopy_pending (a longer entry_bytes).
  *
  * One open file holds at most one endpoint. Its memory is mapped with
  * mmap(fd, offset 0, length xen2mx_endpoint_open.map_bytes):
@@ -142,6 +144,10 @@ enum xen2mx_counter {
 	XEN2MX_CTR_GRANTS_MAPPED,     /* Dom0: guest pages mapped now; a guest: its pages granted now */
 	XEN2MX_CTR_NACKS_SENT,        /* frames for no endpoint or a stale session answered */
 	XEN2MX_CTR_NACKS_LIMITED,     /* such frames left unanswered: over nack_rate */
+	XEN2MX_CTR_REGIONS,           /* memory regions registered now */
+	XEN2MX_CTR_REGION_PAGES,      /* user pages they hold pinned now */
+	XEN2MX_CTR_PULLS_SERVED,      /* PULLs the kernel answered from a region */
+	XEN2MX_CTR_PULL_ERRORS,       /* PULLs for a region that asked outside it, or were malformed */
 	XEN2MX_CTR_MAX
 };
 
@@ -175,7 +181,8 @@ struct xen2mx_endpoint_entry {
 	__u32 endpoint;       /* its id */
 	__u32 flags;          /* XEN2MX_OPEN_* it was opened with */
 	__u32 session;        /* 0 unless the caller has CAP_NET_ADMIN */
-	__s32 pid;            /* the process that opened it (initial pid namespace), 0 for none */
+	__s32 pid;            /* the process that opened it, in the caller's pid namespace;
+	                       * 0 for none or one that namespace cannot see */
 	__u32 uid;            /* its user, in the caller's user namespace */
 	char owner[XEN2MX_OWNER_LEN]; /* that process's command name, NUL-terminated */
 	__u64 rx_frames;      /* put into its ring */
@@ -185,8 +192,13 @@ struct xen2mx_endpoint_entry {
 	__u64 drops;          /* for it but dropped: ring full, too long, stale session */
 	__u32 pages_pinned;   /* its pages lent to the NIC now (zero-copy sends) */
 	__u32 zerocopy_pending; /* its zero-copy sends not completed */
+	/* From here on, written only by a module that has regions (see the top). */
+	__u32 regions;        /* memory regions registered now */
+	__u32 region_pages;   /* pages they hold pinned */
+	__u64 pulls_served;   /* PULLs the kernel answered from them */
 };
 #define XEN2MX_ENTRY_MIN_BYTES 56 /* up to and including owner */
+#define XEN2MX_ENTRY_REGION_BYTES 120 /* up to and including pulls_served */
 
 struct xen2mx_list_endpoints {
 	__u32 board;          /* in: one board's, or XEN2MX_ALL_BOARDS */
@@ -194,6 +206,57 @@ struct xen2mx_list_endpoints {
 	__u32 count;          /* in: entries the buffer holds; out: entries written */
 	__u32 entry_bytes;    /* in: XEN2MX_ENTRY_MIN_BYTES .. 4096, a multiple of 8 */
 	__u64 entries;        /* in: user pointer to the buffer */
+};
+
+/*
+ * Memory regions: user memory a peer may pull (a large message's data, the
+ * bytes an RMA read returns), pinned so that the kernel answers the peer's
+ * PULLs for it by itself, straight from those pages, whether or not the
+ * process runs. `id` and `seq` are the region's pulled_rdma_id and
+ * pulled_rdma_seqnum on the wire; only PULLs that name both, come from the
+ * peer endpoint named here and carry this endpoint's session are served by
+ * the kernel (each one with PULL_REPLY frames of up to `reply_max` payload
+ * bytes, at most `replies_per_block` of them); any other PULL goes to the
+ * ring as before, and one that asks for bytes outside the region is dropped
+ * and counted (XEN2MX_CTR_PULL_ERRORS), as the provider's engine does.
+ *
+ * The segments are byte ranges of the process's memory, taken in order as
+ * one stretch of `length` bytes; the array of them must be 8-byte aligned.
+ * The pages are pinned for as long as the region is registered, and
+ * charged to the process's RLIMIT_MEMLOCK (its pinned memory, as RDMA
+ * does) unless it has CAP_IPC_LOCK. Errors: EINVAL (an id of 256 or more,
+ * no or too many segments, an unaligned segment array, unknown flags, no
+ * access flag, a zero length, limits out of range, a peer that is not a
+ * unicast address), EEXIST (the id is registered), EFAULT (memory that is
+ * not mapped or a bad pointer), E2BIG (longer than 4 GiB - 1 or than the
+ * module's region_pages limit), ENOSPC (the endpoint's regions would hold
+ * more than region_pages), ENOMEM (over RLIMIT_MEMLOCK, or no memory),
+ * ENOTCONN (no endpoint on the file). Deregistering unpins at once; so
+ * does closing the endpoint, however the process ends.
+ */
+#define XEN2MX_REGION_IDS 256
+#define XEN2MX_REGION_SEGS_MAX 32
+#define XEN2MX_REGION_PULL 0x1      /* the peer may pull it (remote read) */
+#define XEN2MX_REGION_REPLIES_MAX 64 /* replies_per_block at most */
+
+struct xen2mx_region {
+	__u32 id;             /* in: 0 .. XEN2MX_REGION_IDS-1 */
+	__u32 flags;          /* in: XEN2MX_REGION_* */
+	__u64 segs;           /* in: user pointer to seg_count struct xen2mx_iovec */
+	__u32 seg_count;      /* in: 1 .. XEN2MX_REGION_SEGS_MAX */
+	__u32 reply_max;      /* in: payload bytes of one PULL_REPLY, 1 .. MTU - 32 */
+	__u8 peer_mac[6];     /* in: the board of the one peer that may pull */
+	__u8 peer_endpoint;   /* in: and its endpoint id */
+	__u8 seq;             /* in: the region's generation on the wire */
+	__u16 peer_index;     /* in: written in the replies' heads (dst_src_peer_index) */
+	__u16 replies_per_block; /* in: 1 .. XEN2MX_REGION_REPLIES_MAX */
+	__u32 pages;          /* out: pages pinned */
+	__u64 length;         /* out: bytes */
+};
+
+struct xen2mx_region_id {
+	__u32 id;
+	__u32 pad;            /* 0 */
 };
 
 #define XEN2MX_IOC_MAGIC 0xd8
@@ -206,6 +269,8 @@ struct xen2mx_list_endpoints {
 #define XEN2MX_IOC_ENDPOINT_OPEN _IOWR(XEN2MX_IOC_MAGIC, 0x10, struct xen2mx_endpoint_open)
 #define XEN2MX_IOC_SEND          _IOW(XEN2MX_IOC_MAGIC, 0x11, struct xen2mx_send)
 #define XEN2MX_IOC_WAIT          _IOWR(XEN2MX_IOC_MAGIC, 0x12, struct xen2mx_wait)
+#define XEN2MX_IOC_REGION_REGISTER   _IOWR(XEN2MX_IOC_MAGIC, 0x13, struct xen2mx_region)
+#define XEN2MX_IOC_REGION_DEREGISTER _IOW(XEN2MX_IOC_MAGIC, 0x14, struct xen2mx_region_id)
 
 /* ------------------------------------------------------------ the mapping */
 

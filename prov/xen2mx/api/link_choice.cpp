@@ -1,5 +1,6 @@
 #include "link_choice.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -33,6 +34,20 @@ int link_errno(int ret) {
     }
 }
 
+// Once per process: every endpoint meets the same limit.
+void warn_capped_buffers(const link::SocketBuffers& buffers) {
+    static std::atomic<bool> warned{false};
+    if (warned.exchange(true)) return;
+    const char* sysctl = buffers.receive_capped && buffers.send_capped ? "net.core.rmem_max and net.core.wmem_max"
+                         : buffers.receive_capped                     ? "net.core.rmem_max"
+                                                                       : "net.core.wmem_max";
+    X2M_WARN(FI_LOG_EP_CTRL,
+             "udp link: socket buffers of %zu KiB (receive) and %zu KiB (send) instead of the %zu KiB asked: "
+             "large transfers are paced to fit them; for full speed raise %s to %zu or more "
+             "(sysctl -w), or run with CAP_NET_ADMIN\n",
+             buffers.receive / 2 / 1024, buffers.send / 2 / 1024, buffers.asked / 1024, sysctl, buffers.asked);
+}
+
 int open_udp(const Params& params, const link::Address& wanted, std::unique_ptr<link::Link>* link) {
     link::UdpLinkConfig config;
     config.port_base = params.udp_port_base;
@@ -48,11 +63,13 @@ int open_udp(const Params& params, const link::Address& wanted, std::unique_ptr<
         }
         config.ipv4 = *ipv4;
     }
-    if (int ret = link::open_udp_link(config, link)) {
+    link::SocketBuffers buffers;
+    if (int ret = link::open_udp_link(config, link, &buffers)) {
         X2M_WARN(FI_LOG_EP_CTRL, "cannot open the udp link on %s, port base %d: %s\n",
                  link::ipv4_to_string(config.ipv4).c_str(), config.port_base, strerror(-ret));
         return link_errno(ret);
     }
+    if (buffers.capped()) warn_capped_buffers(buffers);
     return 0;
 }
 
@@ -78,6 +95,8 @@ int open_ethernet(const Params& params, const link::Address& wanted, bool quiet,
     return 0;
 }
 
+void log_link(bool warning, const char* message);
+
 // The kernel module's link: the board attached to FI_XEN2MX_IFACE (any
 // board when unset); the kernel chooses the session.
 int open_kmod(const Params& params, const link::Address& wanted, bool any_session, bool quiet,
@@ -86,6 +105,8 @@ int open_kmod(const Params& params, const link::Address& wanted, bool any_sessio
     config.iface = params.iface;
     config.endpoint_id = wanted.endpoint == kAnyEndpoint ? -1 : wanted.endpoint;
     config.any_session = any_session;
+    config.kernel_pulls = params.kmod_pulls;
+    config.log = log_link;
     if (int ret = link::open_kmod_link(config, link, session)) {
         if (ret == -ENOENT) ret = -ENODEV;  // no device: the module is not loaded
         if (quiet)
@@ -115,11 +136,10 @@ void log_link(bool warning, const char* message) {
 
 // The shm link alone: local peers only. Its board is the loopback's udp
 // board, as a node name of 127.0.0.1 says.
-int open_shm(const Params& params, const link::Address& wanted, std::unique_ptr<link::Link>* link) {
+int open_shm(const link::Address& wanted, std::unique_ptr<link::Link>* link) {
     link::ShmLinkConfig config;
     config.board = wanted.board ? wanted.board : link::udp_board_of(0x7f000001);
     config.endpoint_id = wanted.endpoint == kAnyEndpoint ? -1 : wanted.endpoint;
-    config.max_frame = static_cast<size_t>(params.udp_mtu);
     config.log = log_link;
     if (int ret = link::open_shm_link(config, link)) {
         X2M_WARN(FI_LOG_EP_CTRL, "cannot open the shm link: %s\n", strerror(-ret));
@@ -131,12 +151,11 @@ int open_shm(const Params& params, const link::Address& wanted, std::unique_ptr<
 // Local peers are reached over shared memory beside the network link. An
 // endpoint that cannot listen for them (its identity is taken by another
 // endpoint of this host) still works over the network.
-std::unique_ptr<link::Link> with_local_peers(const Params& params, std::unique_ptr<link::Link> network) {
+std::unique_ptr<link::Link> with_local_peers(std::unique_ptr<link::Link> network) {
     link::ShmLinkConfig config;
     config.board = network->board();
     config.endpoint_id = network->endpoint_id();
     config.udp_port = network->local_route().udp_port;
-    config.max_frame = static_cast<size_t>(params.udp_mtu);
     config.log = log_link;
     std::unique_ptr<link::Link> shm;
     if (int ret = link::open_shm_link(config, &shm)) {
@@ -166,7 +185,7 @@ int open_engine(Endpoint* ep, const link::Address& wanted, std::unique_ptr<engin
         }
         ret = open_ethernet(params, wanted, false, &link);
     } else if (params.link == "shm") {
-        ret = open_shm(params, wanted, &link);
+        ret = open_shm(wanted, &link);
     } else if (params.link == "auto") {
         // The kernel module where it is loaded (it reaches the peers of this
         // host itself); else the Ethernet link where it is configured and
@@ -177,7 +196,7 @@ int open_engine(Endpoint* ep, const link::Address& wanted, std::unique_ptr<engin
         if (ret) {
             if (!params.iface.empty() && !wanted.has_udp()) ret = open_ethernet(params, wanted, true, &link);
             if (ret) ret = open_udp(params, wanted, &link);
-            if (!ret) link = with_local_peers(params, std::move(link));
+            if (!ret) link = with_local_peers(std::move(link));
         }
     } else {
         X2M_WARN(FI_LOG_EP_CTRL, "FI_XEN2MX_LINK=%s: that link is not available in this build\n",

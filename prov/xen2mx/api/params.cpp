@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "link/udp_link.hpp"
 #include "log.hpp"
 
 namespace xen2mx::api {
@@ -32,12 +33,17 @@ void define_params() {
                     "UDP port of endpoint id 0 on the udp link; endpoint id N uses base+N "
                     "(default: 30720)");
     fi_param_define(&provider, "udp_mtu", FI_PARAM_INT,
-                    "Longest MXoE frame the udp link sends, in bytes, 1500 to 65507; it sets the "
-                    "size of medium fragments and pull replies, so every process of a job must use "
-                    "the same value (default: 65000)");
+                    "MXoE frame size of the udp link for every peer, in bytes, 1072 to 65507; RDM peers "
+                    "use the smaller of their two sizes, DGRAM endpoints must all use the same "
+                    "(default: per peer, the largest frame its path carries without IP "
+                    "fragmentation: the path MTU less 28, at most 65000)");
     fi_param_define(&provider, "peer_timeout", FI_PARAM_INT,
                     "Milliseconds a peer may stay silent before the operations in flight with it "
                     "complete in error (default: 30000)");
+    fi_param_define(&provider, "kmod_pulls", FI_PARAM_BOOL,
+                    "With the kmod link, pin the memory of large messages and RMA reads so that "
+                    "the kernel answers the peer's pulls itself, without waiting for this process "
+                    "(default: 1; 0 leaves them to the process, as on the other links)");
     fi_param_define(&provider, "key", FI_PARAM_INT,
                     "Endpoint key: a peer connects only when it presents the same key; jobs "
                     "that must not talk to each other use different keys (default: 1479691608)");
@@ -47,13 +53,16 @@ namespace {
 
 // An integer parameter; a value out of [low, high] is replaced by the
 // default, with a warning naming the variable.
-int bounded_int(const char* name, int fallback, int low, int high) {
+// `fallback_text` says what the default means where its number does not.
+int bounded_int(const char* name, int fallback, int low, int high, const char* fallback_text = nullptr) {
     int value = fallback;
     if (fi_param_get_int(&provider, name, &value) != FI_SUCCESS) return fallback;
     if (value >= low && value <= high) return value;
     std::string variable = std::string("FI_XEN2MX_") + name;
     for (char& c : variable) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    X2M_WARN(FI_LOG_CORE, "%s=%d out of range %d..%d, using %d\n", variable.c_str(), value, low, high, fallback);
+    const std::string instead = fallback_text ? fallback_text : std::to_string(fallback);
+    X2M_WARN(FI_LOG_CORE, "%s=%d out of range %d..%d, using %s\n", variable.c_str(), value, low, high,
+             instead.c_str());
     return fallback;
 }
 
@@ -75,7 +84,11 @@ Params read_params() {
 
     params.udp_port_base = bounded_int("udp_port_base", kDefaultUdpPortBase, 1, 65535 - 255);
     params.peer_timeout_ms = bounded_int("peer_timeout", kDefaultPeerTimeoutMs, 1, INT_MAX);
-    params.udp_mtu = bounded_int("udp_mtu", kDefaultUdpMtu, 1500, 65507);
+    params.udp_mtu = bounded_int("udp_mtu", 0, static_cast<int>(link::kUdpFrameMin),
+                                 static_cast<int>(link::kUdpFrameMax), "each path's MTU");
+
+    int pulls = 1;
+    if (fi_param_get_bool(&provider, "kmod_pulls", &pulls) == FI_SUCCESS) params.kmod_pulls = pulls != 0;
 
     int key = static_cast<int>(kDefaultKey);
     fi_param_get_int(&provider, "key", &key);

@@ -13,10 +13,9 @@ struct Params {
     int udp_port_base = 0;   // FI_XEN2MX_UDP_PORT_BASE: UDP port of endpoint id 0
     int peer_timeout_ms = 0; // FI_XEN2MX_PEER_TIMEOUT: then operations with a silent peer fail
     uint32_t key = 0;        // FI_XEN2MX_KEY: endpoint key a peer must present to connect
-    int udp_mtu = 0;         // FI_XEN2MX_UDP_MTU: longest frame the udp link sends
+    int udp_mtu = 0;         // FI_XEN2MX_UDP_MTU: frame size of the udp link; 0: each path's own
+    bool kmod_pulls = true;  // FI_XEN2MX_KMOD_PULLS: the kernel answers pulls of our regions
 };
-
-inline constexpr int kDefaultUdpMtu = 65000;
 
 inline constexpr int kDefaultPeerTimeoutMs = 30000;
 inline constexpr uint32_t kDefaultKey = 0x58324d58;  // "X2MX"

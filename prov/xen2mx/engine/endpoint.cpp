@@ -20,6 +20,17 @@ constexpr int kPollBatches = 16;
 // Blocks of a pull requested at once: the sliding window.
 constexpr size_t kPullWindow = 4;
 constexpr size_t kMaxPulls = 256;
+// Distinct frame sizes whose limits are remembered (one per MTU met).
+constexpr size_t kRouteLimitsKept = 8;
+// Until the frame size with a peer is agreed on, what is decided when an
+// operation is posted (medium or rendezvous, inline RMA data or pulled)
+// assumes frames of at most this size: the least a path of the udp link
+// gets, in which a medium message of 32 KiB (the rendezvous threshold)
+// still fits 32 frags. Agreed frames are hardly ever smaller; when they are,
+// refit() mends what was sized for these.
+constexpr size_t kCautiousFrame = 48 + 32768 / 32;
+// The largest frame a CONNECT can advertise (a 16-bit field).
+constexpr size_t kAdvertisedFrameMax = 0xffff;
 // Unreliable medium messages are given up when this many newer ones are
 // being assembled, or when they are not complete after kDgramReassembly: a
 // lost frag is never resent, and the receive they hold must be freed.
@@ -121,6 +132,9 @@ struct Endpoint::Pull {
     uint64_t length = 0;      // bytes to pull
     uint64_t requested = 0;   // bytes asked for so far
     uint64_t received = 0;
+    uint32_t reply_max = 0;  // of the route's limits
+    uint32_t block_max = 0;  // bytes one PULL asks for
+    bool windowed = false;   // its blocks count in the pull window
     std::array<Block, kPullWindow> blocks{};
     TimePoint last_progress{};
     TimePoint last_request{};
@@ -152,6 +166,10 @@ Endpoint::Endpoint(const Config& config, std::unique_ptr<link::Link> link, Compl
 }
 
 Endpoint::~Endpoint() {
+    // The link stops reading the application's memory before the
+    // application may free it.
+    for (SendRequest* request : regions_)
+        if (request && request->link_serves) link_->withdraw_region(request->region);
     unexpected_.for_each([](Unexpected* u) { std::unique_ptr<Unexpected> owner(u); });
 }
 
@@ -183,6 +201,88 @@ PeerId Endpoint::peer_of(const link::Address& address) {
     return id;
 }
 
+// ------------------------------------------------------------------ frame sizes
+
+// Frames smaller than the link's largest (a path with a smaller MTU, or a
+// peer's) get the limits of their size; the few sizes met are remembered.
+// MX's layout has fixed limits.
+wire::WireLimits Endpoint::limits_of_frame(size_t frame) {
+    if (config_.mode != wire::WireMode::OpenMx) return config_.limits;
+    if (frame >= link_->max_frame()) return config_.limits;
+    for (const auto& [size, limits] : route_limits_)
+        if (size == frame) return limits;
+    const auto limits = wire::WireLimits::open_mx(static_cast<uint32_t>(frame));
+    if (!limits) return config_.limits;
+    if (route_limits_.size() < kRouteLimitsKept) route_limits_.emplace_back(frame, *limits);
+    return *limits;
+}
+
+wire::WireLimits Endpoint::limits_for(const link::Route& route) { return limits_of_frame(link_->max_frame_to(route)); }
+
+// Looked up once per route: the link may learn another MTU later, but both
+// ends must keep the sizes they agreed on.
+size_t Endpoint::path_frame(Partner& partner) {
+    if (!partner.path_frame) partner.path_frame = link_->max_frame_to(partner.route);
+    return partner.path_frame;
+}
+
+void Endpoint::set_route(Partner& partner, const link::Route& route) {
+    partner.route = route;
+    partner.path_frame = 0;
+}
+
+// What we tell the peer our path carries; the peer takes the smaller of it
+// and its own, and so do we.
+size_t Endpoint::advertised_frame(Partner& partner) { return std::min(path_frame(partner), kAdvertisedFrameMax); }
+
+// A peer's advertisement, if it is one the wire can use. MX's layout has
+// fixed limits and nothing to agree on.
+uint32_t Endpoint::usable_frame(uint16_t advertised) const {
+    if (config_.mode != wire::WireMode::OpenMx || !wire::WireLimits::open_mx(advertised)) return 0;
+    return advertised;
+}
+
+wire::WireLimits Endpoint::limits_with(Partner& partner) {
+    if (!partner.frame_agreed || !partner.peer_frame) return limits_of_frame(path_frame(partner));
+    return limits_of_frame(std::min<size_t>(advertised_frame(partner), partner.peer_frame));
+}
+
+wire::WireLimits Endpoint::sizing_limits(Partner& partner) {
+    if (!config_.reliable || partner.frame_agreed) return limits_with(partner);
+    return limits_of_frame(std::min(path_frame(partner), kCautiousFrame));
+}
+
+wire::WireLimits Endpoint::decode_limits(std::span<const uint8_t> frame, const link::Route& from) {
+    if (config_.mode != wire::WireMode::OpenMx) return config_.limits;
+    const std::optional<wire::Sender> sender = wire::sender_for_limits(frame, config_.mode);
+    // The checks of the other types do not depend on the frame size: they
+    // take whatever a peer sends, up to the link's largest frame.
+    if (!sender) return config_.limits;
+    auto found = partner_index_.find(partner_key(sender->board, sender->endpoint));
+    if (found == partner_index_.end()) return limits_for(from);
+    Partner& partner = partners_[found->second];
+    // partner_of_frame() is about to take the same-host channel it came on.
+    if (from.lossless() && !partner.resolved) return limits_for(from);
+    return limits_with(partner);
+}
+
+// Requests wait for the connection sized with kCautiousFrame's limits (or
+// the path's, when smaller); frames agreed on below those cannot carry a
+// medium message or inline RMA data of that size: such a request goes by
+// rendezvous instead, its data pulled. Between xen2mx peers this happens
+// only on paths with an MTU under 1100 bytes.
+bool Endpoint::refit(Partner& partner, SendRequest* request) {
+    const wire::WireLimits limits = limits_with(partner);
+    const bool medium = request->kind == SendRequest::Kind::Medium && request->length > limits.medium_msg_max();
+    const bool write = request->kind == SendRequest::Kind::RmaWrite && !(request->rma_flags & wire::kRmaPulled) &&
+                       request->length > rma_inline_max(limits);
+    if (!medium && !write) return true;
+    if (allocate_region(request) != 0) return false;
+    if (medium) request->kind = SendRequest::Kind::Large;
+    else request->rma_flags |= wire::kRmaPulled;
+    return true;
+}
+
 // ------------------------------------------------------------------ posting
 
 int Endpoint::send(const SendArgs& args, TimePoint now) {
@@ -195,6 +295,8 @@ int Endpoint::send(const SendArgs& args, TimePoint now) {
     Partner& partner = partners_[args.peer];
     resolve(partner);
     if (partner.route.lossless() && link_->backlogged(partner.route)) return -EAGAIN;
+    const uint64_t medium_max = sizing_limits(partner).medium_msg_max();
+    if (!config_.reliable && length > medium_max) return -EMSGSIZE;
     SendRequest* request = sends_.get();
 
     request->peer = args.peer;
@@ -211,7 +313,7 @@ int Endpoint::send(const SendArgs& args, TimePoint now) {
     }
     gather(request, args.iov, args.copy);
 
-    if (!config_.reliable || (length <= config_.rndv_threshold && !args.sync)) {
+    if (!config_.reliable || (length <= std::min<uint64_t>(config_.rndv_threshold, medium_max) && !args.sync)) {
         request->kind = length <= wire::kTinyMax    ? SendRequest::Kind::Tiny
                         : length <= wire::kSmallMax ? SendRequest::Kind::Small
                                                     : SendRequest::Kind::Medium;
@@ -261,7 +363,43 @@ int Endpoint::allocate_region(SendRequest* request) {
     regions_[region] = request;
     request->region = region;
     request->region_seq = ++region_seqs_[region];
+    // The link answers with the pull reply size the pair agreed on, which a
+    // send posted before the connection does not know yet.
+    if (!config_.reliable || partners_[request->peer].frame_agreed)
+        offer_region(request);
+    else
+        request->offer_on_transmit = true;
     return 0;
+}
+
+// Lets the link answer the peer's pulls of a region by itself (the kmod
+// link: the kernel, from the pinned memory), so that they do not wait for
+// this process to progress. Where it will not, they reach on_pull() as
+// before. Requests are complete here: data, length and peer are set.
+void Endpoint::offer_region(SendRequest* request) {
+    Partner& partner = partners_[request->peer];
+    if (!link_pulls_ || partner.route.lossless()) return;
+    link::PullRegion region;
+    region.region = request->region;
+    region.seq = request->region_seq;
+    region.peer_board = partner.address.board;
+    region.peer_endpoint = partner.address.endpoint;
+    region.peer_index = partner.peer_index;
+    const wire::WireLimits limits = limits_with(partner);
+    region.reply_max = limits.pull_reply_max;
+    region.replies_per_block = limits.replies_per_block;
+    region.mx_layout = config_.mode == wire::WireMode::MxCompat;
+    const int ret = link_->serve_region(region, {request->iov.data(), request->iov_count});
+    if (ret == 0) {
+        request->link_serves = true;
+        ++counters_.regions_link_served;
+        return;
+    }
+    if (ret == -EOPNOTSUPP) {
+        link_pulls_ = false;
+        return;
+    }
+    ++counters_.regions_link_refused;
 }
 
 int Endpoint::recv(const RecvArgs& args, TimePoint now) {
@@ -621,7 +759,7 @@ uint16_t Endpoint::piggyack(Partner& partner) {
 
 void Endpoint::resolve(Partner& partner) {
     if (partner.resolved) return;
-    partner.route = link_->route_to(partner.address);
+    set_route(partner, link_->route_to(partner.address));
     partner.resolved = true;
 }
 
@@ -637,6 +775,10 @@ void Endpoint::transmit(Partner& partner, SendRequest* request) {
         emit(partner, request);
         complete_send(request, Status::Ok);
         return;
+    }
+    if (request->offer_on_transmit) {
+        request->offer_on_transmit = false;
+        offer_region(request);
     }
     request->seq = partner.next_send_seq;
     partner.next_send_seq = seqnum::next(partner.next_send_seq);
@@ -721,7 +863,7 @@ int Endpoint::emit(Partner& partner, SendRequest* request) {
         break;
     }
     case SendRequest::Kind::Medium: {
-        const uint32_t frag_max = config_.limits.medium_frag_max;
+        const uint32_t frag_max = limits_with(partner).medium_frag_max;
         const size_t frags = request->length == 0 ? 1 : (request->length + frag_max - 1) / frag_max;
         for (size_t i = 0; i < frags; ++i) {
             const size_t offset = i * frag_max;
@@ -856,6 +998,9 @@ void Endpoint::send_connect(Partner& partner, bool reply, uint32_t requester_ses
     } else {
         connect.app_key = config_.key;
     }
+    // MX's layout has no frame size to agree on: its peers get MX's frame.
+    if (config_.mode == wire::WireMode::OpenMx)
+        connect.max_frame = static_cast<uint16_t>(advertised_frame(partner));
     const size_t n = wire::encode_connect(head_for(partner), connect, header);
     send_frame(partner.route, {header.data(), n}, {});
 }
@@ -902,7 +1047,7 @@ void Endpoint::on_route_lost(const link::Route& route) {
         Partner& partner = partners_[id];
         if (partner.route.channel != route.channel) continue;
         reset_partner(static_cast<PeerId>(id), partner, Status::PeerGone);
-        partner.route = link::network_route(partner.address);
+        set_route(partner, link::network_route(partner.address));
         partner.resolved = false;
     }
 }
@@ -910,7 +1055,8 @@ void Endpoint::on_route_lost(const link::Route& route) {
 void Endpoint::handle_frame(std::span<const uint8_t> bytes, const link::Route& from) {
     frame_bytes_ = bytes;
     frame_from_ = from;
-    const wire::DecodeResult decoded = wire::decode(bytes, config_.mode, config_.limits);
+    frame_limits_ = decode_limits(bytes, from);
+    const wire::DecodeResult decoded = wire::decode(bytes, config_.mode, frame_limits_);
     if (!decoded) {
         ++counters_.decode_drops[static_cast<size_t>(decoded.reason())];
         return;
@@ -961,7 +1107,7 @@ Partner* Endpoint::partner_of_frame(const wire::Frame& frame, const link::Route&
     Partner& partner = partners_[*id];
     if (from.lossless() && !partner.resolved) {
         // It came on a same-host channel: the way back is the same.
-        partner.route = from;
+        set_route(partner, from);
         partner.resolved = true;
     }
     return &partner;
@@ -1180,6 +1326,8 @@ void Endpoint::on_medium(const wire::Frame& frame, const link::Route& from) {
         partner = partner_of_frame(frame, from, &peer, true);
     }
     const uint16_t seq = seqnum::seq_of(frag.lib_seqnum);
+    // The limits the codec checked the frag with.
+    const wire::WireLimits limits = frame_limits_;
 
     auto slot = std::find_if(partner->partials.begin(), partner->partials.end(),
                              [seq](const Partial& p) { return p.seq == seq; });
@@ -1189,7 +1337,7 @@ void Endpoint::on_medium(const wire::Frame& frame, const link::Route& from) {
         Partial partial;
         partial.seq = seq;
         partial.msg_length = frag.msg_length;
-        partial.frags_expected = frag_mask(frag.msg_length, config_.limits.medium_frag_max);
+        partial.frags_expected = frag_mask(frag.msg_length, limits.medium_frag_max);
         partial.started = now_;
         if (RecvRequest* recv = match_posted(frag.src_generation, frag.match_info, frag.msg_length, peer)) {
             recv->prepare(frag.src_generation, frag.match_info, frag.msg_length, peer);
@@ -1227,7 +1375,7 @@ void Endpoint::on_medium(const wire::Frame& frame, const link::Route& from) {
         return;
     }
     slot->frags_received |= bit;
-    const uint64_t offset = wire::medium_frag_offset(frag, config_.mode, config_.limits);
+    const uint64_t offset = wire::medium_frag_offset(frag, config_.mode, limits);
     if (slot->recv) {
         RecvRequest* recv = slot->recv;
         if (offset < recv->transfer_length) {
@@ -1362,7 +1510,8 @@ void Endpoint::on_notify(const wire::Frame& frame, const link::Route& from) {
 // MX: a peer we took a request from may be a new process that got a request
 // meant for its predecessor, and its messages must not reach us numbered as
 // the predecessor's until our side has heard of the change.
-void Endpoint::adopt_peer(PeerId peer, Partner& partner, uint32_t session, uint16_t expected, bool reply) {
+void Endpoint::adopt_peer(PeerId peer, Partner& partner, uint32_t session, uint16_t expected, uint32_t peer_frame,
+                          bool reply) {
     if (partner.established && partner.peer_session == session) {
         // The peer's sesnum only moves forward, one step per reset of its
         // side: one step back is a late frame telling an older state.
@@ -1382,10 +1531,18 @@ void Endpoint::adopt_peer(PeerId peer, Partner& partner, uint32_t session, uint1
         partner.next_send_seq = seqnum::seq_of(expected);
         partner.established = true;
     }
+    // The frame size goes with the connection: from now on (and for what
+    // waited for it) both ends use the smaller of their two paths'. A
+    // request and a reply of the same peer advertise the same.
+    partner.peer_frame = peer_frame;
+    partner.frame_agreed = true;
     partner.last_heard = now_;
     if (reply) partner.state = Partner::State::Connected;
     if (partner.state == Partner::State::Connected) {
-        while (SendRequest* request = partner.pending.pop_front()) transmit(partner, request);
+        while (SendRequest* request = partner.pending.pop_front()) {
+            if (refit(partner, request)) transmit(partner, request);
+            else complete_send(request, Status::NoResources);
+        }
     } else if (partner.state != Partner::State::Connecting && !partner.pending.empty()) {
         start_connect(peer, partner);
     }
@@ -1414,7 +1571,8 @@ void Endpoint::on_connect(const wire::Frame& frame, const link::Route& from) {
         // A new peer, one that restarted, or one that dropped the connection
         // (its expected sesnum changed) starts afresh; a repeated request
         // (our reply was lost) changes nothing.
-        adopt_peer(peer, *partner, connect.src_session_id, connect.target_recv_seqnum_start, false);
+        adopt_peer(peer, *partner, connect.src_session_id, connect.target_recv_seqnum_start,
+                   usable_frame(connect.max_frame), false);
         send_connect(*partner, true, connect.src_session_id, connect.connect_seqnum, wire::ConnectStatus::Ok);
         return;
     }
@@ -1436,7 +1594,8 @@ void Endpoint::on_connect(const wire::Frame& frame, const link::Route& from) {
         start_connect(peer, *partner);
         return;
     }
-    adopt_peer(peer, *partner, connect.target_session_id, connect.target_recv_seqnum_start, true);
+    adopt_peer(peer, *partner, connect.target_session_id, connect.target_recv_seqnum_start,
+               usable_frame(connect.max_frame), true);
 }
 
 void Endpoint::on_truc(const wire::Frame& frame, const link::Route& from) {
@@ -1547,23 +1706,72 @@ void Endpoint::start_pull(RecvRequest* recv, PeerId peer, uint8_t region, uint8_
     pull.length = recv->transfer_length;
     pull.requested = 0;
     pull.received = 0;
+    const link::Route& route = partners_[peer].route;
+    const wire::WireLimits limits = limits_with(partners_[peer]);
+    pull_window_ = link_->receive_window();
+    pull.reply_max = limits.pull_reply_max;
+    pull.block_max = static_cast<uint32_t>(limits.pull_block_max());
+    pull.windowed = pull_window_ != 0 && !route.lossless();
+    if (pull.windowed) {
+        // Blocks small enough that several fit the window, for a pipeline
+        // rather than one block waited for at a time; whole replies each.
+        const uint64_t share = pull_window_ / kPullWindow / pull.reply_max * pull.reply_max;
+        pull.block_max = static_cast<uint32_t>(std::clamp<uint64_t>(share, pull.reply_max, pull.block_max));
+    }
     pull.blocks = {};
     pull.last_progress = pull.last_request = now_;
     pull.delay = config_.resend_delay;
-    for (size_t b = 0; b < kPullWindow && pull.requested < pull.length; ++b) request_block(pull, b);
+    feed_pull(pull);
+}
+
+// Whether the pull may ask for its next block now: always when nothing is
+// in flight, so that a window smaller than a block still lets pulls go on.
+bool Endpoint::may_request(const Pull& pull) const {
+    if (!pull.windowed || pull_bytes_out_ == 0) return true;
+    const uint64_t next = std::min<uint64_t>(pull.block_max, pull.length - pull.requested);
+    return pull_bytes_out_ + next <= pull_window_;
+}
+
+// Asks for new blocks into the pull's free slots, as far as the window lets.
+void Endpoint::feed_pull(Pull& pull) {
+    for (size_t b = 0; b < kPullWindow && pull.requested < pull.length; ++b) {
+        if (pull.blocks[b].in_use) continue;
+        if (!may_request(pull)) {
+            pulls_starved_ = true;
+            return;
+        }
+        request_block(pull, b);
+    }
+}
+
+// Room came free in the window: the pulls that found none get their turn.
+void Endpoint::feed_starved_pulls() {
+    pulls_starved_ = false;
+    for (Pull& pull : pulls_) {
+        if (pull.active && pull.windowed && pull.requested < pull.length) feed_pull(pull);
+        if (pulls_starved_) return;  // full again
+    }
+}
+
+// The pull's blocks in flight no longer count in the window.
+void Endpoint::release_blocks(Pull& pull) {
+    if (!pull.windowed) return;
+    for (auto& block : pull.blocks) {
+        if (block.in_use) pull_bytes_out_ -= block.length;
+        block.in_use = false;
+    }
 }
 
 void Endpoint::request_block(Pull& pull, size_t block) {
-    const uint64_t block_max = config_.limits.pull_block_max();
     auto& slot = pull.blocks[block];
     if (!slot.in_use) {
         slot.in_use = true;
         slot.offset = pull.requested;
-        slot.length = static_cast<uint32_t>(std::min<uint64_t>(block_max, pull.length - pull.requested));
-        const uint32_t reply_max = config_.limits.pull_reply_max;
-        const uint32_t frames = (slot.length + reply_max - 1) / reply_max;
+        slot.length = static_cast<uint32_t>(std::min<uint64_t>(pull.block_max, pull.length - pull.requested));
+        const uint32_t frames = (slot.length + pull.reply_max - 1) / pull.reply_max;
         slot.missing = frames >= 64 ? ~uint64_t{0} : (uint64_t{1} << frames) - 1;
         pull.requested += slot.length;
+        if (pull.windowed) pull_bytes_out_ += slot.length;
     }
     Partner& partner = partners_[pull.peer];
     const uint32_t index = static_cast<uint32_t>(&pull - pulls_.data());
@@ -1580,7 +1788,7 @@ void Endpoint::request_block(Pull& pull, size_t block) {
     request.src_magic = wire::pull_magic(endpoint_id_);
     request.first_frame_offset = 0;
     request.block_length = slot.length;
-    request.frame_index = static_cast<uint32_t>(slot.offset / config_.limits.pull_reply_max);
+    request.frame_index = static_cast<uint32_t>(slot.offset / pull.reply_max);
     const size_t n = wire::encode_pull_request(head_for(partner), request, config_.mode, header);
     send_frame(partner.route, {header.data(), n}, {});
     pull.last_request = now_;
@@ -1615,13 +1823,15 @@ void Endpoint::on_pull(const wire::Frame& frame, const link::Route& from) {
         nack(wire::NackType::BadRdmaWindow);
         return;
     }
-    const auto start = wire::pull_block_offset(pull, config_.limits);
+    // The limits the codec checked the request with.
+    const wire::WireLimits limits = frame_limits_;
+    const auto start = wire::pull_block_offset(pull, limits);
     const uint64_t end = start ? *start + pull.block_length : 0;
     if (!start || end > request->length || pull.total_length > request->length) {
         ++counters_.decode_drops[static_cast<size_t>(wire::DropReason::BadOffset)];
         return;  // asks for bytes the message does not have
     }
-    const uint32_t reply_max = config_.limits.pull_reply_max;
+    const uint32_t reply_max = limits.pull_reply_max;
     const std::span<const iovec> iov{request->iov.data(), request->iov_count};
     std::array<uint8_t, wire::kMaxHeaderLength> header;
     uint32_t frame_index = pull.frame_index;
@@ -1662,7 +1872,13 @@ void Endpoint::on_pull_reply(const wire::Frame& frame) {
     Pull* found = pull_of(frame, reply.dst_magic, reply.dst_pull_handle);
     if (!found) return;
     Pull& pull = *found;
-    const uint32_t reply_max = config_.limits.pull_reply_max;
+    const uint32_t reply_max = pull.reply_max;
+    // The codec took any length up to the link's largest frame; the pull's
+    // own frames are those agreed on with the peer.
+    if (reply.frame_length > reply_max) {
+        ++counters_.decode_drops[static_cast<size_t>(wire::DropReason::BadLength)];
+        return;
+    }
     for (size_t b = 0; b < kPullWindow; ++b) {
         auto& block = pull.blocks[b];
         if (!block.in_use || reply.msg_offset < block.offset || reply.msg_offset >= block.offset + block.length)
@@ -1684,7 +1900,10 @@ void Endpoint::on_pull_reply(const wire::Frame& frame) {
         pull.delay = config_.resend_delay;
         if (block.missing == 0) {
             block.in_use = false;
-            if (pull.requested < pull.length) request_block(pull, b);
+            if (pull.windowed) pull_bytes_out_ -= block.length;
+            // Pulls that waited for room go first, this one among them.
+            if (pulls_starved_) feed_starved_pulls();
+            else feed_pull(pull);
         }
         if (pull.received == pull.length) finish_pull(pull, Status::Ok);
         return;
@@ -1719,6 +1938,7 @@ bool Endpoint::read_directly(RecvRequest* recv, PeerId peer, uint8_t region, uin
 
 void Endpoint::finish_pull(Pull& pull, Status status) {
     RecvRequest* recv = pull.recv;
+    release_blocks(pull);
     if (status == Status::Ok && completes_message(*recv))
         send_notify(pull.peer, pull.region, pull.region_seq, static_cast<uint32_t>(recv->transfer_length));
     pull.active = false;
@@ -1726,6 +1946,7 @@ void Endpoint::finish_pull(Pull& pull, Status status) {
     ++pull.generation;
     pull.recv = nullptr;
     free_pulls_.push_back(static_cast<uint32_t>(&pull - pulls_.data()));
+    if (pulls_starved_) feed_starved_pulls();
     if (RecvRequest* next = waiting_pulls_.pop_front())
         start_pull(next, next->peer, next->pull_region, next->pull_region_seq, next->pull_channel);
     complete_recv(recv, status);
@@ -1785,6 +2006,8 @@ void Endpoint::complete_send(SendRequest* request, Status status) {
         partner.awaiting_reply.remove(request);
     }
     if (regions_[request->region] == request) {
+        // Before the application has its buffer back.
+        if (request->link_serves) link_->withdraw_region(request->region);
         regions_[request->region] = nullptr;
         free_regions_.push_back(request->region);
     }
@@ -1858,6 +2081,10 @@ void Endpoint::reset_partner(PeerId peer, Partner& partner, Status status) {
     partner.state = Partner::State::Unknown;
     partner.established = false;
     partner.peer_session = 0;
+    // The next connection agrees on a frame size anew: the peer may be
+    // another process, on another path.
+    partner.peer_frame = 0;
+    partner.frame_agreed = false;
     // A new incarnation of the connection: frames of the old one are refused.
     partner.recv_sesnum = static_cast<uint8_t>((partner.recv_sesnum + 1) & 3);
     partner.not_acked = 0;

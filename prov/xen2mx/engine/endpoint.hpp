@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "engine/intrusive_list.hpp"
@@ -168,7 +169,8 @@ private:
     void replay_early(Partner& partner);
     void drop_early(Partner& partner);
     void apply_ack(PeerId peer, Partner& partner, uint16_t wire_ack);
-    void adopt_peer(PeerId peer, Partner& partner, uint32_t session, uint16_t expected, bool reply);
+    void adopt_peer(PeerId peer, Partner& partner, uint32_t session, uint16_t expected, uint32_t peer_frame,
+                    bool reply);
     void received_message(Partner& partner);
     void on_message(const wire::Frame& frame, const link::Route& from);
     void on_medium(const wire::Frame& frame, const link::Route& from);
@@ -204,6 +206,8 @@ private:
     void finish_rma_pull(RecvRequest* recv, Status status);
     SendRequest* rma_request_of(uint32_t handle, PeerId peer);
     void serve_reply_backlog();
+    // The largest RMA data carried inline in a frame of these limits.
+    size_t rma_inline_max(const wire::WireLimits& limits) const;
 
     // Matching.
     RecvRequest* match_posted(uint8_t flags, uint64_t match, size_t length, PeerId peer);
@@ -234,13 +238,41 @@ private:
     void complete_send(SendRequest* request, Status status);
     bool take_unexpected_budget(size_t bytes);
 
+    // Wire limits: those of a frame size (the link's largest gets
+    // config_.limits); of the frames a route carries (Link::max_frame_to);
+    // of the frames used with a partner (the smaller of its advertised
+    // frame and ours, or our path's when it advertised none: see
+    // Partner::path_frame); and for what is decided when an operation is
+    // posted, those used with the partner or, while no connection has agreed
+    // on them yet, cautious ones (kCautiousFrame).
+    wire::WireLimits limits_of_frame(size_t frame);
+    wire::WireLimits limits_for(const link::Route& route);
+    wire::WireLimits limits_with(Partner& partner);
+    wire::WireLimits sizing_limits(Partner& partner);
+    size_t path_frame(Partner& partner);
+    size_t advertised_frame(Partner& partner);
+    uint32_t usable_frame(uint16_t advertised) const;
+    void set_route(Partner& partner, const link::Route& route);
+    // What a received frame is checked against: the limits agreed on with
+    // its sender for MEDIUM and PULL, the link's widest for the rest.
+    wire::WireLimits decode_limits(std::span<const uint8_t> frame, const link::Route& from);
+    // A request posted before the frame size was agreed on that the agreed
+    // frames cannot carry as it was sized goes by rendezvous instead; false
+    // when no region is left for that.
+    bool refit(Partner& partner, SendRequest* request);
+
     // Large messages.
     void start_pull(RecvRequest* recv, PeerId peer, uint8_t region, uint8_t region_seq, uint32_t channel);
     bool read_directly(RecvRequest* recv, PeerId peer, uint8_t region, uint8_t region_seq, uint32_t channel);
     void request_block(Pull& pull, size_t block);
+    bool may_request(const Pull& pull) const;
+    void feed_pull(Pull& pull);
+    void feed_starved_pulls();
+    void release_blocks(Pull& pull);
     void finish_pull(Pull& pull, Status status);
     void send_notify(PeerId peer, uint8_t region, uint8_t region_seq, uint32_t length);
     int allocate_region(SendRequest* request);
+    void offer_region(SendRequest* request);
 
     // Failures.
     void reset_partner(PeerId peer, Partner& partner, Status status);
@@ -273,6 +305,7 @@ private:
     std::array<SendRequest*, 256> regions_{};
     std::array<uint8_t, 256> region_seqs_{};
     std::vector<uint8_t> free_regions_;
+    bool link_pulls_ = true;  // the link may answer pulls itself (until it says it never can)
 
     struct PendingNotify {
         PeerId peer;
@@ -286,14 +319,24 @@ private:
     Pool<RecvRequest> rma_pulls_;  // pulls of RMA data, both directions
     uint32_t rma_serial_ = 0;      // makes RMA handles unique over time
     std::vector<PendingReply> reply_backlog_;  // answers that found no free request or region
+    // Frame sizes smaller than the link's largest, with their limits.
+    std::vector<std::pair<size_t, wire::WireLimits>> route_limits_;
     std::vector<Pull> pulls_;
+    // Pulls over the network keep the replies they wait for within what the
+    // link holds between polls (Link::receive_window; 0: no bound): more
+    // would be dropped there and pulled again.
+    size_t pull_window_ = 0;
+    size_t pull_bytes_out_ = 0;  // bytes of the blocks requested and not all received
+    bool pulls_starved_ = false;  // a pull waits for room in the window
     std::vector<uint32_t> free_pulls_;
     size_t active_pulls_ = 0;
     IntrusiveList<RecvRequest> waiting_pulls_;  // matched large receives, for a free pull slot
 
-    // The frame being handled, for keep_early() to copy.
+    // The frame being handled, for keep_early() to copy, and the limits the
+    // codec checked it against.
     std::span<const uint8_t> frame_bytes_;
     link::Route frame_from_;
+    wire::WireLimits frame_limits_;
     PeerId advanced_ = kNoPeer;  // whose next_match_seq moved: early frames may be due
     std::vector<std::vector<uint8_t>> spare_frames_;  // buffers of early frames, kept for reuse
 };

@@ -33,6 +33,16 @@ struct Partner {
     bool resolved = false;
     uint16_t peer_index = 0;  // our index in the peer's table, learned from its CONNECT
 
+    // The frame size (Ethernet header included) that medium frags, pull
+    // replies and inline RMA data follow from, which both ends must use
+    // alike. Each end advertises what its path to the other carries in its
+    // connect requests and replies, and both take the smaller of the two. A
+    // peer that advertises nothing (MX, Open-MX) gets our path's; datagram
+    // endpoints, which never connect, too.
+    size_t path_frame = 0;      // Link::max_frame_to(route), looked up once per route; 0: not yet
+    uint32_t peer_frame = 0;    // what the peer advertised; 0: nothing usable
+    bool frame_agreed = false;  // a connect of the peer's was taken since the last reset
+
     State state = State::Unknown;
     // A connection was set up and has not been torn down since: peer_session
     // and the sequence numbers in both directions are those agreed on. It

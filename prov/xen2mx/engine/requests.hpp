@@ -64,6 +64,8 @@ struct SendRequest {
     uint8_t region = 0;
     uint8_t region_seq = 0;
     uint32_t notify_length = 0;
+    bool link_serves = false;  // the link answers the region's pulls itself
+    bool offer_on_transmit = false;  // offered to the link once the pair agreed on frame sizes
 
     // RMA: the target's memory, our handle for the answer (the initiator's,
     // in an RmaReply), the RMA_REQUEST flags, and the status of a reply.

@@ -52,10 +52,18 @@ constexpr size_t kRmaInlineCap = 4096;
 
 }  // namespace
 
-size_t Endpoint::rma_inline_max() const {
-    const size_t frame = config_.limits.pull_reply_max;
+namespace {
+size_t inline_max(const wire::WireLimits& limits) {
+    const size_t frame = limits.pull_reply_max;
     return frame > kRmaHeaderExtra ? std::min(frame - kRmaHeaderExtra, kRmaInlineCap) : 0;
 }
+}  // namespace
+
+size_t Endpoint::rma_inline_max() const { return inline_max(config_.limits); }
+
+// Data that would not fit the frames agreed on with the peer whole goes by
+// pull instead.
+size_t Endpoint::rma_inline_max(const wire::WireLimits& limits) const { return inline_max(limits); }
 
 // ------------------------------------------------------------------ initiator
 
@@ -96,7 +104,7 @@ int Endpoint::rma(const RmaArgs& args, TimePoint now) {
         return 0;
     }
     gather(request, args.iov, write && args.copy);
-    if (write && length > rma_inline_max()) {
+    if (write && length > rma_inline_max(sizing_limits(partner))) {
         request->rma_flags |= wire::kRmaPulled;
         if (allocate_region(request) != 0) {
             sends_.put(request);
@@ -340,7 +348,8 @@ void Endpoint::serve_read(PeerId peer, const wire::RmaRequest& request) {
         return;
     }
     remote_event(peer, RmaRole::RemoteRead, request.length, false, 0);
-    send_rma_reply(peer, request, wire::RmaStatus::Ok, {source.data(), count}, request.length > rma_inline_max());
+    send_rma_reply(peer, request, wire::RmaStatus::Ok, {source.data(), count},
+                   request.length > rma_inline_max(limits_with(partners_[peer])));
 }
 
 // A refused request touched nothing; the target's application learns of it

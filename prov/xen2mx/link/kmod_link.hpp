@@ -3,6 +3,13 @@
 // frame sent, and hands this process only the frames addressed to its
 // endpoint (and, for a reliable endpoint, its session), straight into a
 // receive ring mapped into the process. No privilege is needed.
+//
+// The regions the engine offers (serve_region) are registered with the
+// kernel, which then answers their PULLs itself from the pinned pages,
+// whether or not this process runs; a module without memory regions (an
+// older one, a Xen guest's) or a refusal (the locked-memory limit) leaves
+// them to the engine, with a warning the first time in the process that the
+// limit refuses.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +25,8 @@ struct KmodLinkConfig {
     std::string iface;        // the board attached to this interface; empty: the first board
     int endpoint_id = -1;     // -1: the first free one
     bool any_session = false; // take frames whatever their session (DGRAM endpoints)
+    bool kernel_pulls = true; // register regions for the kernel to answer their pulls
+    LinkLog log = nullptr;    // what the user should hear of
 };
 
 // Whether the device exists (the module is loaded).

@@ -32,6 +32,23 @@ struct Route {
 
 inline Route network_route(const Address& peer) { return Route{peer.board, peer.ipv4, peer.udp_port, 0}; }
 
+// A region of ours (a large message, or the bytes an RMA read returns)
+// whose PULLs a link may answer by itself, from the memory it describes,
+// without the process: only PULLs naming `region` and `seq`, from endpoint
+// `peer_endpoint` of board `peer_board`, in the header layout of the
+// endpoint's wire mode, each answered with PULL_REPLYs of at most
+// `reply_max` payload bytes, `replies_per_block` of them at most.
+struct PullRegion {
+    uint8_t region = 0;
+    uint8_t seq = 0;
+    uint64_t peer_board = 0;
+    uint8_t peer_endpoint = 0;
+    uint16_t peer_index = 0;  // written in the replies' heads
+    uint32_t reply_max = 0;
+    uint32_t replies_per_block = 0;
+    bool mx_layout = false;  // MX's PULL layout rather than Open-MX's
+};
+
 class FrameSink {
 public:
     // `frame` is valid during the call only. `from` is what the link knows
@@ -57,6 +74,17 @@ public:
     virtual Route local_route() const = 0;
     // The longest frame the link carries, Ethernet header included.
     virtual size_t max_frame() const = 0;
+    // The longest frame worth sending on `route`: where a path carries less
+    // than max_frame() whole (the udp link over a 1500-byte network, which
+    // would otherwise fragment every datagram), what it does carry. Both ends
+    // of a route derive it from the same path, so they agree on the frame
+    // sizes the wire limits follow from.
+    virtual size_t max_frame_to(const Route&) const { return max_frame(); }
+    // Bytes of frames the link can hold for this endpoint between two polls
+    // before it drops some (a socket's receive buffer); 0 when it does not
+    // drop, or holds more than the engine ever has in flight. Pulls keep the
+    // replies they wait for within it.
+    virtual size_t receive_window() const { return 0; }
 
     // Sends one frame gathered from `parts`. Returns 0; -EAGAIN when the link
     // cannot take it now (poll, then retry); -EMSGSIZE when it is longer than
@@ -103,6 +131,16 @@ public:
                             std::span<const iovec> /*into*/) {
         return -EOPNOTSUPP;
     }
+
+    // Lets the link answer the region's PULLs from `data` by itself until
+    // withdraw_region(): the memory must stay as it is until then, and
+    // withdraw_region() returns only once the link no longer reads it.
+    // PULLs the link does not answer still reach the sink. Returns 0, or a
+    // negative errno when the link will not (the process answers them
+    // then): -EOPNOTSUPP when it never can, another errno for this region
+    // only (-ENOMEM: the system's limit on pinned memory).
+    virtual int serve_region(const PullRegion&, std::span<const iovec> /*data*/) { return -EOPNOTSUPP; }
+    virtual void withdraw_region(uint8_t /*region*/) {}
 };
 
 // Where links report what the user should hear of (the layer above logs it).

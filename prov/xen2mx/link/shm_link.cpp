@@ -605,7 +605,13 @@ public:
     uint64_t board() const override { return network_->board(); }
     uint8_t endpoint_id() const override { return network_->endpoint_id(); }
     Route local_route() const override { return network_->local_route(); }
-    size_t max_frame() const override { return std::min(shm_->max_frame(), network_->max_frame()); }
+    // Each route keeps its own link's frames: a channel does not shrink to
+    // the network's MTU, nor the network grow to a channel's.
+    size_t max_frame() const override { return std::max(shm_->max_frame(), network_->max_frame()); }
+    size_t max_frame_to(const Route& route) const override {
+        return route.lossless() ? shm_->max_frame() : network_->max_frame_to(route);
+    }
+    size_t receive_window() const override { return network_->receive_window(); }
     int wait_fd() const override { return epoll_.get(); }
 
     int send(const Route& to, std::span<const iovec> parts) override {

@@ -20,6 +20,8 @@ inline constexpr size_t kPtypeOffset = 16;  // first byte of every body
 inline constexpr size_t kRawFrameMax = 1024;
 
 inline constexpr uint32_t kHostQueryMagic = 0x13052008;
+// Marks a CONNECT that carries xen2mx's frame size (Connect::max_frame).
+inline constexpr uint32_t kConnectFrameMagic = 0x58324d46;
 inline constexpr uint32_t kPullMagicXor = 0x21071980;
 inline constexpr uint8_t kTrucAck = 0x55;
 
@@ -232,6 +234,13 @@ struct Notify {
 // CONNECT request and reply share one layout; the word at 36 is the app key
 // in a request and the replier's session in a reply, and only a reply has a
 // status. The member the other direction uses is 0 after decoding.
+//
+// xen2mx adds, in bytes MX leaves unused in both directions, the longest
+// frame (Ethernet header included) the sender exchanges with the target on
+// its path, so that both ends size medium frags, pull replies and inline
+// data for the smaller of their two paths. MX and Open-MX send whatever
+// happens to be in those bytes: the field counts only behind
+// kConnectFrameMagic, and is 0 when a frame does not carry it.
 struct Connect {
     uint8_t dst_endpoint = 0;
     uint8_t src_endpoint = 0;
@@ -245,6 +254,7 @@ struct Connect {
     bool is_reply = false;
     uint8_t connect_seqnum = 0;
     uint8_t status = 0;  // reply only; a ConnectStatus value
+    uint16_t max_frame = 0;  // xen2mx only; 0: not advertised
 
     friend bool operator==(const Connect&, const Connect&) = default;
 };

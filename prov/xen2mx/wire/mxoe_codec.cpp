@@ -244,6 +244,8 @@ Parsed parse_connect(const uint8_t* p) {
     c.target_recv_seqnum_start = get_be16(p + 40);
     c.connect_seqnum = get_u8(p + 43);
     if (c.is_reply) c.status = get_u8(p + 44);
+    // xen2mx's frame size: 22 (16 bits), behind the magic at 28.
+    if (get_be32(p + 28) == kConnectFrameMagic) c.max_frame = get_be16(p + 22);
     return c;
 }
 
@@ -510,6 +512,10 @@ size_t encode_connect(const Head& head, const Connect& c, std::span<uint8_t> out
     put_u8(p + 42, c.is_reply ? 1 : 0);
     put_u8(p + 43, c.connect_seqnum);
     if (c.is_reply) put_u8(p + 44, c.status);
+    if (c.max_frame) {
+        put_be16(p + 22, c.max_frame);
+        put_be32(p + 28, kConnectFrameMagic);
+    }
     return kConnectHeaderLength;
 }
 
@@ -686,6 +692,15 @@ std::string_view drop_reason_name(DropReason reason) {
     case DropReason::BadRma: return "bad_rma";
     }
     return "unknown";
+}
+
+std::optional<Sender> sender_for_limits(std::span<const uint8_t> frame, WireMode mode) {
+    if (frame.size() < kRawHeaderLength || get_be16(frame.data() + 12) != kEthertype) return std::nullopt;
+    const auto type = static_cast<PacketType>(get_u8(frame.data() + kPtypeOffset));
+    if (type != PacketType::Medium && type != PacketType::Pull) return std::nullopt;
+    if (frame.size() < header_length(type, mode)) return std::nullopt;
+    // Both name their source endpoint at 18.
+    return Sender{get_mac(frame.data() + 6), get_u8(frame.data() + 18)};
 }
 
 uint64_t medium_frag_offset(const MediumFrag& frag, WireMode mode, const WireLimits& limits) {

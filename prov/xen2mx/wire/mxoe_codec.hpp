@@ -107,6 +107,21 @@ private:
 // padding allowed, FCS excluded. The frame's payload points into it.
 DecodeResult decode(std::span<const uint8_t> frame, WireMode mode, const WireLimits& limits);
 
+// Who sent a frame, read before it is decoded.
+struct Sender {
+    uint64_t board = 0;
+    uint8_t endpoint = 0;
+
+    friend bool operator==(const Sender&, const Sender&) = default;
+};
+
+// MEDIUM and PULL are checked against limits that depend on their sender
+// (the frame size agreed with that peer, Connect::max_frame): for those two
+// types, who sent the frame, so that the receiver can look its limits up
+// before decode(). Empty for every other type, whose checks do not depend on
+// the peer, and for a frame too short to be one of them.
+std::optional<Sender> sender_for_limits(std::span<const uint8_t> frame, WireMode mode);
+
 // Where a MEDIUM frag's payload goes in its message.
 uint64_t medium_frag_offset(const MediumFrag& frag, WireMode mode, const WireLimits& limits);
 

@@ -86,10 +86,27 @@ case $line_b in
     pass "xen2mx_info --json: endpoint $ep_b received the 5 frames, 320 bytes" ;;
 *) fail "xen2mx_info --json, receiver $ep_b: '$line_b'" ;;
 esac
-as_user xen2mx_info | grep -qE "^ *0 +$ep_a +$talker +(x2m|1000) +kmod_tool +- +0 +0 +5 +320 +0 +0 +0$" &&
+as_user xen2mx_info | grep -qE "^ *0 +$ep_a +$talker +(x2m|1000) +kmod_tool +- +0 +0 +5 +320 +0 +0 +0 +0 +0 +0$" &&
     pass "xen2mx_info table: the same endpoint, owner and traffic" || fail "xen2mx_info table: $(as_user xen2mx_info)"
 xen2mx_info --json | grep "{\"board\": 0, \"id\": $ep_a, " | grep -q '"session": [1-9][0-9]*,' &&
     pass "xen2mx_info as root: sessions shown" || fail "xen2mx_info as root shows no session: $(xen2mx_info --json)"
+# Pids as the caller's pid namespace numbers them: from a new namespace the
+# talker outside is 0 (not visible there), a holder inside is the number
+# that namespace gave it.
+ns_out=$(unshare -p -f sh -c '
+    kmod_tool traffic 5 >/tmp/ns_traffic.out 2>&1 &
+    inner=$!
+    for _ in $(seq 100); do grep -q TRAFFIC /tmp/ns_traffic.out && break; sleep 0.1; done
+    echo "inner=$inner"
+    xen2mx_info --json
+    kill $inner; wait $inner' 2>&1)
+inner=$(echo "$ns_out" | sed -n 's/^inner=//p')
+ns_ep=$(sed -n 's/^TRAFFIC a=\([0-9]*\) .*/\1/p' /tmp/ns_traffic.out)
+echo "$ns_out" | grep "{\"board\": 0, \"id\": $ep_a, " | grep -q '"pid": 0,' &&
+    echo "$ns_out" | grep "{\"board\": 0, \"id\": $ns_ep, " | grep -q "\"pid\": $inner," && [ -n "$inner" ] &&
+    [ "$inner" -lt "$talker" ] &&
+    pass "xen2mx_info in a new pid namespace: pid 0 for the talker outside, $inner for its own holder" ||
+    fail "xen2mx_info in a new pid namespace (talker $talker, endpoint $ns_ep of $inner): $ns_out"
 [ "$(counter received)" -ge $((received_before + 5)) ] &&
     pass "counter received moved by the exchange: $received_before -> $(counter received)" ||
     fail "counter received: $received_before -> $(counter received)"
@@ -183,6 +200,36 @@ pinned=$(counter pages_pinned) pending=$(counter zerocopy_pending) open_now=$(co
     fail "after kill -9 mid-transfer: pages_pinned $pinned, zerocopy_pending $pending, endpoints_open $open_now (before $open_before)"
 [ "$netem" = yes ] && /x2m/bin/tc qdisc del dev eth0 root
 
+# ---------------------------------------------------------------- memory regions
+as_user kmod_tool regions 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] regions: /"
+limit=$(cat /sys/module/xen2mx/parameters/region_pages)
+echo 8 >/sys/module/xen2mx/parameters/region_pages
+as_user kmod_tool reglimit 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] region_pages=8: /"
+echo "$limit" >/sys/module/xen2mx/parameters/region_pages
+# The pages are charged to RLIMIT_MEMLOCK, which CAP_IPC_LOCK lifts.
+sh -c 'ulimit -l 64 && exec kmod_tool runas 1000 kmod_tool memlock' 2>&1 |
+    sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] ulimit -l 64, unprivileged: /"
+sh -c 'ulimit -l 64 && exec kmod_tool memlock' 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] ulimit -l 64, root: /"
+# Killed while it registers and deregisters regions: nothing stays pinned.
+regions_before=$(counter regions) region_pages_before=$(counter region_pages) open_before=$(counter endpoints_open)
+kmod_tool runas 1000 kmod_tool regflood >/tmp/regflood.out 2>&1 &
+flooder=$!
+for _ in $(seq 100); do grep -q HOLDING /tmp/regflood.out && break; sleep 0.1; done
+sleep 1
+# Its two endpoints: the one holding the regions lists the most.
+listed=$(xen2mx_info --json | grep "\"pid\": $flooder," |
+    sed -n 's/.*"regions": \([0-9]*\), "region_pages": \([0-9]*\),.*/\1 \2/p' | sort -n | tail -n 1)
+pinned_during=$(counter region_pages)
+kill -9 $flooder
+wait $flooder 2>/dev/null
+[ -n "$listed" ] && [ "${listed% *}" -ge 3 ] && [ "${listed#* }" -ge 192 ] && [ "$pinned_during" -ge 192 ] &&
+    pass "a process churning regions: xen2mx_info lists its regions and pages ($listed), region_pages $pinned_during" ||
+    fail "regions of the churning process: listed '$listed', region_pages $pinned_during: $(cat /tmp/regflood.out)"
+[ "$(counter regions)" = "$regions_before" ] && [ "$(counter region_pages)" = "$region_pages_before" ] &&
+    [ "$(counter endpoints_open)" = "$open_before" ] &&
+    pass "killed mid-registration: regions and region_pages back to $regions_before and $region_pages_before, its endpoints gone" ||
+    fail "after kill -9 mid-registration: regions $(counter regions), region_pages $(counter region_pages), endpoints_open $(counter endpoints_open)"
+
 # ---------------------------------------------------------------- two guests
 barrier "both guests ready"
 if [ "$X2M_ROLE" = a ]; then
@@ -223,12 +270,16 @@ fi
 barrier "pingpong"
 export FI_XEN2MX_LINK=kmod
 export FI_LOG_LEVEL=warn
+# Full frames' payloads are copied by default at MTU 1500: this lends them
+# to the NIC, so that the provider's zero-copy path is what gets tested.
+export FI_XEN2MX_KMOD_ZEROCOPY=1024
 kmod_link=yes
 # run.sh says whether the provider it packed has the kmod link.
 if [ "${X2M_KMOD_LINK:-0}" != 1 ]; then
     kmod_link=no
     echo "SKIP: [$X2M_ROLE] the provider has no kmod link yet: fi_pingpong and the messaging suite over it"
 fi
+zc_before=$(counter sent_zerocopy)
 [ $kmod_link = yes ] && for type in rdm; do
     if [ "$X2M_ROLE" = a ]; then
         as_user timeout 300 fi_pingpong -p xen2mx -e $type -c -S all -B 9228 >/tmp/pp.out 2>&1 &
@@ -250,7 +301,14 @@ fi
     [ "$X2M_ROLE" = b ] && cat /tmp/pp.out
 done
 
+if [ $kmod_link = yes ]; then
+    zc_after=$(counter sent_zerocopy)
+    [ "$zc_after" -gt "$zc_before" ] && pass "fi_pingpong's full frames went zero-copy ($((zc_after - zc_before)) frames)" ||
+        fail "no frame of fi_pingpong went zero-copy (sent_zerocopy $zc_before, then $zc_after)"
+fi
+
 # The messaging suite, over the kmod link, in each guest at once.
+served_before_suites=$(counter pulls_served)
 if [ $kmod_link = yes ]; then
     if as_user timeout 600 test_messaging --gtest_filter='*kmod*' >/tmp/msg.out 2>&1; then
         pass "messaging suite over the kmod link: $(grep -E '^\[  PASSED  \]' /tmp/msg.out)"
@@ -265,8 +323,46 @@ if [ $kmod_link = yes ]; then
     else
         fail "RMA and atomics over the kmod link: $(grep -E '^\[  FAILED  \]|Failure' /tmp/rma.out | head -n 20)"
     fi
+    served=$(counter pulls_served)
+    [ "$served" -gt "$served_before_suites" ] &&
+        pass "the kernel answered $((served - served_before_suites)) pulls of the suites' large messages and reads" ||
+        fail "the kernel answered no pull during the suites ($served_before_suites -> $served)"
 fi
-unset FI_XEN2MX_LINK FI_LOG_LEVEL
+
+# A large message, then an RMA read, complete while the process that owns
+# the data is stopped (SIGSTOP): the kernel answers the pulls. Then the same
+# with the pulls left to the process (FI_XEN2MX_KMOD_PULLS=0, then a
+# locked-memory limit of 0): it completes only once it runs again.
+if [ $kmod_link = yes ]; then
+    port=7400
+    for run in "msg 10000" "read 10000" "msg 4000 --expect-wait" "msg 4000 --expect-wait ulimit"; do
+        set -- $run
+        port=$((port + 1))
+        barrier "idle peer $run"
+        if [ "$X2M_ROLE" = a ]; then
+            # The control: pulls left to the process, by the variable or
+            # by a locked-memory limit too small to pin the message.
+            pulls=1 memlock=
+            [ "${3:-}" = --expect-wait ] && pulls=0
+            [ "${4:-}" = ulimit ] && pulls=1 memlock=0
+            FI_XEN2MX_KMOD_PULLS=$pulls sh -c "${memlock:+ulimit -l $memlock && }exec kmod_tool runas 1000 \
+                timeout 120 idle_peer target $port $1 2097155 $2 ${3:-}" >/tmp/idle.out 2>&1
+            rc=$?
+            sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] idle target, $run: /" /tmp/idle.out
+            [ $rc = 0 ] || grep -q '^FAIL' /tmp/idle.out || fail "idle target, $run: status $rc"
+            if [ "$memlock" = 0 ]; then
+                warned=$(grep -c 'cannot pin a 2097155-byte buffer.*RLIMIT_MEMLOCK' /tmp/idle.out)
+                [ "$warned" = 1 ] && pass "ulimit -l 0: the provider warned once, and the process answered the pulls" ||
+                    fail "ulimit -l 0: $warned warnings: $(grep -i pin /tmp/idle.out)"
+            fi
+        else
+            check "idle peer, $run: the puller's 2 MiB arrived intact" as_user timeout 120 idle_peer puller \
+                "$X2M_PEER_IP" $port "$1" 2097155
+            sed 's/^/    /' /tmp/check.out
+        fi
+    done
+fi
+unset FI_XEN2MX_LINK FI_LOG_LEVEL FI_XEN2MX_KMOD_ZEROCOPY
 
 barrier "done"
 kmod_tool counters

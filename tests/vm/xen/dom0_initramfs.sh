@@ -5,12 +5,14 @@
 # /init, guest/dom0-tests.sh, util/xen2mx-attach and xen2mx-detach,
 # xen2mx.ko, xen2mx-back.ko and kmod_tool (with the libraries the rootfs
 # lacks), and the PV guest: Debian's kernel, its initramfs and its xl
-# configuration.
-#   dom0_initramfs.sh ROOTFS KROOT KVER DOMU_INITRD OUT.cpio XEN2MX_KO XEN2MX_BACK_KO KMOD_TOOL
+# configuration. TESTS (default guest/dom0-tests.sh) is the script /init
+# runs, packed as /x2m/dom0-tests.sh, with guest/dom0-lib.sh beside it.
+#   dom0_initramfs.sh ROOTFS KROOT KVER DOMU_INITRD OUT.cpio XEN2MX_KO XEN2MX_BACK_KO KMOD_TOOL [TESTS]
 set -eu
 rootfs=$1 kroot=$2 kver=$3 domu_initrd=$4 out=$5 native=$6 back=$7 tool=$8
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../../.." && pwd)
+tests=${9:-$here/guest/dom0-tests.sh}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 
@@ -18,7 +20,7 @@ cp -a "$rootfs/." "$stage/"
 rm -f "$stage/.x2m-ready"
 
 moddir=$kroot/lib/modules/$kver
-modules="xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd dummy"
+modules="xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd dummy sch_netem"
 for name in $modules; do
     line=$(grep -E "(^|/)$name\.ko(\.xz)?:" "$moddir/modules.dep" | head -n 1)
     [ -n "$line" ] || { echo "no module $name in $moddir" >&2; exit 1; }
@@ -34,7 +36,8 @@ echo "$modules" >"$stage/etc/x2m-modules"
 cp "$here/guest/dom0-init" "$stage/init"
 chmod 755 "$stage/init"
 mkdir -p "$stage/x2m/domu" "$stage/usr/local/sbin"
-cp "$here/guest/dom0-tests.sh" "$here/guest/domu.cfg" "$stage/x2m/"
+cp "$here/guest/dom0-lib.sh" "$here/guest/domu.cfg" "$stage/x2m/"
+cp "$tests" "$stage/x2m/dom0-tests.sh"
 cp "$src/util/xen2mx-attach" "$src/util/xen2mx-detach" "$stage/usr/local/sbin/"
 cp "$native" "$back" "$stage/x2m/"
 cp "$tool" "$stage/usr/local/bin/kmod_tool"

@@ -12,6 +12,10 @@
 # in the guest (relayed by Dom0 with a "domU| " prefix); any FAIL, a machine
 # that did not finish, or no guest line fails it. Skips (77) when it cannot
 # run here (not root, no apt, no network to the mirror).
+#   run.sh [xenbus|faults]
+# faults (CTest xen.faults): two guests, one of them running the hostile
+# test frontend (kmod/test) against the backend, destroyed mid-transfer,
+# the backend restarted under the other (guest/fault-dom0-tests.sh).
 # Environment: X2M_BUILD, X2M_SRC (CTest sets them), X2M_VM_CACHE (default
 # $X2M_BUILD/tests/vm/cache), X2M_XEN_SECONDS (machine time limit, default
 # 600), X2M_VM_KEEP=1 keeps the log.
@@ -21,6 +25,7 @@ build=${X2M_BUILD:-$src}
 cache=${X2M_VM_CACHE:-$build/tests/vm/cache}
 seconds=${X2M_XEN_SECONDS:-600}
 here=$src/tests/vm/xen
+scenario=${1:-xenbus}
 start=$(date +%s)
 
 skip() {
@@ -29,6 +34,10 @@ skip() {
 }
 elapsed() { echo "$(($(date +%s) - start)) s"; }
 
+case $scenario in
+xenbus | faults) ;;
+*) echo "usage: run.sh [xenbus|faults]" >&2; exit 2 ;;
+esac
 [ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap of the Dom0 rootfs, apt-get of Xen and QEMU)"
 command -v timeout >/dev/null 2>&1 || skip "timeout not installed (coreutils)"
 
@@ -41,22 +50,32 @@ echo "== Dom0 rootfs ready ($(elapsed))"
 
 # The modules, built out of tree against the guests' kernel.
 kbuild=$cache/$KVER/kmod-xen
-"$here/kmod_build.sh" "$src" "$HEADERS" "$kbuild" "$cache/kmod-xen-build.log" || exit 1
+extra=()
+[ "$scenario" = faults ] && extra=(test)
+"$src/tests/vm/build_kmod.sh" "$src" "$HEADERS" "$kbuild" "$cache/kmod-xen-build.log" "${extra[@]}" || exit 1
 kmod_tool=$build/fabtests/tools/kmod_tool
 [ -x "$kmod_tool" ] || { echo "FAIL: $kmod_tool is missing (make check builds it)"; exit 1; }
 echo "== xen2mx.ko, xen2mx-back.ko, xen2mx-front.ko built for $KVER ($(elapsed))"
 
-"$here/domu_initramfs.sh" "$cache/xen/domu.cpio.gz" "$kbuild/xen2mx-front.ko" "$kmod_tool" ||
+if [ "$scenario" = faults ]; then
+    domu_pack=("$here/guest/fault-domu-init" "$kbuild/test/xen2mx-front-hostile.ko")
+    dom0_tests=$here/guest/fault-dom0-tests.sh
+else
+    domu_pack=()
+    dom0_tests=$here/guest/dom0-tests.sh
+fi
+"$here/domu_initramfs.sh" "$cache/xen/domu-$scenario.cpio.gz" "$kbuild/xen2mx-front.ko" "$kmod_tool" "${domu_pack[@]}" ||
     { echo "FAIL: cannot pack the guest's initramfs"; exit 1; }
-"$here/dom0_initramfs.sh" "$cache/xen/rootfs" "$KROOT" "$KVER" "$cache/xen/domu.cpio.gz" "$cache/xen/dom0.cpio" \
-    "$kbuild/xen2mx.ko" "$kbuild/xen2mx-back.ko" "$kmod_tool" || { echo "FAIL: cannot pack Dom0's initramfs"; exit 1; }
-echo "== initramfs: Dom0 $(du -h "$cache/xen/dom0.cpio" | cut -f1), guest $(du -h "$cache/xen/domu.cpio.gz" | cut -f1) ($(elapsed))"
+"$here/dom0_initramfs.sh" "$cache/xen/rootfs" "$KROOT" "$KVER" "$cache/xen/domu-$scenario.cpio.gz" \
+    "$cache/xen/dom0-$scenario.cpio" "$kbuild/xen2mx.ko" "$kbuild/xen2mx-back.ko" "$kmod_tool" "$dom0_tests" ||
+    { echo "FAIL: cannot pack Dom0's initramfs"; exit 1; }
+echo "== initramfs ($scenario): Dom0 $(du -h "$cache/xen/dom0-$scenario.cpio" | cut -f1), guest $(du -h "$cache/xen/domu-$scenario.cpio.gz" | cut -f1) ($(elapsed))"
 
 # One boot of the Xen host, judged; 0 when every check passed.
 judge_boot() {
     local log=$1 failures=0 lines passed failed guest_passed
     # Dom0 boots the bzImage: Xen's PV loader takes it.
-    "$here/boot.sh" "$XEN" "$KROOT/boot/vmlinuz-$KVER" "$cache/xen/dom0.cpio" "$log" "$seconds"
+    "$here/boot.sh" "$XEN" "$KROOT/boot/vmlinuz-$KVER" "$cache/xen/dom0-$scenario.cpio" "$log" "$seconds"
     echo "== Xen host done ($(elapsed))"
     tr -d '\r' <"$log" | grep -avE '^\s*$'
     grep -aq '^X2M-END role=dom0' "$log" || {

@@ -51,7 +51,7 @@ echo "== guest rootfs ready ($(elapsed))"
 
 # The split driver, built for the guests' kernel.
 kbuild=$cache/$KVER/kmod-xen-guests
-"$xen_dir/kmod_build.sh" "$src" "$HEADERS" "$kbuild" "$cache/kmod-xen-guests-build.log" || exit 1
+"$src/tests/vm/build_kmod.sh" "$src" "$HEADERS" "$kbuild" "$cache/kmod-xen-guests-build.log" || exit 1
 echo "== xen2mx.ko, xen2mx-back.ko, xen2mx-front.ko built for $KVER ($(elapsed))"
 
 programs=()

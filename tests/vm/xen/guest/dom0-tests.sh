@@ -9,58 +9,8 @@
 # endpoints open, and counts Dom0's grant mappings back to 0 each time.
 # Relays the guest's console (its own PASS/FAIL lines) prefixed "domU| ".
 set -u
-export PATH=$(ls -d /usr/lib/xen-4.17*/bin 2>/dev/null | head -n 1):$PATH
-check() {
-    local what=$1
-    shift
-    if "$@" >/tmp/check.out 2>&1; then
-        echo "PASS: dom0: $what"
-    else
-        echo "FAIL: dom0: $what: $(tail -n 3 /tmp/check.out | tr '\n' ' ')"
-        return 1
-    fi
-}
-# counter NAME: one of xen2mx.ko's counters; asked again when kmod_tool
-# died (programs do now and then in libc under this emulation).
-counter() {
-    local n value
-    for n in 1 2 3; do
-        value=$(kmod_tool counter "$1" 2>/dev/null) && break
-    done
-    echo "$value"
-}
-grants() { counter grants_mapped; }
-# state DIR: a xenbus end's state (4 is Connected).
-state() { xenstore-read "$1/state" 2>/dev/null; }
-# wait_line TEXT SECONDS: until the guest's console says TEXT.
-wait_line() { wait_for "grep -q '$1' $log 2>/dev/null" "$2" || echo "FAIL: dom0: the guest did not say $1 within $2 s"; }
-# wait_for TEST SECONDS: polls TEST (a shell condition) every 0.2 s.
-wait_for() {
-    local i=0
-    while [ $i -lt $(($2 * 5)) ]; do
-        eval "$1" && return 0
-        sleep 0.2
-        i=$((i + 1))
-    done
-    return 1
-}
-
-check "Xen device nodes (evtchn, gntdev, gntalloc, privcmd, xenbus, xenbus_backend)" \
-    test -c /dev/xen/evtchn -a -c /dev/xen/gntdev -a -c /dev/xen/gntalloc -a -c /dev/xen/privcmd \
-    -a -e /dev/xen/xenbus -a -e /dev/xen/xenbus_backend
-
-xenstored=""
-for candidate in /usr/lib/xen-*/bin/xenstored /usr/sbin/xenstored /usr/lib/xen-*/bin/oxenstored /usr/sbin/oxenstored; do
-    [ -x "$candidate" ] && { xenstored=$candidate; break; }
-done
-libexec=$(ls -d /usr/lib/xen-4.17* 2>/dev/null | head -n 1)
-check "xenstored starts ($xenstored)" "$xenstored" --pid-file /var/run/xenstored.pid
-wait_for "xenstore-read /local >/dev/null 2>&1 || xenstore-ls / >/dev/null 2>&1" 20
-check "xen-init-dom0" "$libexec/bin/xen-init-dom0"
-check "xenconsoled starts, logging guest consoles" \
-    "$libexec/bin/xenconsoled" --pid-file=/var/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console
-check "xl info answers (toolstack up)" xl info
-echo "dom0: $(xl info 2>/dev/null | grep -E '^(xen_version|total_memory|free_memory)' | tr -s ' ' | tr '\n' ' ')"
+. /x2m/dom0-lib.sh
+start_toolstack
 check "xenbus backend bus present" test -d /sys/bus/xen-backend/devices
 # xen2mx.ko with a board on a dummy interface, and the backend.
 check "dummy interface x2m0 up" sh -c "ip link add x2m0 type dummy && ip link set x2m0 up"
@@ -74,10 +24,7 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
     domid=$(xl domid x2m-domu)
     echo "dom0: guest x2m-domu is domain $domid (created in $(awk -v s="$start" '{print $1 - s}' /proc/uptime) s)"
     log=/var/log/xen/console/guest-x2m-domu.log
-    # The guest's console, relayed as it comes (a guest that hangs still
-    # shows how far it got).
-    for _ in $(seq 50); do [ -e "$log" ] && break; sleep 0.2; done
-    tail --pid=$$ -n +1 -F "$log" 2>/dev/null | sed -u -e 's/\r//g' -e '/^\s*$/d' -e 's/^/domU| /' &
+    relay x2m-domu
     front=/local/domain/$domid/device/xen2mx/0
     back=/local/domain/0/backend/xen2mx/$domid/0
     dev=/sys/bus/xen-backend/devices/xen2mx-$domid-0
@@ -110,7 +57,7 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
         baseline=$((1 + 64 * chunk_pages)) # the ring page and the tx pool
 
         if [ $up = 1 ]; then
-            wait_line X2M-DOMU-TESTED 240
+            wait_line "$log" X2M-DOMU-TESTED 240
             echo "dom0: ring: $(cat $dev/ring)"
             kmod_tool counters | sed 's/^/dom0: /'
             check "the guest's frames went through Dom0's board (sent_loopback > 0)" \
@@ -118,7 +65,7 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
             echo "dom0: requests answered with an error: $(cat $dev/bad_requests)"
 
             # The backend restarts under two open endpoints of the guest.
-            wait_line X2M-DOMU-HOLDING 60
+            wait_line "$log" X2M-DOMU-HOLDING 60
             check "the guest's 2 held endpoints are open in Dom0" test "$(cat $dev/endpoints)" = 2
             # A bound device holds the driver's module: unbind it first.
             check "unbind xen2mx-$domid-0 from xen2mx-back" sh -c "echo xen2mx-$domid-0 >$dev/driver/unbind"
@@ -132,7 +79,7 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
             else
                 echo "FAIL: dom0: no reconnection: frontend state $(state $front), backend state $(state $back)"
             fi
-            wait_line X2M-DOMU-RECONNECTED 120
+            wait_line "$log" X2M-DOMU-RECONNECTED 120
             # The guest has closed every endpoint by now (it waits for the detach).
             check "the guest's endpoints all closed in Dom0" test "$(cat $dev/endpoints)" = 0
             check "grants_mapped is the connection's $baseline pages (ring and tx pool)" test "$(grants)" = $baseline
@@ -149,13 +96,13 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
                 sh -c "! xenstore-read $back/frontend && ! xenstore-read $front/backend"
             check "xen2mx-detach of a domain without the device fails" sh -c "! xen2mx-detach $domid"
             check "xen2mx-attach of a missing domain fails" sh -c "! xen2mx-attach 4242"
-            wait_line X2M-DOMU-DETACHED 120
+            wait_line "$log" X2M-DOMU-DETACHED 120
             check "xen2mx-attach $domid again" xen2mx-attach "$domid"
             wait_for "$connected" 60 && echo "PASS: dom0: connected again" ||
                 echo "FAIL: dom0: not connected again: frontend state $(state $front), backend state $(state $back)"
 
             # Destroyed with endpoints open: every mapping goes.
-            wait_line X2M-DOMU-HOLDING2 120
+            wait_line "$log" X2M-DOMU-HOLDING2 120
             check "the guest's 3 held endpoints are open in Dom0" test "$(cat $dev/endpoints 2>/dev/null)" = 3
             check "grants_mapped counts their pages (> $baseline)" test "$(grants)" -gt $baseline
             check "xl destroy with endpoints open" xl destroy x2m-domu
@@ -179,9 +126,8 @@ fi
 check "rmmod xen2mx-back" rmmod xen2mx-back
 check "rmmod xen2mx" rmmod xen2mx
 
-dmesg | grep -E 'BUG|Oops|WARNING|Call Trace' | head -n 20 | sed 's/^/dom0 kernel: /'
-if dmesg | grep -qE 'BUG|Oops|WARNING'; then
-    echo "FAIL: dom0: kernel log has BUG/Oops/WARNING"
+if kernel_log_clean; then
+    echo "PASS: dom0: kernel log has no BUG, Oops, WARNING, general protection or refcount mark"
 else
-    echo "PASS: dom0: kernel log has no BUG, Oops or WARNING"
+    echo "FAIL: dom0: kernel log has BUG/Oops/WARNING/general protection/refcount"
 fi

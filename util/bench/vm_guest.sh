@@ -1,0 +1,121 @@
+# The guests' half of util/bench/vm_compare.sh, run by the test guests' /init
+# in place of tests/vm/guest/tests.sh. vm_compare.sh puts the settings in
+# front of this file:
+#   BENCH_ROUNDS    rounds; every round runs every size with every variant
+#   BENCH_SIZES     message sizes, bytes
+#   BENCH_VARIANTS  names from variant_env below, run in this order
+#   BENCH_SECONDS   time limit of one fi_pingpong run
+# Guest a runs the fi_pingpong servers, guest b the clients; b prints one
+# line per run on the console, which the host reads:
+#   BENCH <variant> <size> <usec/xfer> <MB/sec>    or    BENCH <variant> <size> fail
+export FI_PROVIDER_PATH=/x2m/lib
+export HOME=/tmp
+kver=$(uname -r)
+step=0
+
+note() { echo "BENCH-NOTE [$X2M_ROLE] $*"; }
+
+# Both guests wait here for each other, over a TCP connection on the link.
+# Guest b waits longer than a run may last, so that a run that hangs on one
+# side does not leave the two guests out of step.
+barrier() {
+    step=$((step + 1))
+    barrier_port=$((7100 + step % 1000))
+    if [ "$X2M_ROLE" = a ]; then
+        timeout 300 nc -l -p "$barrier_port" </dev/null >/dev/null 2>&1 || note "barrier $step timed out"
+    else
+        i=0
+        until echo go | timeout 3 nc "$X2M_PEER_IP" "$barrier_port" >/dev/null 2>&1; do
+            i=$((i + 1))
+            [ $i -lt 2000 ] || { note "barrier $step timed out"; return; }
+            sleep 0.1
+        done
+    fi
+}
+
+# Fewer round trips for larger messages: each run lasts a second or two
+# under emulation.
+iterations() {
+    if [ "$1" -le 4096 ]; then
+        echo "${BENCH_SMALL_ITERS:-400}"
+    elif [ "$1" -le 65536 ]; then
+        echo "${BENCH_MEDIUM_ITERS:-100}"
+    elif [ "$1" -le 1048576 ]; then
+        echo "${BENCH_LARGE_ITERS:-16}"
+    else
+        echo "${BENCH_HUGE_ITERS:-6}"
+    fi
+}
+
+# variant_env NAME: the provider (first word) and the environment of a
+# variant. Every xen2mx variant names eth0, the virtual NIC.
+variant_env() {
+    case $1 in
+    kmod) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0" ;;
+    kmod-zc) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0 FI_XEN2MX_KMOD_ZEROCOPY=1024" ;;
+    ethernet) echo "xen2mx FI_XEN2MX_LINK=ethernet FI_XEN2MX_IFACE=eth0" ;;
+    udp) echo "xen2mx FI_XEN2MX_LINK=udp FI_XEN2MX_IFACE=eth0" ;;
+    'tcp;ofi_rxm') echo "tcp;ofi_rxm FI_TCP_IFACE=eth0" ;;
+    *) return 1 ;;
+    esac
+}
+
+# The module owns eth0's MXoE frames only while a kmod variant runs: with
+# the board detached, the ethernet link's raw socket is alone to see them.
+board_for() {
+    case $1 in
+    kmod*) kmod_tool attach eth0 >/dev/null 2>&1 ;;
+    *) kmod_tool detach eth0 >/dev/null 2>&1 ;;
+    esac
+}
+
+if ! insmod /lib/modules/$kver/xen2mx.ko ifnames=eth0 >/tmp/insmod.out 2>&1; then
+    note "xen2mx.ko does not load: $(cat /tmp/insmod.out)"
+fi
+
+barrier
+run=0
+for round in $(seq "$BENCH_ROUNDS"); do
+    for size in $BENCH_SIZES; do
+        for variant in $BENCH_VARIANTS; do
+            run=$((run + 1))
+            port=$((9300 + run % 2000))
+            set -- $(variant_env "$variant") || { note "unknown variant $variant"; continue; }
+            provider=$1
+            shift
+            iters=$(iterations "$size")
+            board_for "$variant"
+            [ -n "${BENCH_DIAG:-}" ] && read -r _ u0 n0 s0 i0 w0 q0 sq0 _ </proc/stat
+            if [ "$X2M_ROLE" = a ]; then
+                env "$@" timeout "$BENCH_SECONDS" fi_pingpong -p "$provider" -e rdm -S "$size" -I "$iters" \
+                    -B "$port" >/tmp/pp.out 2>&1 &
+                server=$!
+                for _ in $(seq 100); do
+                    netstat -ltn 2>/dev/null | grep -q ":$port " && break
+                    sleep 0.05
+                done
+                barrier
+                wait $server || note "server $variant $size (round $round): $(tail -n 3 /tmp/pp.out | tr '\n' ' ')"
+            else
+                barrier
+                if env "$@" timeout "$BENCH_SECONDS" fi_pingpong -p "$provider" -e rdm -S "$size" -I "$iters" \
+                    -P "$port" "$X2M_PEER_IP" >/tmp/pp.out 2>&1; then
+                    # bytes #sent #ack total time MB/sec usec/xfer Mxfers/sec
+                    result=$(awk '/^[0-9.]+[kmg]? +[0-9.]+[kmg]? +=/ {print $7, $6}' /tmp/pp.out | tail -n 1)
+                else
+                    result=
+                    note "client $variant $size (round $round): $(tail -n 3 /tmp/pp.out | tr '\n' ' ')"
+                fi
+                echo "BENCH $variant $size ${result:-fail}"
+            fi
+            if [ -n "${BENCH_DIAG:-}" ]; then
+                read -r _ u1 n1 s1 i1 w1 q1 sq1 _ </proc/stat
+                note "cpu $variant $size: user $((u1 - u0)) sys $((s1 - s0)) idle $((i1 - i0)) irq $((q1 - q0)) softirq $((sq1 - sq0)) jiffies; $(grep -E 'NET_RX|TIMER' /proc/softirqs | tr -s ' ' | tr '\n' ' ')"
+            fi
+        done
+    done
+    note "round $round done at $(cut -d' ' -f1 /proc/uptime) s"
+done
+
+board_for kmod
+kmod_tool counters 2>&1 | sed "s/^/BENCH-NOTE [$X2M_ROLE] /"
