@@ -4,7 +4,9 @@
 # guest/driver.sh, the netfront module of the kernel (xen-netfront), the
 # split driver's modules when given (KMOD_DIR holding xen2mx-front.ko and
 # what it needs), and the programs of the build tree with every library ldd
-# finds that the rootfs lacks.
+# finds that the rootfs lacks. With X2M_XEN_BENCH naming a script, that
+# script goes in as /x2m/bench.sh, which the driver then runs in place of
+# the tests (util/bench/xen_compare.sh).
 #   guest_initramfs.sh ROOTFS KROOT KVER OUT KMOD_DIR|- PROGRAM...
 # A PROGRAM named *.so goes to /x2m/lib (the provider directory), anything
 # else to /x2m/bin.
@@ -21,6 +23,7 @@ cp "$here/guest/guest-init" "$stage/init"
 chmod 755 "$stage/init"
 mkdir -p "$stage/x2m/bin" "$stage/x2m/lib"
 cp "$here/guest/driver.sh" "$stage/x2m/"
+[ -z "${X2M_XEN_BENCH:-}" ] || cp "$X2M_XEN_BENCH" "$stage/x2m/bench.sh"
 
 moddir=$kroot/lib/modules/$kver
 line=$(grep -E "(^|/)xen-netfront\.ko(\.xz)?:" "$moddir/modules.dep" | head -n 1)

@@ -10,7 +10,10 @@
 # endpoints with xen2mx_info while g1 holds some open in each guest, waits
 # for both guests to power themselves off, relaying their consoles prefixed
 # "g1| " and "g2| ", then counts the grant mappings and endpoints back to 0
-# and unloads the modules. Its own checks print PASS/FAIL lines.
+# and unloads the modules. Its own checks print PASS/FAIL lines. For the
+# benchmark (/x2m/groups/bench holds 1 to pin), g1 holds no endpoints for
+# xen2mx_info, and each guest's vCPU may be pinned to a processor of its
+# own so that the two sides of a ping-pong do not take turns on one.
 set -u
 export PATH=$(ls -d /usr/lib/xen-4.17*/bin 2>/dev/null | head -n 1):$PATH
 groups=/x2m/groups
@@ -118,6 +121,26 @@ for name in g1 g2; do
         echo "FAIL: dom0: $name not ready within 240 s"
     fi
 done
+bench=$(cat $groups/bench 2>/dev/null)
+if [ "$bench" = 1 ]; then
+    check "g1's vCPU pinned to processor 0" xl vcpu-pin x2m-g1 0 0
+    check "g2's vCPU pinned to processor 1" xl vcpu-pin x2m-g2 0 1
+    xl vcpu-list | sed 's/^/dom0: /'
+fi
+# The benchmark compares settings of the backend within one run: g1 asks
+# on its console ("X2M-BENCH-SET rx_event_batching 0|1"), Dom0 sets the
+# module parameter and tells g1 by connecting to its port 9301.
+if [ -n "$bench" ]; then
+    while read -r tag name value _; do
+        [ "$tag" = X2M-BENCH-SET ] || continue
+        case "$name=$value" in
+        rx_event_batching=[01]) echo "$value" >/sys/module/xen2mx_back/parameters/$name ;;
+        *) echo "FAIL: dom0: g1 asked for an unknown setting: $name $value" ;;
+        esac
+        echo "dom0: bench setting $name=$(cat /sys/module/xen2mx_back/parameters/$name 2>/dev/null)"
+        (echo set >/dev/tcp/$subnet.1/9301) 2>/dev/null
+    done < <(tail -n +1 -F "$(console g1)" 2>/dev/null | sed -u 's/\r$//') &
+fi
 check "both vifs on xenbr0" sh -c "[ \$(ls /sys/class/net/xenbr0/brif | grep -c '^vif') = 2 ]"
 free -m | sed 's/^/dom0: /'
 
@@ -134,7 +157,17 @@ done
 
 # g1 holds endpoints with traffic in both guests until Dom0 has listed
 # them (it waits for a connection from Dom0 to its port 9300).
-if wait_for "grep -q X2M-ENDPOINTS-HELD $(console g1) 2>/dev/null || gone g1" "$seconds" &&
+if [ -n "$bench" ]; then
+    # The backends' counters of the benchmark (events sent to each guest),
+    # read before the guests go.
+    if wait_for "grep -q X2M-BENCH-DONE $(console g1) 2>/dev/null || gone g1" "$seconds" &&
+        grep -q X2M-BENCH-DONE "$(console g1)"; then
+        for ring in /sys/bus/xen-backend/devices/xen2mx-*/ring; do
+            echo "dom0: backend $(basename "$(dirname "$ring")") ring: $(cat "$ring")"
+        done
+        (echo read >/dev/tcp/$subnet.1/9300) 2>/dev/null || echo "FAIL: dom0: cannot tell g1 that the counters were read"
+    fi
+elif wait_for "grep -q X2M-ENDPOINTS-HELD $(console g1) 2>/dev/null || gone g1" "$seconds" &&
     grep -q X2M-ENDPOINTS-HELD "$(console g1)"; then
     xen2mx_info >/tmp/info.out 2>&1
     echo "dom0: xen2mx_info status $?"
