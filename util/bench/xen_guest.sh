@@ -81,7 +81,7 @@ for round in $(seq "$BENCH_ROUNDS"); do
                 -B "$port" >/tmp/pp.server 2>&1 &
             server=$!
             wait_listening "$port" || note "server $variant $size (round $round) not listening on $port"
-            if on_g2 "env $* timeout $BENCH_SECONDS fi_pingpong -p '$provider' -e rdm -S $size -I $iters -P $port g1" \
+            if on_g2 "env FI_PROVIDER_PATH=/x2m/lib $* timeout $BENCH_SECONDS fi_pingpong -p '$provider' -e rdm -S $size -I $iters -P $port g1" \
                 </dev/null >/tmp/pp.client 2>&1; then
                 result=$(pingpong_result /tmp/pp.client)
             else
