@@ -26,6 +26,10 @@ unsigned int x2mb_max_ring_pages = 1025;
 module_param_named(max_ring_pages, x2mb_max_ring_pages, uint, 0644);
 MODULE_PARM_DESC(max_ring_pages, "Pages one guest endpoint's receive memory may take (ctl page included)");
 
+unsigned int x2mb_max_region_pages = 16384;
+module_param_named(max_region_pages, x2mb_max_region_pages, uint, 0644);
+MODULE_PARM_DESC(max_region_pages, "Guest pages the memory regions of one guest device may have mapped at once");
+
 static irqreturn_t x2mb_interrupt(int irq, void *data)
 {
 	struct x2mb_dev *dev = data;

@@ -62,6 +62,16 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
             kmod_tool counters | sed 's/^/dom0: /'
             check "the guest's frames went through Dom0's board (sent_loopback > 0)" \
                 test "$(counter sent_loopback)" -gt 0
+            # kmod_tool regions: three PULLs answered from the guest's
+            # region, two asking past it dropped.
+            check "Dom0 answered PULLs from the guest's regions (pulls_served $(counter pulls_served) >= 3)" \
+                test "$(counter pulls_served)" -ge 3
+            check "Dom0 dropped the PULLs past the guest's region (pull_errors $(counter pull_errors) >= 2)" \
+                test "$(counter pull_errors)" -ge 2
+            check "the guest's regions are gone from Dom0 (regions 0, region_pages 0)" \
+                test "$(counter regions) $(counter region_pages)" = "0 0"
+            check "grants_mapped back to the connection's $baseline pages after the guest's regions" \
+                test "$(grants)" = $baseline
             echo "dom0: requests answered with an error: $(cat $dev/bad_requests)"
 
             # The backend restarts under two open endpoints of the guest.
