@@ -181,6 +181,10 @@ kmod_tool counters | sed 's/^/dom0: /'
 loopback=$(counter sent_loopback) zerocopy=$(counter sent_zerocopy)
 check "the guests' frames turned round in Dom0's board ($loopback frames)" test "${loopback:-0}" -gt 0
 check "guest pages were lent to Dom0's board as fragments ($zerocopy zero-copy frames)" test "${zerocopy:-0}" -gt 0
+served=$(counter pulls_served)
+check "Dom0 answered the guests' PULLs from their memory regions ($served pulls)" test "${served:-0}" -gt 0
+check "no region left in Dom0 (regions $(counter regions), region_pages $(counter region_pages))" \
+    test "$(counter regions) $(counter region_pages)" = "0 0"
 check "the guests' devices left the backend bus" \
     wait_for '[ -z "$(ls /sys/bus/xen-backend/devices | grep "^xen2mx-")" ]' 30
 check "grants_mapped back to 0 once the guests are gone" wait_for '[ "$(counter grants_mapped)" = 0 ]' 30
