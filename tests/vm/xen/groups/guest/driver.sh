@@ -165,16 +165,9 @@ pingpong "copied sends" "$env_logged" all 5 600
 # The messaging suite over the same link in each guest, one guest after the
 # other: some of its checks give a peer a few seconds for a 1 MiB transfer,
 # which two suites at once on the two emulated processors do not leave it.
-# One check is left out: a 1 MiB pull from an endpoint whose process does
-# not call in, served by its keeper thread (every 250 ms once the endpoint
-# has been idle 1 s) within 4 s. The receiver's pull resends between two
-# such turns make the sender answer each block several times, and in a
-# guest sharing the machine's cores that missed the deadline in one run
-# of two; the keeper is the provider's own, link-independent, and the
-# check runs on the kmod link in the native test (tests/vm/run.sh).
 echo "group 1: messaging suites ($(elapsed))"
 start=$(date +%s)
-filter="--gtest_filter=*$link*:-*AnEndpointThatDoesNotCallInStillAnswersItsPeers*"
+filter="--gtest_filter=*$link*"
 for guest in g1 g2; do
     if [ $guest = g1 ]; then
         as_user env $env_link timeout 300 /x2m/bin/test_messaging "$filter" >/tmp/msg.g1 2>&1
