@@ -53,6 +53,7 @@ variant_env() {
     case $1 in
     kmod) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0" ;;
     kmod-zc) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0 FI_XEN2MX_KMOD_ZEROCOPY=1024" ;;
+    kmod-nopull) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0 FI_XEN2MX_KMOD_PULLS=0" ;;
     ethernet) echo "xen2mx FI_XEN2MX_LINK=ethernet FI_XEN2MX_IFACE=eth0" ;;
     udp) echo "xen2mx FI_XEN2MX_LINK=udp FI_XEN2MX_IFACE=eth0" ;;
     'tcp;ofi_rxm') echo "tcp;ofi_rxm FI_TCP_IFACE=eth0" ;;
