@@ -100,15 +100,7 @@ long x2m_ioctl_region_register(struct x2m_endpoint *ep, void __user *arg)
 	u64 length, pages, at = 0;
 	int ret;
 
-	/* The pages and their charge belong to a process's memory. */
-	if (!current->mm)
-		return -EOPNOTSUPP;
-	if (copy_from_user(&req, arg, sizeof(req)))
-		return -EFAULT;
-	ret = x2m_region_check_args(&req, x2m_region_max_frame(ep));
-	if (ret)
-		return ret;
-	ret = x2m_region_read_segs(&req, &segs, &nr_segs, &length, &pages);
+	ret = x2m_region_take_request(arg, x2m_region_max_frame(ep), &req, &segs, &nr_segs, &length, &pages);
 	if (ret)
 		return ret;
 	ret = -E2BIG;

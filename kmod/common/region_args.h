@@ -94,6 +94,28 @@ fail:
 }
 
 /*
+ * XEN2MX_IOC_REGION_REGISTER's request, read and checked for an endpoint
+ * whose frames are at most `max_frame` bytes, its segments measured as
+ * x2m_region_read_segs() does (kfree *segs_out).
+ */
+static inline int x2m_region_take_request(void __user *arg, unsigned int max_frame, struct xen2mx_region *req,
+					  struct xen2mx_iovec **segs_out, unsigned int *nr_segs, u64 *length,
+					  u64 *pages)
+{
+	int ret;
+
+	/* The pages and their charge belong to a process's memory. */
+	if (!current->mm)
+		return -EOPNOTSUPP;
+	if (copy_from_user(req, arg, sizeof(*req)))
+		return -EFAULT;
+	ret = x2m_region_check_args(req, max_frame);
+	if (ret)
+		return ret;
+	return x2m_region_read_segs(req, segs_out, nr_segs, length, pages);
+}
+
+/*
  * Charges `pages` to the process's pinned memory (mm->pinned_vm, what RDMA
  * charges too), refused over its RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK.
  */

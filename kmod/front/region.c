@@ -109,14 +109,7 @@ long x2mf_region_register(struct x2mf_ep *ep, void __user *arg)
 	void *chunk = NULL;
 	long ret;
 
-	if (!current->mm)
-		return -EOPNOTSUPP;
-	if (copy_from_user(&req, arg, sizeof(req)))
-		return -EFAULT;
-	ret = x2m_region_check_args(&req, ep->max_frame);
-	if (ret)
-		return ret;
-	ret = x2m_region_read_segs(&req, &segs, &nr_segs, &length, &pages);
+	ret = x2m_region_take_request(arg, ep->max_frame, &req, &segs, &nr_segs, &length, &pages);
 	if (ret)
 		return ret;
 	ret = -E2BIG;

@@ -66,6 +66,22 @@ static int x2mh_all_free(struct x2mh_dev *dev, struct x2mh_pages *data, const ch
 	return busy ? 1 : 0;
 }
 
+/* A chunk to describe regions in, and an endpoint for them: its id, or a negative errno (noted). */
+static int x2mh_region_setup(struct x2mh_dev *dev, struct x2mh_region_chunk **c, struct x2mh_pages *p)
+{
+	int id;
+
+	*c = kzalloc(sizeof(**c), GFP_KERNEL);
+	if (!*c)
+		return -ENOMEM;
+	id = x2mh_open_ep(dev, p, XEN2MX_ANY_ENDPOINT, 0, NULL);
+	if (id < 0) {
+		x2mh_note(dev, "open: %d; ", id);
+		kfree(*c);
+	}
+	return id;
+}
+
 int x2mh_region_bad(struct x2mh_dev *dev)
 {
 	struct x2mh_region_chunk *c;
@@ -73,15 +89,9 @@ int x2mh_region_bad(struct x2mh_dev *dev)
 	int id, fails = 0;
 	unsigned int i;
 
-	c = kzalloc(sizeof(*c), GFP_KERNEL);
-	if (!c)
+	id = x2mh_region_setup(dev, &c, &p);
+	if (id < 0)
 		return 1;
-	id = x2mh_open_ep(dev, &p, XEN2MX_ANY_ENDPOINT, 0, NULL);
-	if (id < 0) {
-		x2mh_note(dev, "open: %d; ", id);
-		kfree(c);
-		return 1;
-	}
 	if (x2mh_pages_grant(dev, &data, 2, dev->backend_id, true)) {
 		x2mh_close_ep(dev, id, &p);
 		kfree(c);
@@ -174,15 +184,9 @@ int x2mh_region_ungranted(struct x2mh_dev *dev)
 	struct x2mh_pages p, data, other;
 	int id, fails = 0;
 
-	c = kzalloc(sizeof(*c), GFP_KERNEL);
-	if (!c)
+	id = x2mh_region_setup(dev, &c, &p);
+	if (id < 0)
 		return 1;
-	id = x2mh_open_ep(dev, &p, XEN2MX_ANY_ENDPOINT, 0, NULL);
-	if (id < 0) {
-		x2mh_note(dev, "open: %d; ", id);
-		kfree(c);
-		return 1;
-	}
 	x2mh_region_desc(dev, &c->desc, 4);
 	c->segs[0] = (struct x2mx_segment){ .ref = x2mh_unused_ref(), .offset = 0, .length = 100 };
 	fails += x2mh_region(dev, "a page never granted", id, c, 1, -EACCES);
