@@ -31,7 +31,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,6 +56,7 @@
 #include <thread>
 #include <vector>
 
+#include "device/ioctls.hpp"
 #include "link/unique_fd.hpp"
 #include "rdm_endpoint.hpp"
 #include "uapi/xen2mx.h"
@@ -213,24 +213,14 @@ struct KernelView {
 
 KernelView kernel_view() {
     KernelView view;
-    const int fd = ::open("/dev/" XEN2MX_DEVICE_NAME, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return view;
-    std::vector<xen2mx_endpoint_entry> entries(64);
-    xen2mx_list_endpoints req{};
-    req.board = XEN2MX_ALL_BOARDS;
-    while (req.cursor != XEN2MX_LIST_END) {
-        req.count = static_cast<uint32_t>(entries.size());
-        req.entry_bytes = sizeof(xen2mx_endpoint_entry);
-        req.entries = reinterpret_cast<uintptr_t>(entries.data());
-        if (::ioctl(fd, XEN2MX_IOC_LIST_ENDPOINTS, &req) != 0 || (req.count == 0 && req.cursor != XEN2MX_LIST_END))
-            break;
-        for (uint32_t i = 0; i < req.count; ++i)
-            if (entries[i].pid == ::getpid()) {
-                view.pulls_served += entries[i].pulls_served;
-                view.regions += entries[i].regions;
-            }
-    }
-    ::close(fd);
+    const UniqueFd fd(::open("/dev/" XEN2MX_DEVICE_NAME, O_RDONLY | O_CLOEXEC));
+    std::vector<xen2mx_endpoint_entry> entries;
+    if (!fd || xen2mx::device::list_endpoints(fd.get(), &entries) != 0) return view;
+    for (const xen2mx_endpoint_entry& e : entries)
+        if (e.pid == ::getpid()) {
+            view.pulls_served += e.pulls_served;
+            view.regions += e.regions;
+        }
     return view;
 }
 
