@@ -6,7 +6,8 @@
 //   kmod_tool info                 version and boards
 //   kmod_tool counters [BOARD]     every counter (global ones included)
 //   kmod_tool counter NAME         one counter's value, summed over boards
-//   kmod_tool endpoints            the endpoints open: board, id, pid, uid, owner
+//   kmod_tool endpoints            the endpoints open: board, id, pid, uid (- for a
+//                                  kernel owner), owner
 //   kmod_tool attach IF | detach IF
 //   kmod_tool abuse                malformed ioctls, mmaps and frames
 //   kmod_tool local                two endpoints of one board: delivery,
@@ -81,9 +82,11 @@ int cmd_endpoints() {
         std::printf("FAIL: endpoint list: %s\n", std::strerror(-ret));
         return 1;
     }
-    for (const xen2mx_endpoint_entry& e : entries)
-        std::printf("ENDPOINT %u %u %d %u %.*s\n", e.board, e.endpoint, e.pid, e.uid,
+    for (const xen2mx_endpoint_entry& e : entries) {
+        const std::string uid = e.uid == XEN2MX_NO_UID ? "-" : std::to_string(e.uid);
+        std::printf("ENDPOINT %u %u %d %s %.*s\n", e.board, e.endpoint, e.pid, uid.c_str(),
                     static_cast<int>(strnlen(e.owner, sizeof e.owner)), e.owner);
+    }
     return 0;
 }
 
