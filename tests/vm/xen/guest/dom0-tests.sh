@@ -75,6 +75,10 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
             # The backend restarts under two open endpoints of the guest.
             wait_line "$log" X2M-DOMU-HOLDING 60
             check "the guest's 2 held endpoints are open in Dom0" test "$(cat $dev/endpoints)" = 2
+            # Held by the kernel for the guest: no pid, no user (not root).
+            kmod_tool endpoints | sed 's/^/dom0: /'
+            check "Dom0's listing shows the 2 as dom$domid's, with no pid and no user" \
+                test "$(kmod_tool endpoints | grep -c "^ENDPOINT 0 [0-9]* 0 - dom$domid\$")" = 2
             # A bound device holds the driver's module: unbind it first.
             check "unbind xen2mx-$domid-0 from xen2mx-back" sh -c "echo xen2mx-$domid-0 >$dev/driver/unbind"
             check "rmmod xen2mx-back under a connected guest" rmmod xen2mx-back
