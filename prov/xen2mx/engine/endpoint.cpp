@@ -125,9 +125,10 @@ struct Endpoint::Pull {
         // A sender answers PULLs in the order they came and may take
         // longer than the resend delay over a block; asking again for one
         // whose replies are still coming has it send the whole block
-        // twice. So a block is asked for again only when it heard nothing
-        // for its delay and either its replies stopped, or the sender went
-        // on to a block asked for after it, or the whole pull is silent.
+        // twice. So a block is asked for again at once when the sender
+        // went on to a block asked for after it (what it lacks was lost),
+        // and otherwise only once it heard nothing for its delay and
+        // either its replies stopped or the whole pull is silent.
         TimePoint heard{};    // its last request or reply
         Duration delay{};
         uint32_t order = 0;   // when it was last asked for, in the pull's requests
@@ -153,8 +154,8 @@ struct Endpoint::Pull {
 
     // When the block is due to be asked for again.
     TimePoint block_due(const Block& block) const {
-        const bool passed = block.answered || answered_order > block.order;
-        const TimePoint since = passed ? block.heard : std::max({block.heard, last_request, last_progress});
+        if (answered_order > block.order) return block.heard;
+        const TimePoint since = block.answered ? block.heard : std::max({block.heard, last_request, last_progress});
         return since + block.delay;
     }
 
