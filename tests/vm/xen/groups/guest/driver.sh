@@ -91,11 +91,8 @@ wait $holder 2>/dev/null
 # frames' payloads go zero-copy). It
 # waits for each zero-copy frame's completion before the next, and here
 # each completion is a round trip through Dom0 and Xen's scheduler that the
-# emulation stretches to some 5 ms: a 32-frame pull block then outlasts the
-# receiver's 20 ms pull resend delay, the block is asked for again while
-# its replies still trickle in, and from 48 KiB on fi_pingpong spends
-# seconds per message in resends (10 KiB/s at 128 KiB against 3.6 MB/s
-# copied). env_logged: the endpoints' link in each process's log
+# emulation stretches to some 5 ms, a 32-frame pull block a few hundred
+# ms (tests/vm/README.md). env_logged: the endpoints' link in each process's log
 # (FI_LOG_LEVEL=info for the provider's endpoint setup only).
 env_link="FI_PROVIDER_PATH=/x2m/lib FI_XEN2MX_LINK=$link FI_XEN2MX_KMOD_ZEROCOPY=0 FI_LOG_LEVEL=warn"
 env_logged="FI_PROVIDER_PATH=/x2m/lib FI_XEN2MX_LINK=$link FI_XEN2MX_KMOD_ZEROCOPY=0 FI_LOG_LEVEL=info"
