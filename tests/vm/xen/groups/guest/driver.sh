@@ -53,7 +53,7 @@ for peer in $peers; do
         sleep 1
     done
     if [ $ok = 1 ]; then
-        pass "ssh to $peer over the netfronts (Dom0's bridge), $(elapsed)"
+        pass "ssh to $peer over ordinary IP (the netfront on Dom0's bridge), $(elapsed)"
     else
         fail "$peer unreachable over ssh for 120 s: $(ping -c 1 -W 2 $peer 2>&1 | tail -n 2 | tr '\n' ' ')"
     fi
