@@ -51,7 +51,10 @@ elapsed() { echo "$(($(date +%s) - start)) s"; }
 [ -z "${X2M_PRELOAD:-}" ] || skip "the provider is built with sanitizers, whose runtime the guests do not carry"
 [ "$(id -u)" -eq 0 ] || skip "needs root (debootstrap of the Dom0 and guest root filesystems, apt-get of Xen and QEMU)"
 command -v timeout >/dev/null 2>&1 || skip "timeout not installed (coreutils)"
-[ "$scenario" = guests ] || command -v python3 >/dev/null 2>&1 || skip "python3 (the switch joining the machines) not installed"
+if [ "$scenario" = hosts ] && ! command -v python3 >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 >/dev/null 2>&1 ||
+        skip "python3 (the switch joining the machines) is missing and apt-get cannot install it"
+fi
 command -v zstd >/dev/null 2>&1 || {
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends zstd >/dev/null 2>&1 ||
         skip "zstd is missing and apt-get cannot install it"
