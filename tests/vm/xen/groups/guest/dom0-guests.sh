@@ -17,7 +17,8 @@
 # the hosts: the guests' netfronts and Dom0's board reach the other host
 # and the native machine through it.
 set -u
-export PATH=$(ls -d /usr/lib/xen-4.17*/bin 2>/dev/null | head -n 1):$PATH
+# check, wait_for, counter, state, and the PATH of the toolstack.
+. /x2m/dom0-lib.sh
 groups=/x2m/groups
 seconds=$(cat $groups/guest-seconds 2>/dev/null || echo 900)
 subnet=10.86.225
@@ -39,26 +40,6 @@ if [ "$scenario" = hosts ]; then
 else
     me=dom0 names="g1 g2" address=$subnet.254
 fi
-check() {
-    local what=$1
-    shift
-    if "$@" >/tmp/check.out 2>&1; then
-        echo "PASS: $me: $what"
-    else
-        echo "FAIL: $me: $what: $(tail -n 3 /tmp/check.out | tr '\n' ' ')"
-        return 1
-    fi
-}
-# wait_for TEST SECONDS: polls TEST (a shell condition) every 0.5 s.
-wait_for() {
-    local i=0
-    while [ $i -lt $(($2 * 2)) ]; do
-        eval "$1" && return 0
-        sleep 0.5
-        i=$((i + 1))
-    done
-    return 1
-}
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 # gone NAME: true once domain x2m-NAME no longer exists. Debian's xl has been
 # seen to crash under emulation: a crash (status 128 or more) says nothing.
@@ -67,31 +48,12 @@ gone() {
     local rc=$?
     [ $rc -ne 0 ] && [ $rc -lt 128 ]
 }
-# counter NAME: one of xen2mx.ko's counters; asked again when kmod_tool
-# died (programs do now and then under this emulation).
-counter() {
-    local n value
-    for n in 1 2 3; do
-        value=$(kmod_tool counter "$1" 2>/dev/null) && break
-    done
-    echo "$value"
-}
-# state DIR: a xenbus end's state (4 is Connected).
-state() { xenstore-read "$1/state" 2>/dev/null; }
 console() { echo /var/log/xen/console/guest-x2m-$1.log; }
 
 # The console carries the tests' lines; kernel messages stay in dmesg.
 dmesg -n 1
 # ---------------------------------------------------------------- toolstack
-libexec=$(ls -d /usr/lib/xen-4.17* 2>/dev/null | head -n 1)
-xenstored=$(ls "$libexec"/bin/xenstored /usr/sbin/xenstored 2>/dev/null | head -n 1)
-check "xenstored starts" "$xenstored" --pid-file /var/run/xenstored.pid
-wait_for "xenstore-read /local >/dev/null 2>&1 || xenstore-ls / >/dev/null 2>&1" 20
-check "xen-init-dom0" "$libexec/bin/xen-init-dom0"
-check "xenconsoled starts, logging guest consoles" \
-    "$libexec/bin/xenconsoled" --pid-file=/var/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console
-check "xl info answers" xl info
-echo "$me: $(xl info 2>/dev/null | grep -E '^(xen_version|total_memory|free_memory)' | tr -s ' ' | tr '\n' ' ')"
+start_toolstack
 
 # ---------------------------------------------------------------- network
 # Modules in load order (dependencies first), listed by dom0_overlay.sh.
@@ -249,9 +211,8 @@ done
 check "no xen2mx backend node left in xenstore" sh -c "[ -z \"\$(xenstore-list /local/domain/0/backend/xen2mx 2>/dev/null)\" ]"
 check "rmmod xen2mx-back once the guests are gone" rmmod xen2mx-back
 check "rmmod xen2mx" rmmod xen2mx
-dmesg | grep -E 'BUG|Oops|WARNING|Call Trace' | head -n 20 | sed "s/^/$me kernel: /"
-if dmesg | grep -qE 'BUG|Oops|WARNING'; then
-    echo "FAIL: $me: kernel log has BUG/Oops/WARNING"
+if kernel_log_clean; then
+    echo "PASS: $me: kernel log has no BUG, Oops, WARNING, general protection or refcount mark"
 else
-    echo "PASS: $me: kernel log has no BUG, Oops or WARNING"
+    echo "FAIL: $me: kernel log has BUG/Oops/WARNING/general protection/refcount (above)"
 fi
