@@ -34,7 +34,8 @@ static bool x2m_list_snapshot(struct x2m_board *board, unsigned int id, bool sho
 	e->flags = ep->flags;
 	e->session = show_session ? ep->session : 0;
 	e->pid = pid_nr_ns(ep->tgid, task_active_pid_ns(current)); /* 0 if not visible there */
-	e->uid = from_kuid_munged(current_user_ns(), ep->uid);
+	/* A kernel owner has no user: its zero uid would read as root. */
+	e->uid = ep->tgid ? from_kuid_munged(current_user_ns(), ep->uid) : XEN2MX_NO_UID;
 	BUILD_BUG_ON(sizeof(e->owner) < sizeof(ep->comm));
 	strscpy(e->owner, ep->comm, sizeof(e->owner));
 	e->rx_frames = atomic64_read(&ep->stats.rx_frames);

@@ -141,7 +141,7 @@ int x2m_demux(struct x2m_board *board, struct sk_buff *skb)
 		why = XEN2MX_CTR_DROP_SESSION;
 		x2m_count(board, why);
 		atomic64_inc(&ep->stats.drops);
-	} else if (buffer[X2M_PTYPE_OFFSET] == X2M_PKT_PULL && !ep->sink && x2m_pull_serve(ep, eth, skb)) {
+	} else if (buffer[X2M_PTYPE_OFFSET] == X2M_PKT_PULL && x2m_pull_serve(ep, eth, skb)) {
 		why = 0; /* answered from a memory region, or dropped there and counted */
 	} else {
 		why = x2m_endpoint_deliver(ep, eth, skb); /* counts its outcome */

@@ -8,18 +8,15 @@
  * RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK; the charge goes back to the
  * same mm, which each region holds, when the region goes: deregistered,
  * or with the endpoint, which the file takes with it however the process
- * ends.
+ * ends. Other modules register pages they hold (x2m_region_register_pages,
+ * xen2mx_kapi.h) and get them back through a callback.
  */
-#include <linux/capability.h>
 #include <linux/etherdevice.h>
-#include <linux/mm.h>
 #include <linux/module.h>
-#include <linux/overflow.h>
 #include <linux/sched/mm.h>
-#include <linux/sched/signal.h>
-#include <linux/slab.h>
-#include <linux/uaccess.h>
 
+#include "common/region_args.h"
+#include "xen2mx_kapi.h"
 #include "xen2mx_kernel.h"
 #include "xen2mx_region.h"
 
@@ -27,130 +24,71 @@ static unsigned int x2m_region_pages = 65536;
 module_param_named(region_pages, x2m_region_pages, uint, 0644);
 MODULE_PARM_DESC(region_pages, "Pages the memory regions of one endpoint may hold pinned (default 65536)");
 
-#define X2M_PULL_REPLY_HEAD 32
-
-static int x2m_region_check(struct x2m_endpoint *ep, const struct xen2mx_region *req)
+static unsigned int x2m_region_max_frame(struct x2m_endpoint *ep)
 {
-	unsigned int max_reply = READ_ONCE(ep->board->mtu) + ETH_HLEN - X2M_PULL_REPLY_HEAD;
-
-	if (req->id >= XEN2MX_REGION_IDS)
-		return -EINVAL;
-	if ((req->flags & ~XEN2MX_REGION_PULL) || !(req->flags & XEN2MX_REGION_PULL))
-		return -EINVAL;
-	if (req->seg_count == 0 || req->seg_count > XEN2MX_REGION_SEGS_MAX)
-		return -EINVAL;
-	/* The array is read as it is laid out in the process: 64-bit words. */
-	if (req->segs % __alignof__(u64))
-		return -EINVAL;
-	if (req->reply_max == 0 || req->reply_max > max_reply)
-		return -EINVAL;
-	if (req->replies_per_block == 0 || req->replies_per_block > XEN2MX_REGION_REPLIES_MAX)
-		return -EINVAL;
-	if (!is_valid_ether_addr(req->peer_mac) || req->peer_endpoint >= XEN2MX_MAX_ENDPOINTS)
-		return -EINVAL;
-	return 0;
+	return READ_ONCE(ep->board->mtu) + ETH_HLEN;
 }
 
-/*
- * Reads the segments and sizes the region: its bytes and the pages they
- * span. Zero-length segments are left out of `segs`.
- */
-static int x2m_region_measure(const struct xen2mx_region *req, struct xen2mx_iovec **segs_out,
-			      unsigned int *nr_segs, u64 *length, u64 *pages)
+static struct x2m_region *x2m_region_alloc(unsigned int nr_segs, u64 pages)
 {
-	struct xen2mx_iovec *segs;
-	unsigned int i, kept = 0;
-	u64 total = 0, spanned = 0;
-	int ret;
+	struct x2m_region *r = kzalloc(struct_size(r, segs, nr_segs), GFP_KERNEL);
 
-	segs = memdup_user(u64_to_user_ptr(req->segs), req->seg_count * sizeof(*segs));
-	if (IS_ERR(segs))
-		return PTR_ERR(segs);
-	for (i = 0; i < req->seg_count; i++) {
-		u64 base = segs[i].base, len = segs[i].len, end;
-
-		if (!len)
-			continue;
-		ret = -E2BIG;
-		if (len > U32_MAX)
-			goto fail;
-		ret = -EFAULT;
-		if (check_add_overflow(base, len, &end) || !access_ok(u64_to_user_ptr(base), len))
-			goto fail;
-		total += len;
-		ret = -E2BIG;
-		if (total > U32_MAX)
-			goto fail;
-		spanned += ((end - 1) >> PAGE_SHIFT) - (base >> PAGE_SHIFT) + 1;
-		segs[kept++] = segs[i];
+	if (!r)
+		return NULL;
+	r->pages = kvmalloc_array(pages, sizeof(*r->pages), GFP_KERNEL);
+	if (!r->pages) {
+		kfree(r);
+		return NULL;
 	}
-	ret = -EINVAL;
-	if (!total)
-		goto fail;
-	*segs_out = segs;
-	*nr_segs = kept;
-	*length = total;
-	*pages = spanned;
-	return 0;
-fail:
-	kfree(segs);
-	return ret;
-}
-
-/* Charges `pages` to the current process, refused over its RLIMIT_MEMLOCK. */
-static int x2m_region_charge(struct mm_struct *mm, unsigned long pages)
-{
-	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	s64 pinned = atomic64_add_return(pages, &mm->pinned_vm);
-
-	if ((u64)pinned > limit && !capable(CAP_IPC_LOCK)) {
-		atomic64_sub(pages, &mm->pinned_vm);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Pins the segments' pages into r->pages; on failure, those pinned stay counted in r->nr_pages. */
-static int x2m_region_pin(struct x2m_region *r, const struct xen2mx_iovec *segs, u64 total_pages)
-{
-	unsigned int i;
-	u64 at = 0;
-
-	for (i = 0; i < r->nr_segs; i++) {
-		u64 base = segs[i].base, len = segs[i].len;
-		unsigned long addr = base & PAGE_MASK;
-		u64 want = ((base + len - 1) >> PAGE_SHIFT) - (base >> PAGE_SHIFT) + 1;
-
-		r->segs[i].start = at;
-		r->segs[i].len = len;
-		r->segs[i].page = r->nr_pages;
-		r->segs[i].offset = offset_in_page(base);
-		at += len;
-		while (want) {
-			int chunk = min_t(u64, want, 1u << 16);
-			int got;
-
-			/* Read-only: the kernel only sends what is there. */
-			got = pin_user_pages_fast(addr, chunk, FOLL_LONGTERM, r->pages + r->nr_pages);
-			if (got <= 0)
-				return got < 0 ? got : -EFAULT;
-			r->nr_pages += got;
-			addr += (unsigned long)got << PAGE_SHIFT;
-			want -= got;
-		}
-	}
-	return r->nr_pages == total_pages ? 0 : -EFAULT;
+	r->nr_segs = nr_segs;
+	return r;
 }
 
 /* Gives back everything the region holds, once nothing serves from it. */
 static void x2m_region_free(struct x2m_region *r)
 {
-	if (r->nr_pages)
-		unpin_user_pages(r->pages, r->nr_pages);
-	atomic64_sub(r->charged, &r->mm->pinned_vm);
-	mmdrop(r->mm);
+	if (r->release) {
+		r->release(r->release_priv);
+	} else {
+		if (r->nr_pages)
+			unpin_user_pages(r->pages, r->nr_pages);
+		x2m_region_uncharge(r->mm, r->charged);
+		mmdrop(r->mm);
+	}
 	kvfree(r->pages);
 	kfree_rcu(r, rcu);
+}
+
+/* Whether the endpoint has room for the region (region_mutex held): 0, -EEXIST or -ENOSPC. */
+static int x2m_region_room(struct x2m_endpoint *ep, u32 id, u64 pages)
+{
+	if (rcu_access_pointer(ep->regions[id]))
+		return -EEXIST;
+	if (ep->region_pages + pages > READ_ONCE(x2m_region_pages))
+		return -ENOSPC;
+	return 0;
+}
+
+/* Fills in the region's identity and makes it servable (region_mutex held). */
+static void x2m_region_publish(struct x2m_endpoint *ep, const struct xen2mx_region *req, struct x2m_region *r,
+			       u64 length)
+{
+	r->id = req->id;
+	r->seq = req->seq;
+	r->peer_endpoint = req->peer_endpoint;
+	ether_addr_copy(r->peer_mac, req->peer_mac);
+	r->peer_index = req->peer_index;
+	r->reply_max = req->reply_max;
+	r->replies_per_block = req->replies_per_block;
+	r->length = length;
+	refcount_set(&r->users, 1);
+	init_completion(&r->idle);
+	ep->region_pages += r->nr_pages;
+	atomic_inc(&ep->nr_regions);
+	atomic_add(r->nr_pages, &ep->region_pages_now);
+	x2m_global_add(XEN2MX_CTR_REGIONS, 1);
+	x2m_global_add(XEN2MX_CTR_REGION_PAGES, r->nr_pages);
+	rcu_assign_pointer(ep->regions[req->id], r);
 }
 
 long x2m_ioctl_region_register(struct x2m_endpoint *ep, void __user *arg)
@@ -158,66 +96,45 @@ long x2m_ioctl_region_register(struct x2m_endpoint *ep, void __user *arg)
 	struct xen2mx_region req;
 	struct xen2mx_iovec *segs;
 	struct x2m_region *r;
-	unsigned int nr_segs;
-	u64 length, pages;
+	unsigned int nr_segs, i;
+	u64 length, pages, at = 0;
 	int ret;
 
-	/* The pages and their charge belong to a process's memory. */
-	if (!current->mm)
-		return -EOPNOTSUPP;
-	if (copy_from_user(&req, arg, sizeof(req)))
-		return -EFAULT;
-	ret = x2m_region_check(ep, &req);
-	if (ret)
-		return ret;
-	ret = x2m_region_measure(&req, &segs, &nr_segs, &length, &pages);
+	ret = x2m_region_take_request(arg, x2m_region_max_frame(ep), &req, &segs, &nr_segs, &length, &pages);
 	if (ret)
 		return ret;
 	ret = -E2BIG;
 	if (pages > READ_ONCE(x2m_region_pages))
 		goto out_segs;
 	ret = -ENOMEM;
-	r = kzalloc(struct_size(r, segs, nr_segs), GFP_KERNEL);
+	r = x2m_region_alloc(nr_segs, pages);
 	if (!r)
 		goto out_segs;
-	r->pages = kvmalloc_array(pages, sizeof(*r->pages), GFP_KERNEL);
-	if (!r->pages) {
-		kfree(r);
-		goto out_segs;
-	}
-	r->nr_segs = nr_segs;
 	r->mm = current->mm;
 	mmgrab(r->mm);
 
 	/* One registration at a time per endpoint: ids and the page budget. */
 	mutex_lock(&ep->region_mutex);
-	ret = -EEXIST;
-	if (rcu_access_pointer(ep->regions[req.id]))
-		goto out_unlock;
-	ret = -ENOSPC;
-	if (ep->region_pages + pages > READ_ONCE(x2m_region_pages))
+	ret = x2m_region_room(ep, req.id, pages);
+	if (ret)
 		goto out_unlock;
 	ret = x2m_region_charge(r->mm, pages);
 	if (ret)
 		goto out_unlock;
 	r->charged = pages;
-	ret = x2m_region_pin(r, segs, pages);
+	for (i = 0; i < nr_segs; i++) {
+		r->segs[i].start = at;
+		r->segs[i].len = segs[i].len;
+		r->segs[i].page = at ? r->segs[i - 1].page + x2m_region_span(segs[i - 1].base, segs[i - 1].len) : 0;
+		r->segs[i].offset = offset_in_page(segs[i].base);
+		at += segs[i].len;
+	}
+	ret = x2m_region_pin_segs(segs, nr_segs, pages, r->pages, &r->nr_pages);
 	if (ret) {
 		x2m_region_free(r);
 		r = NULL;
 		goto out_unlock;
 	}
-	r->id = req.id;
-	r->seq = req.seq;
-	r->peer_endpoint = req.peer_endpoint;
-	ether_addr_copy(r->peer_mac, req.peer_mac);
-	r->peer_index = req.peer_index;
-	r->reply_max = req.reply_max;
-	r->replies_per_block = req.replies_per_block;
-	r->length = length;
-	refcount_set(&r->users, 1);
-	init_completion(&r->idle);
-
 	req.pages = r->nr_pages;
 	req.length = length;
 	if (copy_to_user(arg, &req, sizeof(req))) {
@@ -227,12 +144,7 @@ long x2m_ioctl_region_register(struct x2m_endpoint *ep, void __user *arg)
 		ret = -EFAULT;
 		goto out_unlock;
 	}
-	ep->region_pages += r->nr_pages;
-	atomic_inc(&ep->nr_regions);
-	atomic_add(r->nr_pages, &ep->region_pages_now);
-	x2m_global_add(XEN2MX_CTR_REGIONS, 1);
-	x2m_global_add(XEN2MX_CTR_REGION_PAGES, r->nr_pages);
-	rcu_assign_pointer(ep->regions[req.id], r);
+	x2m_region_publish(ep, &req, r, length);
 	r = NULL;
 	ret = 0;
 out_unlock:
@@ -247,6 +159,60 @@ out_segs:
 	kfree(segs);
 	return ret;
 }
+
+int x2m_region_register_pages(struct x2m_endpoint *ep, const struct xen2mx_region *desc, struct page **pages,
+			      unsigned int nr_pages, const struct x2m_region_run *runs, void (*release)(void *priv),
+			      void *priv)
+{
+	struct x2m_region *r;
+	unsigned int i;
+	u64 length = 0;
+	int ret;
+
+	ret = x2m_region_check_args(desc, x2m_region_max_frame(ep));
+	if (ret)
+		return ret;
+	if (!nr_pages || !release)
+		return -EINVAL;
+	for (i = 0; i < desc->seg_count; i++) {
+		const struct x2m_region_run *run = &runs[i];
+
+		if (!run->len || run->len > U32_MAX || run->offset >= PAGE_SIZE || run->page >= nr_pages ||
+		    x2m_region_span(run->offset, run->len) > nr_pages - run->page)
+			return -EINVAL;
+		length += run->len;
+	}
+	if (length > U32_MAX)
+		return -E2BIG;
+	if (nr_pages > READ_ONCE(x2m_region_pages))
+		return -E2BIG;
+	r = x2m_region_alloc(desc->seg_count, nr_pages);
+	if (!r)
+		return -ENOMEM;
+	memcpy(r->pages, pages, nr_pages * sizeof(*pages));
+	r->nr_pages = nr_pages;
+	for (i = 0, length = 0; i < desc->seg_count; i++) {
+		r->segs[i].start = length;
+		r->segs[i].len = runs[i].len;
+		r->segs[i].page = runs[i].page;
+		r->segs[i].offset = runs[i].offset;
+		length += runs[i].len;
+	}
+	mutex_lock(&ep->region_mutex);
+	ret = x2m_region_room(ep, desc->id, nr_pages);
+	if (!ret) {
+		r->release = release;
+		r->release_priv = priv;
+		x2m_region_publish(ep, desc, r, length);
+	}
+	mutex_unlock(&ep->region_mutex);
+	if (ret) {
+		kvfree(r->pages);
+		kfree(r);
+	}
+	return ret;
+}
+EXPORT_SYMBOL_GPL(x2m_region_register_pages);
 
 /* Takes a region out of the endpoint's table (region_mutex held) and frees it. */
 static void x2m_region_retire(struct x2m_endpoint *ep, struct x2m_region *r)
@@ -263,24 +229,33 @@ static void x2m_region_retire(struct x2m_endpoint *ep, struct x2m_region *r)
 	x2m_region_free(r);
 }
 
-long x2m_ioctl_region_deregister(struct x2m_endpoint *ep, void __user *arg)
+int x2m_region_deregister(struct x2m_endpoint *ep, u32 id)
 {
-	struct xen2mx_region_id req;
 	struct x2m_region *r;
 	int ret = 0;
 
-	if (copy_from_user(&req, arg, sizeof(req)))
-		return -EFAULT;
-	if (req.id >= XEN2MX_REGION_IDS || req.pad)
+	if (id >= XEN2MX_REGION_IDS)
 		return -EINVAL;
 	mutex_lock(&ep->region_mutex);
-	r = rcu_dereference_protected(ep->regions[req.id], lockdep_is_held(&ep->region_mutex));
+	r = rcu_dereference_protected(ep->regions[id], lockdep_is_held(&ep->region_mutex));
 	if (r)
 		x2m_region_retire(ep, r);
 	else
 		ret = -ENOENT;
 	mutex_unlock(&ep->region_mutex);
 	return ret;
+}
+EXPORT_SYMBOL_GPL(x2m_region_deregister);
+
+long x2m_ioctl_region_deregister(struct x2m_endpoint *ep, void __user *arg)
+{
+	struct xen2mx_region_id req;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (req.pad)
+		return -EINVAL;
+	return x2m_region_deregister(ep, req.id);
 }
 
 /* Every region of an endpoint that is closing; the receive path no longer finds it. */

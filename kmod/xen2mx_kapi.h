@@ -80,6 +80,32 @@ struct x2m_tx_outcome {
 #define X2M_TX_HEAD_MIN 64
 int x2m_transmit(struct x2m_endpoint *ep, struct sk_buff *skb, struct x2m_tx_outcome *out);
 
+/*
+ * Memory regions of a kernel-owned endpoint, from pages the caller holds
+ * (a guest's grants mapped in Dom0): PULLs from the region's peer are
+ * answered from them in the receive path, as for a process's regions.
+ * `desc` is checked as XEN2MX_IOC_REGION_REGISTER checks it (its `segs`
+ * pointer is not used; `seg_count` is the number of runs): each run is
+ * `len` bytes from byte `offset` of pages[page] on, through the pages
+ * that follow; the region is its runs end to end. The region takes a copy
+ * of `pages` and calls release(priv) once it is deregistered (or its
+ * endpoint closed) and nothing serves from it; skbs may still hold
+ * references to the pages then. Sleeps. 0, or -EINVAL, -E2BIG, -EEXIST
+ * (the id is taken), -ENOSPC (the module's region_pages), -ENOMEM; on
+ * error release() is not called.
+ */
+struct x2m_region_run {
+	u64 len;
+	unsigned int page;
+	unsigned int offset;
+};
+struct xen2mx_region;
+int x2m_region_register_pages(struct x2m_endpoint *ep, const struct xen2mx_region *desc, struct page **pages,
+			      unsigned int nr_pages, const struct x2m_region_run *runs, void (*release)(void *priv),
+			      void *priv);
+/* 0, or -EINVAL, -ENOENT. Sleeps until no PULL is being answered from it. */
+int x2m_region_deregister(struct x2m_endpoint *ep, u32 id);
+
 /* Grant pages another module maps now (XEN2MX_CTR_GRANTS_MAPPED). */
 void x2m_grants_mapped_add(long pages);
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A memory region of an endpoint: pinned user pages a peer may pull, which
- * the receive path answers PULLs from (pull.c) while region.c registers and
- * releases them.
+ * A memory region of an endpoint: pinned user pages a peer may pull, or
+ * pages another module lent (a guest's grants mapped by xen2mx-back.ko),
+ * which the receive path answers PULLs from (pull.c) while region.c
+ * registers and releases them.
  */
 #ifndef XEN2MX_REGION_H
 #define XEN2MX_REGION_H
@@ -35,8 +36,12 @@ struct x2m_region {
 	struct completion idle;
 	struct rcu_head rcu;
 
-	struct mm_struct *mm;  /* charged for the pages (pinned_vm), grabbed */
+	struct mm_struct *mm;  /* user pages: charged for them (pinned_vm), grabbed */
 	unsigned long charged; /* pages charged to it */
+	/* Lent pages: given back by release(), called once nothing serves
+	 * from them any more (the network stack may still hold references). */
+	void (*release)(void *priv);
+	void *release_priv;
 	u32 id;
 	u8 seq;
 	u8 peer_endpoint;

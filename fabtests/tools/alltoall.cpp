@@ -53,6 +53,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "rdm_endpoint.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -181,13 +183,7 @@ struct Op {
 // Completions give back the context pointer: the operation it starts.
 static_assert(std::is_standard_layout_v<Op> && offsetof(Op, context) == 0);
 
-struct Fabric {
-    fi_info* info = nullptr;
-    fid_fabric* fabric = nullptr;
-    fid_domain* domain = nullptr;
-    fid_cq* cq = nullptr;
-    fid_av* av = nullptr;
-    fid_ep* ep = nullptr;
+struct Fabric : xen2mx::tools::RdmEndpoint {
     bool cq_waits = false;
     bool source = false;
     std::vector<fi_addr_t> addrs;
@@ -250,7 +246,7 @@ bool check(int ret, const char* what) {
 }
 
 bool open_fabric(const Options& options, Fabric* f) {
-    fi_info* hints = fi_allocinfo();
+    xen2mx::test::InfoPtr hints(fi_allocinfo());
     if (!hints) return false;
     hints->ep_attr->type = FI_EP_RDM;
     hints->caps = FI_MSG | FI_TAGGED | FI_SEND | FI_RECV | FI_DIRECTED_RECV | FI_SOURCE;
@@ -263,10 +259,9 @@ bool open_fabric(const Options& options, Fabric* f) {
         hints->tx_attr->size = options.queue_size;
         hints->rx_attr->size = options.queue_size;
     }
-    int ret = fi_getinfo(FI_VERSION(1, 17), nullptr, nullptr, 0, hints, &f->info);
-    fi_freeinfo(hints);
-    if (ret) {
-        report("fi_getinfo for provider %s: %s (%d)", options.provider.c_str(), fi_strerror(-ret), ret);
+    const char* failed = "";
+    if (const int ret = f->open_domain(hints.get(), &failed)) {
+        report("%s for provider %s: %s (%d)", failed, options.provider.c_str(), fi_strerror(-ret), ret);
         return false;
     }
     if (f->info->domain_attr->cq_data_size < 8) {
@@ -275,59 +270,28 @@ bool open_fabric(const Options& options, Fabric* f) {
         return false;
     }
     f->source = f->info->caps & FI_SOURCE;
-    if (!check(fi_fabric(f->info->fabric_attr, &f->fabric, nullptr), "fi_fabric")) return false;
-    if (!check(fi_domain(f->fabric, f->info, &f->domain, nullptr), "fi_domain")) return false;
 
     fi_cq_attr cq_attr{};
     cq_attr.format = FI_CQ_FORMAT_TAGGED;
     cq_attr.size = 4096;
     cq_attr.wait_obj = FI_WAIT_UNSPEC;
     f->cq_waits = true;
-    if (fi_cq_open(f->domain, &cq_attr, &f->cq, nullptr) != 0) {
+    if (fi_cq_open(f->domain.get(), &cq_attr, f->cq.out(), nullptr) != 0) {
         cq_attr.wait_obj = FI_WAIT_NONE;
         f->cq_waits = false;
-        if (!check(fi_cq_open(f->domain, &cq_attr, &f->cq, nullptr), "fi_cq_open")) return false;
+        if (!check(fi_cq_open(f->domain.get(), &cq_attr, f->cq.out(), nullptr), "fi_cq_open")) return false;
     }
-    fi_av_attr av_attr{};
-    av_attr.type = FI_AV_TABLE;
-    av_attr.count = static_cast<size_t>(options.ranks);
-    if (!check(fi_av_open(f->domain, &av_attr, &f->av, nullptr), "fi_av_open")) return false;
-    if (!check(fi_endpoint(f->domain, f->info, &f->ep, nullptr), "fi_endpoint")) return false;
-    if (!check(fi_ep_bind(f->ep, &f->cq->fid, FI_TRANSMIT | FI_RECV), "fi_ep_bind cq")) return false;
-    if (!check(fi_ep_bind(f->ep, &f->av->fid, 0), "fi_ep_bind av")) return false;
-    return check(fi_enable(f->ep), "fi_enable");
+    if (const int ret = f->open_endpoint(static_cast<size_t>(options.ranks), &failed)) return check(ret, failed);
+    return true;
 }
 
 bool close_fabric(Fabric* f) {
-    bool ok = true;
-    auto close = [&](fid* object, const char* what) {
-        if (!object) return;
-        const int ret = fi_close(object);
-        if (ret) {
-            report("fi_close(%s): %s (%d)", what, fi_strerror(-ret), ret);
-            ok = false;
-        }
-    };
-    if (f->ep) close(&f->ep->fid, "endpoint");
-    if (f->av) close(&f->av->fid, "av");
-    if (f->cq) close(&f->cq->fid, "cq");
-    if (f->domain) close(&f->domain->fid, "domain");
-    if (f->fabric) close(&f->fabric->fid, "fabric");
-    if (f->info) fi_freeinfo(f->info);
-    *f = Fabric{};
-    return ok;
+    return f->close([](const char* what, int ret) { report("fi_close(%s): %s (%d)", what, fi_strerror(-ret), ret); });
 }
 
 bool publish_name(const Options& options, const Fabric& f) {
-    std::vector<uint8_t> name(64);
-    size_t len = name.size();
-    int ret = fi_getname(&f.ep->fid, name.data(), &len);
-    if (ret == -FI_ETOOSMALL) {
-        name.resize(len);
-        ret = fi_getname(&f.ep->fid, name.data(), &len);
-    }
-    if (!check(ret, "fi_getname")) return false;
-    name.resize(len);
+    std::vector<uint8_t> name;
+    if (!check(f.name(&name), "fi_getname")) return false;
     const std::string path = options.dir + "/rank." + std::to_string(options.rank);
     const std::string temporary = options.dir + "/.rank." + std::to_string(options.rank) + ".tmp";
     {
@@ -375,7 +339,7 @@ bool gather_names(const Options& options, Fabric* f, Clock::time_point deadline)
     }
     f->addrs.assign(size_t(options.ranks), FI_ADDR_NOTAVAIL);
     for (int r = 0; r < options.ranks; ++r) {
-        const int ret = fi_av_insert(f->av, names[size_t(r)].data(), 1, &f->addrs[size_t(r)], 0, nullptr);
+        const int ret = fi_av_insert(f->av.get(), names[size_t(r)].data(), 1, &f->addrs[size_t(r)], 0, nullptr);
         if (ret != 1) {
             report("fi_av_insert of rank %d's name %s: %d", r, to_hex(names[size_t(r)]).c_str(), ret);
             return false;
@@ -453,19 +417,19 @@ private:
             void* buf = op.buffer.data();
             const size_t len = op.plan.len;
             if (op.plan.tagged) {
-                ret = op.plan.data ? fi_tsenddata(f_.ep, buf, len, nullptr, data, addr, tag, context)
-                                   : fi_tsend(f_.ep, buf, len, nullptr, addr, tag, context);
+                ret = op.plan.data ? fi_tsenddata(f_.ep.get(), buf, len, nullptr, data, addr, tag, context)
+                                   : fi_tsend(f_.ep.get(), buf, len, nullptr, addr, tag, context);
             } else {
-                ret = op.plan.data ? fi_senddata(f_.ep, buf, len, nullptr, data, addr, context)
-                                   : fi_send(f_.ep, buf, len, nullptr, addr, context);
+                ret = op.plan.data ? fi_senddata(f_.ep.get(), buf, len, nullptr, data, addr, context)
+                                   : fi_send(f_.ep.get(), buf, len, nullptr, addr, context);
             }
         } else if (op.plan.tagged) {
             // Any source: the tag names the sender; the sequence bits are ignored.
             const uint64_t tag = make_tag(op.phase, op.peer, options_.rank, op.round, 0);
-            ret = fi_trecv(f_.ep, op.buffer.data(), op.buffer.size(), nullptr, FI_ADDR_UNSPEC, tag, kSequenceBits,
+            ret = fi_trecv(f_.ep.get(), op.buffer.data(), op.buffer.size(), nullptr, FI_ADDR_UNSPEC, tag, kSequenceBits,
                            context);
         } else {
-            ret = fi_recv(f_.ep, op.buffer.data(), op.buffer.size(), nullptr, addr, context);
+            ret = fi_recv(f_.ep.get(), op.buffer.data(), op.buffer.size(), nullptr, addr, context);
         }
         if (ret == 0) op.posted = true;
         return ret;
@@ -480,22 +444,22 @@ private:
         std::array<fi_addr_t, 32> sources;
         ssize_t ret;
         if (f_.cq_waits && !blocked) {
-            ret = fi_cq_sreadfrom(f_.cq, entries.data(), entries.size(), sources.data(), nullptr, 100);
+            ret = fi_cq_sreadfrom(f_.cq.get(), entries.data(), entries.size(), sources.data(), nullptr, 100);
         } else {
-            ret = fi_cq_readfrom(f_.cq, entries.data(), entries.size(), sources.data());
+            ret = fi_cq_readfrom(f_.cq.get(), entries.data(), entries.size(), sources.data());
             if (ret == -FI_EAGAIN) sched_yield();
         }
         if (ret == -FI_EAGAIN) return 0;
         if (ret == -FI_EAVAIL) {
             fi_cq_err_entry error{};
-            const ssize_t got = fi_cq_readerr(f_.cq, &error, 0);
+            const ssize_t got = fi_cq_readerr(f_.cq.get(), &error, 0);
             if (got != 1) {
                 report("fi_cq_readerr: %zd", got);
                 return -1;
             }
             Op* op = op_of(error.op_context);
             char detail[256] = "";
-            fi_cq_strerror(f_.cq, error.prov_errno, error.err_data, detail, sizeof detail);
+            fi_cq_strerror(f_.cq.get(), error.prov_errno, error.err_data, detail, sizeof detail);
             if (!op) {
                 report("error completion without context: %s (%d) %s", fi_strerror(error.err), error.err, detail);
                 return -1;

@@ -31,7 +31,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -57,9 +56,14 @@
 #include <thread>
 #include <vector>
 
+#include "device/ioctls.hpp"
+#include "link/unique_fd.hpp"
+#include "rdm_endpoint.hpp"
 #include "uapi/xen2mx.h"
 
 namespace {
+
+using xen2mx::link::UniqueFd;
 
 using Clock = std::chrono::steady_clock;
 
@@ -77,12 +81,12 @@ long ms_since(Clock::time_point t) {
 // ------------------------------------------------------------------ TCP lines
 
 struct Line {
-    int fd = -1;
+    UniqueFd fd;
     std::string pending;
 
     void send(const std::string& text) {
         const std::string line = text + "\n";
-        if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) die("tcp write", errno);
+        if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size())) die("tcp write", errno);
     }
     // The next line within `ms` (-1: forever); empty on timeout.
     std::string receive(int ms) {
@@ -98,10 +102,10 @@ struct Line {
                 wait = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
                 if (wait < 0) return {};
             }
-            pollfd p{fd, POLLIN, 0};
+            pollfd p{fd.get(), POLLIN, 0};
             if (::poll(&p, 1, wait) <= 0) continue;
             char buffer[512];
-            const ssize_t got = ::read(fd, buffer, sizeof buffer);
+            const ssize_t got = ::read(fd.get(), buffer, sizeof buffer);
             if (got <= 0) die("tcp peer closed", got < 0 ? errno : EPIPE);
             pending.append(buffer, static_cast<size_t>(got));
         }
@@ -109,17 +113,17 @@ struct Line {
 };
 
 Line listen_once(int port) {
-    const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     const int one = 1;
-    ::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ::setsockopt(listener.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
-    if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(s, 1) != 0) die("tcp listen", errno);
-    const int c = ::accept(s, nullptr, nullptr);
-    if (c < 0) die("tcp accept", errno);
-    ::close(s);
-    return Line{c, {}};
+    if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listener.get(), 1) != 0)
+        die("tcp listen", errno);
+    UniqueFd connection(::accept(listener.get(), nullptr, nullptr));
+    if (!connection) die("tcp accept", errno);
+    return Line{std::move(connection), {}};
 }
 
 Line connect_to(const char* host, int port) {
@@ -128,9 +132,8 @@ Line connect_to(const char* host, int port) {
     a.sin_port = htons(static_cast<uint16_t>(port));
     if (::inet_pton(AF_INET, host, &a.sin_addr) != 1) die("tcp address", EINVAL);
     for (int attempt = 0; attempt < 300; ++attempt) {
-        const int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return Line{s, {}};
-        ::close(s);
+        UniqueFd s(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return Line{std::move(s), {}};
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     die("tcp connect", ECONNREFUSED);
@@ -154,59 +157,44 @@ std::vector<uint8_t> unhex(const std::string& text) {
 
 // ------------------------------------------------------------------ libfabric
 
-struct Fabric {
-    fi_info* info = nullptr;
-    fid_fabric* fabric = nullptr;
-    fid_domain* domain = nullptr;
-    fid_cq* cq = nullptr;
-    fid_av* av = nullptr;
-    fid_ep* ep = nullptr;
+struct Fabric : xen2mx::tools::RdmEndpoint {
     fi_addr_t peer = FI_ADDR_UNSPEC;
 
     void open() {
-        fi_info* hints = fi_allocinfo();
+        xen2mx::test::InfoPtr hints(fi_allocinfo());
+        if (!hints) die("fi_allocinfo", -FI_ENOMEM);
         hints->ep_attr->type = FI_EP_RDM;
         hints->caps = FI_MSG | FI_TAGGED | FI_RMA;
         hints->domain_attr->mr_mode = FI_MR_PROV_KEY | FI_MR_VIRT_ADDR;
         hints->domain_attr->data_progress = FI_PROGRESS_MANUAL;
         hints->fabric_attr->prov_name = strdup("xen2mx");
-        int ret = fi_getinfo(FI_VERSION(1, 17), nullptr, nullptr, 0, hints, &info);
-        fi_freeinfo(hints);
-        if (ret) die("fi_getinfo", ret);
-        if ((ret = fi_fabric(info->fabric_attr, &fabric, nullptr))) die("fi_fabric", ret);
-        if ((ret = fi_domain(fabric, info, &domain, nullptr))) die("fi_domain", ret);
+        const char* failed = "";
+        if (int ret = open_domain(hints.get(), &failed)) die(failed, ret);
         fi_cq_attr cq_attr{};
         cq_attr.format = FI_CQ_FORMAT_TAGGED;
         cq_attr.wait_obj = FI_WAIT_UNSPEC;
-        if ((ret = fi_cq_open(domain, &cq_attr, &cq, nullptr))) die("fi_cq_open", ret);
-        fi_av_attr av_attr{};
-        av_attr.type = FI_AV_TABLE;
-        if ((ret = fi_av_open(domain, &av_attr, &av, nullptr))) die("fi_av_open", ret);
-        if ((ret = fi_endpoint(domain, info, &ep, nullptr))) die("fi_endpoint", ret);
-        if ((ret = fi_ep_bind(ep, &cq->fid, FI_TRANSMIT | FI_RECV))) die("fi_ep_bind cq", ret);
-        if ((ret = fi_ep_bind(ep, &av->fid, 0))) die("fi_ep_bind av", ret);
-        if ((ret = fi_enable(ep))) die("fi_enable", ret);
+        if (int ret = fi_cq_open(domain.get(), &cq_attr, cq.out(), nullptr)) die("fi_cq_open", ret);
+        if (int ret = open_endpoint(0, &failed)) die(failed, ret);
     }
-    std::string name() {
-        char buffer[128];
-        size_t len = sizeof buffer;
-        if (int ret = fi_getname(&ep->fid, buffer, &len)) die("fi_getname", ret);
-        return hex(buffer, len);
+    std::string address() const {
+        std::vector<uint8_t> bytes;
+        if (int ret = name(&bytes)) die("fi_getname", ret);
+        return hex(bytes.data(), bytes.size());
     }
     void add_peer(const std::string& name) {
         const std::vector<uint8_t> bytes = unhex(name);
-        if (fi_av_insert(av, bytes.data(), 1, &peer, 0, nullptr) != 1) die("fi_av_insert", EINVAL);
+        if (fi_av_insert(av.get(), bytes.data(), 1, &peer, 0, nullptr) != 1) die("fi_av_insert", EINVAL);
     }
     // Progresses until the completion of `context` (waiting on the CQ).
     void wait_for(void* context, const char* what) {
         const auto deadline = Clock::now() + std::chrono::seconds(120);
         for (;;) {
             fi_cq_tagged_entry entry{};
-            const ssize_t ret = fi_cq_sread(cq, &entry, 1, nullptr, 100);
+            const ssize_t ret = fi_cq_sread(cq.get(), &entry, 1, nullptr, 100);
             if (ret == 1 && entry.op_context == context) return;
             if (ret == -FI_EAVAIL) {
                 fi_cq_err_entry error{};
-                fi_cq_readerr(cq, &error, 0);
+                fi_cq_readerr(cq.get(), &error, 0);
                 std::printf("FAIL: %s: %s\n", what, fi_strerror(error.err));
                 std::exit(1);
             }
@@ -225,24 +213,14 @@ struct KernelView {
 
 KernelView kernel_view() {
     KernelView view;
-    const int fd = ::open("/dev/" XEN2MX_DEVICE_NAME, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return view;
-    std::vector<xen2mx_endpoint_entry> entries(64);
-    xen2mx_list_endpoints req{};
-    req.board = XEN2MX_ALL_BOARDS;
-    while (req.cursor != XEN2MX_LIST_END) {
-        req.count = static_cast<uint32_t>(entries.size());
-        req.entry_bytes = sizeof(xen2mx_endpoint_entry);
-        req.entries = reinterpret_cast<uintptr_t>(entries.data());
-        if (::ioctl(fd, XEN2MX_IOC_LIST_ENDPOINTS, &req) != 0 || (req.count == 0 && req.cursor != XEN2MX_LIST_END))
-            break;
-        for (uint32_t i = 0; i < req.count; ++i)
-            if (entries[i].pid == ::getpid()) {
-                view.pulls_served += entries[i].pulls_served;
-                view.regions += entries[i].regions;
-            }
-    }
-    ::close(fd);
+    const UniqueFd fd(::open("/dev/" XEN2MX_DEVICE_NAME, O_RDONLY | O_CLOEXEC));
+    std::vector<xen2mx_endpoint_entry> entries;
+    if (!fd || xen2mx::device::list_endpoints(fd.get(), &entries) != 0) return view;
+    for (const xen2mx_endpoint_entry& e : entries)
+        if (e.pid == ::getpid()) {
+            view.pulls_served += e.pulls_served;
+            view.regions += e.regions;
+        }
     return view;
 }
 
@@ -250,33 +228,33 @@ KernelView kernel_view() {
 // `ms` milliseconds after go(): the parent, stopped, cannot do it itself.
 struct Waker {
     pid_t pid = -1;
-    int go_fd = -1;
+    UniqueFd go;
 
     explicit Waker(int ms) {
         int fds[2];
         if (::pipe(fds) != 0) die("pipe", errno);
+        UniqueFd wait_end(fds[0]), go_end(fds[1]);
         pid = ::fork();
         if (pid < 0) die("fork", errno);
         if (pid == 0) {
-            ::close(fds[1]);
+            go_end.reset();
             char byte;
-            if (::read(fds[0], &byte, 1) == 1) {
+            if (::read(wait_end.get(), &byte, 1) == 1) {
                 timespec t{ms / 1000, (ms % 1000) * 1000000L};
                 while (::nanosleep(&t, &t) != 0) {}
                 ::kill(::getppid(), SIGCONT);
             }
             ::_exit(0);
         }
-        ::close(fds[0]);
-        go_fd = fds[1];
+        go = std::move(go_end);
     }
     // Stops the whole process until the waker continues it.
     void stop_until_woken() {
-        if (::write(go_fd, "x", 1) != 1) die("waker", errno);
+        if (::write(go.get(), "x", 1) != 1) die("waker", errno);
         ::raise(SIGSTOP);
     }
     ~Waker() {
-        ::close(go_fd);
+        go.reset();  // a waker never told to go reads the end of the pipe and exits
         ::waitpid(pid, nullptr, 0);
     }
 };
@@ -286,21 +264,21 @@ int target(int port, bool read, size_t size, int stop_ms, bool expect_wait) {
     Fabric f;
     f.open();
     Line tcp = listen_once(port);
-    tcp.send(f.name());
+    tcp.send(f.address());
     f.add_peer(tcp.receive(-1));
 
     std::vector<uint8_t> data(size);
     for (size_t i = 0; i < size; ++i) data[i] = byte_at(i);
-    fid_mr* mr = nullptr;
+    xen2mx::test::Handle<fid_mr> mr;
     if (read) {
-        if (int ret = fi_mr_reg(f.domain, data.data(), size, FI_REMOTE_READ, 0, 0, 0, &mr, nullptr))
+        if (int ret = fi_mr_reg(f.domain.get(), data.data(), size, FI_REMOTE_READ, 0, 0, 0, mr.out(), nullptr))
             die("fi_mr_reg", ret);
-        tcp.send(std::to_string(fi_mr_key(mr)) + " " + std::to_string(reinterpret_cast<uintptr_t>(data.data())));
+        tcp.send(std::to_string(fi_mr_key(mr.get())) + " " + std::to_string(reinterpret_cast<uintptr_t>(data.data())));
     }
     // One small message: the connection is up before anything is timed.
     char hello[8] = "hello";
     int ctx_hello = 0, ctx_send = 0;
-    if (int ret = static_cast<int>(fi_tsend(f.ep, hello, sizeof hello, nullptr, f.peer, 1, &ctx_hello)))
+    if (int ret = static_cast<int>(fi_tsend(f.ep.get(), hello, sizeof hello, nullptr, f.peer, 1, &ctx_hello)))
         die("fi_tsend hello", ret);
     f.wait_for(&ctx_hello, "hello");
     if (tcp.receive(60000) != "READY") die("puller not ready", ETIMEDOUT);
@@ -310,7 +288,7 @@ int target(int port, bool read, size_t size, int stop_ms, bool expect_wait) {
         const auto deadline = Clock::now() + std::chrono::seconds(60);
         while (kernel_view().regions == 0 && !expect_wait) {
             fi_cq_tagged_entry entry{};
-            fi_cq_read(f.cq, &entry, 1);
+            fi_cq_read(f.cq.get(), &entry, 1);
             if (Clock::now() > deadline) die("no region registered for the read", ETIMEDOUT);
         }
         if (expect_wait) {
@@ -319,10 +297,10 @@ int target(int port, bool read, size_t size, int stop_ms, bool expect_wait) {
             const auto until = Clock::now() + std::chrono::milliseconds(300);
             while (Clock::now() < until) {
                 fi_cq_tagged_entry entry{};
-                fi_cq_read(f.cq, &entry, 1);
+                fi_cq_read(f.cq.get(), &entry, 1);
             }
         }
-    } else if (int ret = static_cast<int>(fi_tsend(f.ep, data.data(), size, nullptr, f.peer, 2, &ctx_send))) {
+    } else if (int ret = static_cast<int>(fi_tsend(f.ep.get(), data.data(), size, nullptr, f.peer, 2, &ctx_send))) {
         die("fi_tsend", ret);
     }
     const KernelView before = kernel_view();
@@ -353,9 +331,9 @@ int target(int port, bool read, size_t size, int stop_ms, bool expect_wait) {
     const auto until = Clock::now() + std::chrono::milliseconds(300);
     while (Clock::now() < until) {
         fi_cq_tagged_entry entry{};
-        fi_cq_read(f.cq, &entry, 1);
+        fi_cq_read(f.cq.get(), &entry, 1);
     }
-    if (mr) fi_close(&mr->fid);
+    mr.reset();
     // The provider's own threads run again with the target, and may answer
     // pulls at once: a completion counts as one during the stop only when
     // its "DONE" was already there and came well within the stop.
@@ -380,7 +358,7 @@ int puller(const char* host, int port, bool read, size_t size) {
     f.open();
     Line tcp = connect_to(host, port);
     f.add_peer(tcp.receive(60000));
-    tcp.send(f.name());
+    tcp.send(f.address());
     uint64_t key = 0, addr = 0;
     if (read) {
         const std::string line = tcp.receive(60000);
@@ -388,7 +366,7 @@ int puller(const char* host, int port, bool read, size_t size) {
     }
     char hello[8];
     int ctx_hello = 0, ctx_data = 0;
-    if (int ret = static_cast<int>(fi_trecv(f.ep, hello, sizeof hello, nullptr, FI_ADDR_UNSPEC, 1, 0, &ctx_hello)))
+    if (int ret = static_cast<int>(fi_trecv(f.ep.get(), hello, sizeof hello, nullptr, FI_ADDR_UNSPEC, 1, 0, &ctx_hello)))
         die("fi_trecv hello", ret);
     f.wait_for(&ctx_hello, "hello");
 
@@ -398,7 +376,7 @@ int puller(const char* host, int port, bool read, size_t size) {
     // progress this endpoint while we wait).
     std::vector<uint8_t> buffer(size, 0);
     if (read) {
-        if (int ret = static_cast<int>(fi_read(f.ep, buffer.data(), size, nullptr, f.peer, addr, key, &ctx_data)))
+        if (int ret = static_cast<int>(fi_read(f.ep.get(), buffer.data(), size, nullptr, f.peer, addr, key, &ctx_data)))
             die("fi_read", ret);
     }
     tcp.send("READY");
@@ -406,12 +384,12 @@ int puller(const char* host, int port, bool read, size_t size) {
     const auto start = Clock::now();
     if (read) {
         fi_cq_tagged_entry entry{};
-        if (fi_cq_read(f.cq, &entry, 1) == 1 && entry.op_context == &ctx_data) {
+        if (fi_cq_read(f.cq.get(), &entry, 1) == 1 && entry.op_context == &ctx_data) {
             tcp.send("EARLY");
             std::printf("FAIL: the read was complete before the target stopped: nothing to show\n");
             return 1;
         }
-    } else if (int ret = static_cast<int>(fi_trecv(f.ep, buffer.data(), size, nullptr, FI_ADDR_UNSPEC, 2, 0,
+    } else if (int ret = static_cast<int>(fi_trecv(f.ep.get(), buffer.data(), size, nullptr, FI_ADDR_UNSPEC, 2, 0,
                                                    &ctx_data))) {
         die("fi_trecv", ret);
     }
@@ -429,7 +407,7 @@ int puller(const char* host, int port, bool read, size_t size) {
     const auto deadline = Clock::now() + std::chrono::seconds(120);
     while (tcp.receive(10).empty() && Clock::now() < deadline) {
         fi_cq_tagged_entry entry{};
-        fi_cq_read(f.cq, &entry, 1);
+        fi_cq_read(f.cq.get(), &entry, 1);
     }
     return 0;
 }

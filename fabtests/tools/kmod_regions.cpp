@@ -223,7 +223,7 @@ void check_refusals(Endpoint& a, uint8_t* mem, const uint8_t* peer_mac, uint8_t 
     // Reserved, never touched: refused on its size before anything is pinned.
     Pages reserved(128 * 1024, PROT_NONE);
     const std::vector<xen2mx_iovec> big{seg(reserved.base, reserved.bytes)};
-    refused(-E2BIG, "512 MiB (over the module's region_pages)",
+    refused(-E2BIG, "512 MiB (over the module's region_pages, or in a guest what one request names)",
             [&](xen2mx_region& r) { r.segs = reinterpret_cast<uintptr_t>(big.data()); });
     refused(0, "a well-formed region (the baseline of the refusals)", same);
 
@@ -292,7 +292,10 @@ int cmd_regions() {
               replies_arrive(b, mac, p.handle, 2, 2000, 4000, 1000, &why),
           "PULL of bytes 2000-5999: four PULL_REPLYs from the kernel with the region's bytes " + why);
     check(!a.receive(&got, 200), "the owner's ring saw nothing of it");
-    check(counter(a.fd, XEN2MX_CTR_PULLS_SERVED) == served0 + 1, "pulls_served +1");
+    // In a Xen guest Dom0 answers them: its xen2mx.ko counts them, not the guest's device.
+    const bool served_here = ::access("/sys/module/xen2mx_front", F_OK) != 0;
+    if (!served_here) std::printf("NOTE: a Xen guest's device: Dom0 counts the pulls it serves (pulls_served, pull_errors)\n");
+    if (served_here) check(counter(a.fd, XEN2MX_CTR_PULLS_SERVED) == served0 + 1, "pulls_served +1");
     p.handle = 0xabc00002, p.frame_index = 8, p.block_length = 1500;
     pull = pull_frame(mac, static_cast<uint8_t>(a.info.endpoint_id), a.info.session, p);
     check(send_frame(b.fd, pull.data(), pull.size()) == 0 &&
@@ -308,7 +311,7 @@ int cmd_regions() {
     pull = pull_frame(mac, static_cast<uint8_t>(a.info.endpoint_id), a.info.session, p);
     check(send_frame(b.fd, pull.data(), pull.size()) == 0 && !b.receive(&got, 300),
           "PULL starting a whole reply into its first frame: no reply");
-    check(counter(a.fd, XEN2MX_CTR_PULL_ERRORS) == errors0 + 2, "pull_errors +2");
+    if (served_here) check(counter(a.fd, XEN2MX_CTR_PULL_ERRORS) == errors0 + 2, "pull_errors +2");
     p.first_frame_offset = 0;
 
     // What the kernel does not hold goes up to the process.
@@ -325,7 +328,8 @@ int cmd_regions() {
     check(send_frame(b.fd, pull.data(), pull.size()) == 0 && pull_reaches(a),
           "PULL of a region not registered: passed up");
     p.id = 5;
-    check(counter(a.fd, XEN2MX_CTR_PULLS_SERVED) == served0 + 2, "pulls_served counted only the two served");
+    if (served_here)
+        check(counter(a.fd, XEN2MX_CTR_PULLS_SERVED) == served0 + 2, "pulls_served counted only the two served");
 
     // MX's layout, between two endpoints opened for it.
     xen2mx_region mx_region = region_of(1, 2, segs, mac, static_cast<uint8_t>(d.info.endpoint_id), 1000, 8);

@@ -6,6 +6,8 @@
 //   kmod_tool info                 version and boards
 //   kmod_tool counters [BOARD]     every counter (global ones included)
 //   kmod_tool counter NAME         one counter's value, summed over boards
+//   kmod_tool endpoints            the endpoints open: board, id, pid, uid (- for a
+//                                  kernel owner), owner
 //   kmod_tool attach IF | detach IF
 //   kmod_tool abuse                malformed ioctls, mmaps and frames
 //   kmod_tool local                two endpoints of one board: delivery,
@@ -69,6 +71,21 @@ int cmd_info() {
         if (xioctl(fd, XEN2MX_IOC_BOARD_INFO, &b) != 0) continue;
         std::printf("BOARD %u %s %s mtu=%u endpoints=%u %s\n", i, b.ifname, mac_string(b.mac).c_str(), b.mtu,
                     b.endpoints, b.flags & XEN2MX_BOARD_UP ? "up" : "down");
+    }
+    return 0;
+}
+
+int cmd_endpoints() {
+    const int fd = open_device();
+    std::vector<xen2mx_endpoint_entry> entries;
+    if (int ret = xen2mx::device::list_endpoints(fd, &entries)) {
+        std::printf("FAIL: endpoint list: %s\n", std::strerror(-ret));
+        return 1;
+    }
+    for (const xen2mx_endpoint_entry& e : entries) {
+        const std::string uid = e.uid == XEN2MX_NO_UID ? "-" : std::to_string(e.uid);
+        std::printf("ENDPOINT %u %u %d %s %.*s\n", e.board, e.endpoint, e.pid, uid.c_str(),
+                    static_cast<int>(strnlen(e.owner, sizeof e.owner)), e.owner);
     }
     return 0;
 }
@@ -680,6 +697,7 @@ int main(int argc, char** argv) {
     if (cmd == "info") return cmd_info();
     if (cmd == "counters") return cmd_counters(argc > 2 ? static_cast<uint32_t>(std::atoi(argv[2])) : XEN2MX_ALL_BOARDS);
     if (cmd == "counter" && argc > 2) return cmd_counter(argv[2]);
+    if (cmd == "endpoints") return cmd_endpoints();
     if ((cmd == "attach" || cmd == "detach") && argc > 2) return cmd_attach(cmd == "attach", argv[2]);
     if (cmd == "abuse") return cmd_abuse();
     if (cmd == "local") return cmd_local();
@@ -700,7 +718,7 @@ int main(int argc, char** argv) {
     if (cmd == "regflood") return cmd_regflood();
     if (cmd == "runas" && argc > 3) return cmd_runas(std::atoi(argv[2]), argv + 3);
     if (cmd == "forge" && argc > 3) return cmd_forge(argv[2], std::atoi(argv[3]));
-    std::fprintf(stderr, "usage: kmod_tool info|counters [BOARD]|counter NAME|attach IF|detach IF|abuse|local|"
+    std::fprintf(stderr, "usage: kmod_tool info|counters [BOARD]|counter NAME|endpoints|attach IF|detach IF|abuse|local|"
                          "hold N|listen EP SECONDS|forge MAC EP|nack|nackflood N|nackremote MAC EP|traffic N|regions|\n"
                          "reglimit|memlock|regflood|runas UID CMD...\n");
     return 2;

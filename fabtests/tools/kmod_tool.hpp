@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "device/ioctls.hpp"
 #include "uapi/xen2mx.h"
 
 namespace kmod_tool {
@@ -31,8 +32,7 @@ inline void check(bool ok, const std::string& what) {
     std::fflush(stdout);
 }
 
-// ioctl's result as 0 or -errno.
-inline int xioctl(int fd, unsigned long request, void* arg) { return ::ioctl(fd, request, arg) == 0 ? 0 : -errno; }
+using xen2mx::device::xioctl;
 
 inline int open_device() {
     const int fd = ::open("/dev/" XEN2MX_DEVICE_NAME, O_RDWR | O_CLOEXEC);

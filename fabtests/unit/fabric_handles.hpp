@@ -1,5 +1,5 @@
-// Owning handles for libfabric objects, shared by the tests that drive the
-// provider through the real libfabric.
+// Owning handles for libfabric objects, shared by the tests and the tools
+// (fabtests/tools) that drive the provider through the real libfabric.
 #pragma once
 
 #include <chrono>

@@ -114,6 +114,14 @@ public:
     // Ethernet link does). Otherwise frames go to the one link of the route.
     void set_board_delivery(bool on) { board_delivery_ = on; }
 
+    // Frames from a board reach each receiver one per `polls` polls of
+    // it, each behind the last: a slow sender, whose frames trickle in
+    // long after it was asked for them. 0: at once again.
+    void pace(uint64_t mac, unsigned polls) {
+        if (polls) pace_[mac] = polls;
+        else pace_.erase(mac);
+    }
+
     // Cuts an address off, or reconnects it: while cut, every frame from or
     // to it is lost.
     void cut(uint64_t mac, uint8_t endpoint, bool off) {
@@ -145,6 +153,7 @@ private:
     std::set<Key> cut_;
     std::map<std::pair<uint64_t, uint64_t>, size_t> path_limits_;
     Rewrite rewrite_;
+    std::map<uint64_t, unsigned> pace_;
     NetworkStats stats_;
 };
 
@@ -242,6 +251,7 @@ private:
     }
 
     void release_held() {
+        ++polls_;
         for (auto it = held_.begin(); it != held_.end();) {
             if (--it->polls_left == 0) {
                 to_inbox(std::move(*it));
@@ -263,6 +273,8 @@ private:
     size_t inbox_high_water_ = 0;
     std::deque<Frame> inbox_;
     std::vector<Frame> held_;
+    uint64_t polls_ = 0;
+    uint64_t paced_until_ = 0;  // the poll at which the last paced frame comes
     std::shared_ptr<PullService> pulls_;
 };
 
@@ -286,7 +298,10 @@ inline bool MemoryNetwork::idle() const {
 }
 
 inline void MemoryNetwork::enqueue(MemoryLink& to, const std::vector<uint8_t>& bytes, const link::Route& from) {
-    if (chance(faults_.reorder) && faults_.reorder_window > 0) {
+    if (auto paced = pace_.find(from.mac); paced != pace_.end()) {
+        to.paced_until_ = std::max(to.paced_until_, to.polls_) + paced->second;
+        to.held_.push_back({bytes, from, static_cast<unsigned>(to.paced_until_ - to.polls_)});
+    } else if (chance(faults_.reorder) && faults_.reorder_window > 0) {
         ++stats_.reordered;
         const unsigned polls = std::uniform_int_distribution<unsigned>(1, faults_.reorder_window)(rng_);
         to.held_.push_back({bytes, from, polls});

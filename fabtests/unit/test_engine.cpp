@@ -409,6 +409,34 @@ TEST_P(Classes, SyncSendCompletesOnlyOncePulled) {
     }
 }
 
+// A sender whose replies trickle in, each well within the resend delay but
+// the whole block far beyond it: the receiver must not ask for blocks
+// whose replies are still coming, or the sender sends them all again and
+// falls further behind with each request.
+TEST_P(Classes, SlowRepliesAreNotAskedForAgain) {
+    Pair p(config_for(GetParam()), GetParam().max_frame);
+    transfer(p, 1, 1, false, false, false);  // connected before the pacing
+    const Duration per_frame = p.a.config().resend_delay * 3 / 4;
+    p.w.net.pace(kMacA, static_cast<unsigned>(per_frame / kStep));
+    const size_t size = 512 * 1024;
+    const Bytes payload = pattern(7, size);
+    Bytes buffer(size + kGuard, kGuardByte);
+    const uint64_t frames_before = p.a.ep().counters().frames_sent;
+    ASSERT_EQ(post_recv(p.w, p.b, buffer.data(), size, 7), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, payload, 7), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(7) && p.b.recv_done(7); }, 600s));
+    EXPECT_EQ(p.a.send_done(7)->status, Status::Ok);
+    EXPECT_EQ(p.b.recv_done(7)->status, Status::Ok);
+    EXPECT_EQ(first_mismatch(buffer.data(), size, 7), size);
+    EXPECT_TRUE(guard_intact(buffer, size));
+    EXPECT_EQ(p.b.ep().counters().resends, 0u);
+    EXPECT_EQ(p.b.ep().counters().duplicates, 0u);
+    // Each reply sent once: the message's frames and a few for the
+    // rendezvous and acks, not a multiple of them.
+    const uint64_t replies = (size + p.a.config().limits.pull_reply_max - 1) / p.a.config().limits.pull_reply_max;
+    EXPECT_LT(p.a.ep().counters().frames_sent - frames_before, replies + 8);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engine, Classes, ::testing::ValuesIn(kVariants),
                          [](const ::testing::TestParamInfo<Variant>& info) { return std::string(info.param.name); });
 

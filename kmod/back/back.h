@@ -26,6 +26,7 @@ extern struct workqueue_struct *x2mb_wq;
 extern unsigned int x2mb_max_endpoints;
 extern unsigned int x2mb_max_ring_pages;
 extern bool x2mb_rx_event_batching;
+extern unsigned int x2mb_max_region_pages;
 
 /* Guest pages mapped into Dom0, each at its page's kernel address. */
 struct x2mb_map {
@@ -76,6 +77,7 @@ struct x2mb_dev {
 	atomic_t tx_inflight;      /* zero-copy sends whose pages are lent out (wait_var_event) */
 
 	atomic_t grants;           /* this device's pages mapped now */
+	atomic_t region_pages;     /* of them, in memory regions */
 	atomic64_t interrupts, requests, responses;
 	atomic64_t rx_events;       /* frames delivered with an event to the guest */
 	atomic64_t rx_events_saved; /* frames delivered behind unread ones, without */
@@ -91,6 +93,17 @@ int x2mb_chunk_read(struct x2mb_dev *dev, unsigned int chunk, size_t offset, voi
 
 /* xenbus.c */
 void x2mb_fatal(struct x2mb_dev *dev);
+
+static inline struct x2mb_ep *x2mb_ep_of(struct x2mb_dev *dev, s32 id)
+{
+	if (id < 0 || id >= XEN2MX_MAX_ENDPOINTS)
+		return NULL;
+	return dev->eps[id];
+}
+
+/* regions.c */
+int x2mb_region(struct x2mb_dev *dev, const struct x2mx_request *req);
+int x2mb_unregion(struct x2mb_dev *dev, const struct x2mx_request *req);
 
 /* requests.c */
 void x2mb_req_work(struct work_struct *work);

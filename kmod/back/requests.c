@@ -130,13 +130,6 @@ static const struct x2m_sink_ops x2mb_sink_ops = {
 	.deliver = x2mb_deliver,
 };
 
-static struct x2mb_ep *x2mb_ep_of(struct x2mb_dev *dev, s32 id)
-{
-	if (id < 0 || id >= XEN2MX_MAX_ENDPOINTS)
-		return NULL;
-	return dev->eps[id];
-}
-
 static int x2mb_open(struct x2mb_dev *dev, const struct x2mx_request *req, struct x2mx_response *rsp)
 {
 	u32 nr = req->u.open.nr_pages, slots = req->u.open.rx_slots, slot_bytes = req->u.open.rx_slot_bytes;
@@ -254,6 +247,12 @@ static void x2mb_handle(struct x2mb_dev *dev, const struct x2mx_request *req)
 		status = x2mb_send(dev, req);
 		if (status == X2MB_DEFERRED)
 			return;
+		break;
+	case X2MX_OP_REGION:
+		status = x2mb_region(dev, req);
+		break;
+	case X2MX_OP_UNREGION:
+		status = x2mb_unregion(dev, req);
 		break;
 	default:
 		status = -EOPNOTSUPP;

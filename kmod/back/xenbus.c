@@ -30,6 +30,9 @@ bool x2mb_rx_event_batching = true;
 module_param_named(rx_event_batching, x2mb_rx_event_batching, bool, 0644);
 MODULE_PARM_DESC(rx_event_batching,
 		 "1: a frame written behind unread ones sends the guest no event (one per burst); 0: one per frame");
+unsigned int x2mb_max_region_pages = 16384;
+module_param_named(max_region_pages, x2mb_max_region_pages, uint, 0644);
+MODULE_PARM_DESC(max_region_pages, "Guest pages the memory regions of one guest device may have mapped at once");
 
 static irqreturn_t x2mb_interrupt(int irq, void *data)
 {

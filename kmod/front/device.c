@@ -41,6 +41,10 @@ unsigned int x2mf_pinned_pages = 1024;
 module_param_named(pinned_pages, x2mf_pinned_pages, uint, 0644);
 MODULE_PARM_DESC(pinned_pages, "User pages one endpoint may have granted to Dom0 at once (zero-copy sends)");
 
+unsigned int x2mf_region_pages = 16384;
+module_param_named(region_pages, x2mf_region_pages, uint, 0644);
+MODULE_PARM_DESC(region_pages, "Pages the memory regions of one endpoint may hold pinned and granted to Dom0");
+
 atomic64_t x2mf_global_ctr[XEN2MX_CTR_MAX - XEN2MX_CTR_BOARD_MAX];
 
 X2M_EP_FILE_OPS(x2mf_file_ops, struct x2mf_ep, x2mf_endpoint_open, x2mf_endpoint_close)
@@ -94,6 +98,16 @@ static long x2mf_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (!ep)
 			return -ENOTCONN;
 		return x2mf_ioctl_wait(ep, uarg);
+	case XEN2MX_IOC_REGION_REGISTER:
+		ep = x2m_ep_file_ep(file);
+		if (!ep)
+			return -ENOTCONN;
+		return x2mf_region_register(ep, uarg);
+	case XEN2MX_IOC_REGION_DEREGISTER:
+		ep = x2m_ep_file_ep(file);
+		if (!ep)
+			return -ENOTCONN;
+		return x2mf_region_deregister(ep, uarg);
 	default:
 		return -ENOTTY;
 	}

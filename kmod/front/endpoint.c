@@ -46,6 +46,7 @@ static void x2mf_endpoint_release(struct kref *ref)
 {
 	struct x2mf_ep *ep = container_of(ref, struct x2mf_ep, ref);
 
+	x2mf_regions_release(ep);
 	x2mf_endpoint_ungrant(ep);
 	kfree(ep->refs);
 	vfree(ep->map);
@@ -107,16 +108,17 @@ static int x2mf_endpoint_grant(struct x2mf_ep *ep, unsigned int pages)
 	return 0;
 }
 
-/* Posts a request that waits for its answer (OPEN, CLOSE); the answer's status. */
-static int x2mf_call(struct x2mf_dev *dev, u32 generation, struct x2mx_request *req, const void *chunk_data,
+/* Posts a request that waits for its answer (OPEN, CLOSE, REGION, UNREGION); the answer's status. */
+int x2mf_call(struct x2mf_dev *dev, u32 generation, struct x2mx_request *req, const void *chunk_data,
 		     size_t chunk_bytes, struct x2mx_response *rsp)
 {
 	struct x2mf_waiter waiter;
 	unsigned int slot;
 	int ret;
 
-	/* CLOSE may not give up: Dom0 would keep the endpoint. */
-	ret = x2mf_slot_get(dev, generation, X2MF_SLOT_WAIT, req->op != X2MX_OP_CLOSE, &slot);
+	/* CLOSE and UNREGION may not give up: Dom0 would keep what they let go. */
+	ret = x2mf_slot_get(dev, generation, X2MF_SLOT_WAIT,
+			    req->op != X2MX_OP_CLOSE && req->op != X2MX_OP_UNREGION, &slot);
 	if (ret)
 		return ret;
 	if (chunk_bytes)
@@ -158,6 +160,7 @@ int x2mf_endpoint_open(struct x2mf_ep **out, struct xen2mx_endpoint_open *req)
 	init_waitqueue_head(&ep->wait);
 	atomic_set(&ep->pinned, 0);
 	atomic_set(&ep->zc_pending, 0);
+	mutex_init(&ep->region_mutex);
 	ep->flags = req->flags;
 	x2mf_global_add(XEN2MX_CTR_ENDPOINTS_OPEN, 1);
 

@@ -26,6 +26,7 @@
 extern unsigned int x2mf_rx_ring_kb;
 extern unsigned int x2mf_events;
 extern unsigned int x2mf_pinned_pages;
+extern unsigned int x2mf_region_pages;
 extern atomic64_t x2mf_global_ctr[XEN2MX_CTR_MAX - XEN2MX_CTR_BOARD_MAX];
 static inline void x2mf_global_add(int counter, s64 value)
 {
@@ -33,6 +34,7 @@ static inline void x2mf_global_add(int counter, s64 value)
 }
 
 struct x2mf_zc;
+struct x2mf_region;
 
 /* Someone sleeping until the response to its request comes. */
 struct x2mf_waiter {
@@ -119,6 +121,11 @@ struct x2mf_ep {
 	wait_queue_head_t wait;
 	atomic_t pinned;            /* user pages lent out now */
 	atomic_t zc_pending;
+
+	/* Memory regions (region.c): Dom0 maps them while they are here. */
+	struct mutex region_mutex;
+	struct x2mf_region *regions[XEN2MX_REGION_IDS];
+	unsigned int region_pages;
 };
 
 /* bus.c */
@@ -144,6 +151,13 @@ bool x2mf_endpoint_pending(struct x2mf_ep *ep);
 void x2mf_endpoints_fail(struct x2mf_dev *dev);
 void x2mf_endpoints_wake(struct x2mf_dev *dev);
 void x2mf_ungrant(grant_ref_t ref, struct page *page);
+int x2mf_call(struct x2mf_dev *dev, u32 generation, struct x2mx_request *req, const void *chunk_data,
+	      size_t chunk_bytes, struct x2mx_response *rsp);
+
+/* region.c */
+long x2mf_region_register(struct x2mf_ep *ep, void __user *arg);
+long x2mf_region_deregister(struct x2mf_ep *ep, void __user *arg);
+void x2mf_regions_release(struct x2mf_ep *ep);
 
 /* send.c */
 int x2mf_send(struct x2mf_ep *ep, const struct xen2mx_send *req);

@@ -61,6 +61,23 @@
  *                  the frontend may then end the grants and report
  *                  XEN2MX_EVENT_SEND_DONE. A frame without segments is
  *                  answered once it is handed to the NIC.
+ *   X2MX_OP_REGION endpoint, chunk: a struct x2mx_region_desc, then
+ *                  region.nr_segs struct x2mx_segment entries at
+ *                  X2MX_REGION_SEGS_OFFSET: the region's bytes, in order,
+ *                  one entry per granted guest page. Entries run on while
+ *                  one ends its page and the next starts the following one
+ *                  at offset 0; the region may have XEN2MX_REGION_SEGS_MAX
+ *                  such runs. The backend maps the pages read-only and
+ *                  gives them to xen2mx.ko as a memory region of the
+ *                  endpoint: PULLs from the region's one peer are answered
+ *                  in Dom0 from the guest's pages, the guest's process not
+ *                  involved. Errors as for XEN2MX_IOC_REGION_REGISTER
+ *                  (-EEXIST, -ENOSPC, -EINVAL...).
+ *   X2MX_OP_UNREGION endpoint, region.id. After the response the backend
+ *                  has unmapped the region's pages (the network stack let
+ *                  go of them too), so the guest may end their grants.
+ *                  Closing the endpoint or the connection unmaps its
+ *                  regions as well.
  *
  * The ring page past the ring (X2MX_STATS_OFFSET on) holds struct
  * x2mx_stats: the per-board counters of uapi/xen2mx.h (XEN2MX_CTR_SENT ..
@@ -88,6 +105,8 @@
 #define X2MX_OP_OPEN 1
 #define X2MX_OP_CLOSE 2
 #define X2MX_OP_SEND 3
+#define X2MX_OP_REGION 4
+#define X2MX_OP_UNREGION 5
 
 #define X2MX_TX_CHUNKS 64        /* = the ring's slot count */
 #define X2MX_CHUNK_PAGES_MAX 4
@@ -113,6 +132,11 @@ struct x2mx_request {
 			__u32 total;         /* the whole frame's length */
 			__u64 pad;
 		} send;
+		struct {
+			__u32 nr_segs;       /* REGION: entries in the chunk */
+			__u32 id;            /* UNREGION: the region */
+			__u64 pad;
+		} region;
 	} u;
 };
 
@@ -132,6 +156,19 @@ struct x2mx_segment {
 	__u16 offset;      /* in the page */
 	__u16 length;      /* offset + length <= XEN_PAGE_SIZE */
 };
+
+/* What the region is, for whom; as struct xen2mx_region of uapi/xen2mx.h. */
+struct x2mx_region_desc {
+	__u32 id;
+	__u32 reply_max;
+	__u8 peer_mac[6];
+	__u8 peer_endpoint;
+	__u8 seq;
+	__u16 peer_index;
+	__u16 replies_per_block;
+	__u32 pad;
+};
+#define X2MX_REGION_SEGS_OFFSET sizeof(struct x2mx_region_desc)
 
 DEFINE_RING_TYPES(x2mx, struct x2mx_request, struct x2mx_response);
 

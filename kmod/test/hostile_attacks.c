@@ -39,6 +39,8 @@ static const struct x2mh_attack_def x2mh_attacks[] = {
 	{ "send-ungranted-segments", x2mh_send_ungranted, true },
 	{ "send-refused-frames", x2mh_send_refused, true },
 	{ "rx-ring-lies", x2mh_rx_ring_lies, true },
+	{ "region-bad-requests", x2mh_region_bad, true },
+	{ "region-ungranted-pages", x2mh_region_ungranted, true },
 	{ "revoke-while-mapped", x2mh_revoke_while_mapped, true },
 	{ "garbage-requests", x2mh_garbage, true },
 	{ "request-flood", x2mh_request_flood, true },

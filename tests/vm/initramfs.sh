@@ -1,9 +1,10 @@
 #!/bin/bash
 # Packs the guests' initramfs: a static busybox, the kernel modules the
-# virtual NIC needs, xen2mx.ko, the guest scripts, and programs with every
-# shared library ldd finds for them (libfabric, the provider from the build
-# tree, Debian's fi_pingpong and fi_info, iproute2's tc, xen2mx_info, the
-# project's test programs).
+# virtual NIC needs, xen2mx.ko, the guest scripts (X2M_VM_TESTS or
+# guest/tests.sh as /x2m/tests.sh, with guest/barrier.sh, which it
+# sources), and programs with every shared library ldd finds for them
+# (libfabric, the provider from the build tree, Debian's fi_pingpong and
+# fi_info, iproute2's tc, xen2mx_info, the project's test programs).
 #   initramfs.sh KROOT KVER XEN2MX_KO OUT.cpio.gz PROGRAM...
 # A PROGRAM named *.so goes to /x2m/lib (the provider directory), anything
 # else to /x2m/bin.
@@ -19,6 +20,7 @@ mkdir -p "$stage"/{bin,dev,etc,proc,sys,tmp,run,root,home/x2m,x2m/bin,x2m/lib,li
 cp /bin/busybox "$stage/bin/busybox"
 cp "$here/guest/init" "$stage/init"
 cp "${X2M_VM_TESTS:-$here/guest/tests.sh}" "$stage/x2m/tests.sh"
+cp "$here/guest/barrier.sh" "$stage/x2m/barrier.sh"
 chmod 755 "$stage/init"
 cat >"$stage/etc/passwd" <<'P'
 root:x:0:0:root:/root:/bin/sh

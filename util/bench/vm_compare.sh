@@ -9,6 +9,11 @@
 #   kmod-zc      the same with full frames' payloads lent to the NIC
 #                zero-copy (FI_XEN2MX_KMOD_ZEROCOPY=1024), each send
 #                waiting until the NIC is done with its frame
+#   kmod-nopull  kmod with no memory region given to the kernel
+#                (FI_XEN2MX_KMOD_PULLS=0): the process answers the pulls of
+#                large messages itself, as with a module before regions;
+#                against kmod, what registering and deregistering each
+#                large send's region costs or saves
 #   ethernet     xen2mx over its raw-socket link (FI_XEN2MX_LINK=ethernet,
 #                AF_PACKET, root in the guest)
 #   udp          xen2mx's frames in UDP datagrams (FI_XEN2MX_LINK=udp)
@@ -33,7 +38,7 @@
 #   vm_compare.sh [rounds]
 # Environment: X2M_BUILD (build tree, default: the source tree),
 # VM_LATENCY_SIZES (default "8 256 4096 65536"), VM_BANDWIDTH_SIZES (default
-# "65536 1048576 4194304"), VM_VARIANTS (default all five above), VM_ITERATIONS (round trips per run for sizes up to 4 KiB, up
+# "65536 1048576 4194304"), VM_VARIANTS (default all six above), VM_ITERATIONS (round trips per run for sizes up to 4 KiB, up
 # to 64 KiB, up to 1 MiB, and larger; default "400 100 16 6"), VM_SECONDS (time limit of the whole guest run, default 900),
 # FI_PINGPONG, FI_INFO, X2M_VM_CACHE, X2M_VM_KEEP=1 (keep the consoles'
 # logs), VM_PIN=0|1, VM_NETDEV (udp, as the tests; stream: a TCP stream,
@@ -51,7 +56,7 @@ cache=${X2M_VM_CACHE:-$build/tests/vm/cache}
 latency_sizes=${VM_LATENCY_SIZES:-"8 256 4096 65536"}
 bandwidth_sizes=${VM_BANDWIDTH_SIZES:-"65536 1048576 4194304"}
 sizes=$(printf '%s\n' $latency_sizes $bandwidth_sizes | sort -nu | tr '\n' ' ')
-variants=${VM_VARIANTS:-"kmod kmod-zc ethernet udp tcp;ofi_rxm"}
+variants=${VM_VARIANTS:-"kmod kmod-zc kmod-nopull ethernet udp tcp;ofi_rxm"}
 seconds=${VM_SECONDS:-900}
 iterations=${VM_ITERATIONS:-"400 100 16 6"}
 baseline='tcp;ofi_rxm'

@@ -12,27 +12,14 @@
 export FI_PROVIDER_PATH=/x2m/lib
 export HOME=/tmp
 kver=$(uname -r)
-step=0
 
 note() { echo "BENCH-NOTE [$X2M_ROLE] $*"; }
 
-# Both guests wait here for each other, over a TCP connection on the link.
-# Guest b waits longer than a run may last, so that a run that hangs on one
-# side does not leave the two guests out of step.
-barrier() {
-    step=$((step + 1))
-    barrier_port=$((7100 + step % 1000))
-    if [ "$X2M_ROLE" = a ]; then
-        timeout 300 nc -l -p "$barrier_port" </dev/null >/dev/null 2>&1 || note "barrier $step timed out"
-    else
-        i=0
-        until echo go | timeout 3 nc "$X2M_PEER_IP" "$barrier_port" >/dev/null 2>&1; do
-            i=$((i + 1))
-            [ $i -lt 2000 ] || { note "barrier $step timed out"; return; }
-            sleep 0.1
-        done
-    fi
-}
+# Both guests wait here for each other. Each waits longer than a run may
+# last, so that a run that hangs on one side does not leave the two guests
+# out of step; a missed barrier is noted, not fatal.
+. /x2m/barrier.sh
+barrier() { x2m_barrier 300 note; }
 
 # The module owns eth0's MXoE frames only while a kmod variant runs: with
 # the board detached, the ethernet link's raw socket is alone to see them.

@@ -61,11 +61,12 @@ void print_json(const Snapshot& s, std::FILE* out) {
         for (size_t i = 0; i < s.endpoints.size(); ++i) {
             const xen2mx_endpoint_entry& e = s.endpoints[i];
             std::fprintf(out,
-                         "%s\n    {\"board\": %u, \"id\": %u, \"pid\": %d, \"uid\": %u, \"command\": %s, "
+                         "%s\n    {\"board\": %u, \"id\": %u, \"pid\": %d, \"uid\": %s, \"command\": %s, "
                          "\"flags\": %s, \"session\": %s, \"rx_frames\": %llu, \"rx_bytes\": %llu, "
                          "\"tx_frames\": %llu, \"tx_bytes\": %llu, \"drops\": %llu, \"pages_pinned\": %u, "
                          "\"zerocopy_pending\": %u, \"regions\": %u, \"region_pages\": %u, \"pulls_served\": %llu}",
-                         i ? "," : "", e.board, e.endpoint, e.pid, e.uid,
+                         i ? "," : "", e.board, e.endpoint, e.pid,
+                         e.uid == XEN2MX_NO_UID ? "null" : std::to_string(e.uid).c_str(),
                          quoted(fixed_string(e.owner, sizeof e.owner)).c_str(), quoted(flag_names(e.flags)).c_str(),
                          e.session ? std::to_string(e.session).c_str() : "null",
                          static_cast<unsigned long long>(e.rx_frames), static_cast<unsigned long long>(e.rx_bytes),

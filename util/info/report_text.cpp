@@ -72,7 +72,7 @@ void print_endpoints(const Snapshot& s, std::FILE* out) {
         std::vector<std::string> row{std::to_string(e.board),
                                      std::to_string(e.endpoint),
                                      e.pid ? std::to_string(e.pid) : "-",
-                                     user_name(e.uid),
+                                     e.uid == XEN2MX_NO_UID ? "-" : user_name(e.uid),
                                      printable(fixed_string(e.owner, sizeof e.owner)),
                                      e.flags ? flag_names(e.flags) : "-",
                                      std::to_string(e.rx_frames),

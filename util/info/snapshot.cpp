@@ -1,19 +1,19 @@
 #include "info/snapshot.hpp"
 
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "device/ioctls.hpp"
 #include "link/unique_fd.hpp"
 
 namespace xen2mx::info {
 namespace {
 
-int xioctl(int fd, unsigned long request, void* arg) { return ::ioctl(fd, request, arg) == 0 ? 0 : -errno; }
+using device::xioctl;
 
 std::string why(int error) { return std::strerror(error); }
 
@@ -24,25 +24,6 @@ int read_counters(int fd, uint32_t board, std::vector<uint64_t>* out) {
     if (int ret = xioctl(fd, XEN2MX_IOC_COUNTERS, &c)) return ret;
     const uint32_t count = c.count < std::size(c.values) ? c.count : std::size(c.values);
     out->assign(c.values, c.values + count);
-    return 0;
-}
-
-// Batches of this many entries: the list is as long as it is, the buffer not.
-constexpr uint32_t kBatch = 64;
-
-int read_endpoints(int fd, std::vector<xen2mx_endpoint_entry>* out) {
-    std::vector<xen2mx_endpoint_entry> batch(kBatch);
-    xen2mx_list_endpoints req{};
-    req.board = XEN2MX_ALL_BOARDS;
-    req.cursor = 0;
-    while (req.cursor != XEN2MX_LIST_END) {
-        req.count = kBatch;
-        req.entry_bytes = sizeof(xen2mx_endpoint_entry);
-        req.entries = reinterpret_cast<uintptr_t>(batch.data());
-        if (int ret = xioctl(fd, XEN2MX_IOC_LIST_ENDPOINTS, &req)) return ret;
-        out->insert(out->end(), batch.begin(), batch.begin() + req.count);
-        if (req.count == 0 && req.cursor != XEN2MX_LIST_END) return -EIO;  // no progress: a module bug
-    }
     return 0;
 }
 
@@ -90,7 +71,7 @@ int take_snapshot(const std::string& device, Snapshot* out, std::string* error) 
         *error = "counters: " + why(-ret);
         return 1;
     }
-    const int ret = read_endpoints(fd.get(), &out->endpoints);
+    const int ret = device::list_endpoints(fd.get(), &out->endpoints);
     if (ret == -ENOTTY) {
         out->endpoints_listed = false;  // a module older than the listing
     } else if (ret) {

@@ -176,6 +176,9 @@ struct xen2mx_counters {
  */
 #define XEN2MX_LIST_END 0xffffffffu
 #define XEN2MX_OWNER_LEN 32
+/* The uid of an endpoint the kernel holds for a kernel owner (a Xen
+ * guest's, in Dom0, owned by "domN"): (uid_t)-1 is nobody's uid. */
+#define XEN2MX_NO_UID 0xffffffffu
 struct xen2mx_endpoint_entry {
 	__u32 board;
 	__u32 endpoint;       /* its id */
@@ -183,8 +186,10 @@ struct xen2mx_endpoint_entry {
 	__u32 session;        /* 0 unless the caller has CAP_NET_ADMIN */
 	__s32 pid;            /* the process that opened it, in the caller's pid namespace;
 	                       * 0 for none or one that namespace cannot see */
-	__u32 uid;            /* its user, in the caller's user namespace */
-	char owner[XEN2MX_OWNER_LEN]; /* that process's command name, NUL-terminated */
+	__u32 uid;            /* its user, in the caller's user namespace;
+	                       * XEN2MX_NO_UID when no process opened it */
+	char owner[XEN2MX_OWNER_LEN]; /* that process's command name, or the kernel
+	                               * owner's name ("domN"); NUL-terminated */
 	__u64 rx_frames;      /* put into its ring */
 	__u64 rx_bytes;
 	__u64 tx_frames;      /* sent from it */

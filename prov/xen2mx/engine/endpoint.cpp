@@ -122,6 +122,17 @@ struct Endpoint::Pull {
         uint64_t offset = 0;
         uint32_t length = 0;
         uint64_t missing = 0;  // a bit per PULL_REPLY still to come
+        // A sender answers PULLs in the order they came and may take
+        // longer than the resend delay over a block; asking again for one
+        // whose replies are still coming has it send the whole block
+        // twice. So a block is asked for again at once when the sender
+        // went on to a block asked for after it (what it lacks was lost),
+        // and otherwise only once it heard nothing for its delay and
+        // either its replies stopped or the whole pull is silent.
+        TimePoint heard{};    // its last request or reply
+        Duration delay{};
+        uint32_t order = 0;   // when it was last asked for, in the pull's requests
+        bool answered = false;  // a reply came since then
     };
     bool active = false;
     uint32_t generation = 1;
@@ -138,7 +149,15 @@ struct Endpoint::Pull {
     std::array<Block, kPullWindow> blocks{};
     TimePoint last_progress{};
     TimePoint last_request{};
-    Duration delay{};
+    uint32_t requests = 0;
+    uint32_t answered_order = 0;  // the latest-asked block a reply came for
+
+    // When the block is due to be asked for again.
+    TimePoint block_due(const Block& block) const {
+        if (answered_order > block.order) return block.heard;
+        const TimePoint since = block.answered ? block.heard : std::max({block.heard, last_request, last_progress});
+        return since + block.delay;
+    }
 
     uint32_t handle(uint32_t index) const { return (index << 22) | (generation & 0x3fffff); }
 };
@@ -1720,7 +1739,7 @@ void Endpoint::start_pull(RecvRequest* recv, PeerId peer, uint8_t region, uint8_
     }
     pull.blocks = {};
     pull.last_progress = pull.last_request = now_;
-    pull.delay = config_.resend_delay;
+    pull.requests = pull.answered_order = 0;
     feed_pull(pull);
 }
 
@@ -1772,7 +1791,11 @@ void Endpoint::request_block(Pull& pull, size_t block) {
         slot.missing = frames >= 64 ? ~uint64_t{0} : (uint64_t{1} << frames) - 1;
         pull.requested += slot.length;
         if (pull.windowed) pull_bytes_out_ += slot.length;
+        slot.delay = config_.resend_delay;
     }
+    slot.heard = pull.last_request = now_;
+    slot.order = ++pull.requests;
+    slot.answered = false;
     Partner& partner = partners_[pull.peer];
     const uint32_t index = static_cast<uint32_t>(&pull - pulls_.data());
     std::array<uint8_t, wire::kMaxHeaderLength> header;
@@ -1791,7 +1814,6 @@ void Endpoint::request_block(Pull& pull, size_t block) {
     request.frame_index = static_cast<uint32_t>(slot.offset / pull.reply_max);
     const size_t n = wire::encode_pull_request(head_for(partner), request, config_.mode, header);
     send_frame(partner.route, {header.data(), n}, {});
-    pull.last_request = now_;
 }
 
 void Endpoint::on_pull(const wire::Frame& frame, const link::Route& from) {
@@ -1896,8 +1918,10 @@ void Endpoint::on_pull_reply(const wire::Frame& frame) {
         RecvRequest* recv = pull.recv;
         copy_to_iov({recv->dest.data(), recv->dest_count}, reply.msg_offset, frame.payload);
         pull.received += reply.frame_length;
-        pull.last_progress = now_;
-        pull.delay = config_.resend_delay;
+        pull.last_progress = block.heard = now_;
+        block.delay = config_.resend_delay;
+        block.answered = true;
+        pull.answered_order = std::max(pull.answered_order, block.order);
         if (block.missing == 0) {
             block.in_use = false;
             if (pull.windowed) pull_bytes_out_ -= block.length;
@@ -2175,11 +2199,14 @@ void Endpoint::timers(TimePoint now) {
         if (!pull.active) continue;
         if (now - pull.last_progress >= config_.peer_timeout) {
             finish_pull(pull, Status::PeerTimeout);
-        } else if (now - pull.last_request >= pull.delay) {
-            pull.delay = std::min(pull.delay * 2, config_.resend_delay_max);
-            ++counters_.resends;
-            for (size_t b = 0; b < kPullWindow; ++b)
-                if (pull.blocks[b].in_use) request_block(pull, b);
+        } else {
+            for (size_t b = 0; b < kPullWindow; ++b) {
+                auto& block = pull.blocks[b];
+                if (!block.in_use || now < pull.block_due(block)) continue;
+                block.delay = std::min(block.delay * 2, config_.resend_delay_max);
+                ++counters_.resends;
+                request_block(pull, b);
+            }
         }
     }
 }
@@ -2207,7 +2234,9 @@ TimePoint Endpoint::next_timer() const {
     }
     if (active_pulls_) {
         for (const Pull& pull : pulls_) {
-            if (pull.active) next = std::min(next, pull.last_request + pull.delay);
+            if (!pull.active) continue;
+            for (const auto& block : pull.blocks)
+                if (block.in_use) next = std::min(next, pull.block_due(block));
         }
     }
     return next;

@@ -4,7 +4,6 @@
 # prints one PASS or FAIL line on the console, which the host reads.
 export FI_PROVIDER_PATH=/x2m/lib
 export HOME=/tmp
-barrier_step=0
 kver=$(uname -r)
 peer_log=/tmp/log
 
@@ -19,21 +18,10 @@ check() {
 as_user() { kmod_tool runas 1000 "$@"; }
 counter() { kmod_tool counter "$1"; }
 
-# barrier: both guests wait here for each other (at most 120 s).
-barrier() {
-    barrier_step=$((barrier_step + 1))
-    port=$((7100 + barrier_step))
-    if [ "$X2M_ROLE" = a ]; then
-        timeout 120 nc -l -p "$port" </dev/null >/dev/null 2>&1 || fail "barrier $barrier_step ($1)"
-    else
-        i=0
-        until echo go | timeout 3 nc "$X2M_PEER_IP" "$port" >/dev/null 2>&1; do
-            i=$((i + 1))
-            [ $i -lt 300 ] || { fail "barrier $barrier_step ($1)"; return; }
-            sleep 0.3
-        done
-    fi
-}
+. /x2m/barrier.sh
+# barrier WHAT: both guests wait here for each other (at most 120 s); a
+# guest left waiting fails.
+barrier() { x2m_barrier 120 fail "$1"; }
 
 # ---------------------------------------------------------------- the module
 if insmod /lib/modules/$kver/xen2mx.ko ifnames=eth0 >/tmp/insmod.out 2>&1; then

@@ -3,7 +3,8 @@
 # archive appended to the one tests/vm/xen/dom0_initramfs.sh makes; the
 # kernel unpacks both, the later one winning): guest/dom0-guests.sh as
 # /x2m/dom0-tests.sh (Dom0's /init runs it), the guests' xl configuration,
-# the bridge and xen-netback modules with their dependencies in load order,
+# the bridge, xen-netback and e1000 (the two-host test's NIC) modules with
+# their dependencies in load order,
 # util/xen2mx-xl, and XEN2MX_INFO (util/xen2mx_info) with the libraries
 # Dom0's rootfs (ROOTFS) lacks. The split driver's modules and
 # xen2mx-attach/-detach are in the base archive. With X2M_XEN_BENCH set
@@ -35,7 +36,7 @@ done
 moddir=$kroot/lib/modules/$kver
 order=$stage/x2m/groups/modules/order
 : >"$order"
-for name in bridge xen-netback; do
+for name in bridge xen-netback e1000; do
     line=$(grep -E "(^|/)$name\.ko(\.xz)?:" "$moddir/modules.dep" | head -n 1)
     [ -n "$line" ] || { echo "no module $name in $moddir" >&2; exit 1; }
     # modules.dep lists the dependencies of a module nearest first.

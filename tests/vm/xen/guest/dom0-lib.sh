@@ -2,14 +2,15 @@
 # toolstack's start.
 export PATH=$(ls -d /usr/lib/xen-4.17*/bin 2>/dev/null | head -n 1):$PATH
 
-# check WHAT COMMAND...: a PASS or FAIL line for COMMAND's status.
+# check WHAT COMMAND...: a PASS or FAIL line for COMMAND's status, signed
+# $me (dom0 unless the script names itself otherwise).
 check() {
     local what=$1
     shift
     if "$@" >/tmp/check.out 2>&1; then
-        echo "PASS: dom0: $what"
+        echo "PASS: ${me:-dom0}: $what"
     else
-        echo "FAIL: dom0: $what: $(tail -n 3 /tmp/check.out | tr '\n' ' ')"
+        echo "FAIL: ${me:-dom0}: $what: $(tail -n 3 /tmp/check.out | tr '\n' ' ')"
         return 1
     fi
 }
@@ -65,13 +66,13 @@ start_toolstack() {
     check "xenconsoled starts, logging guest consoles" \
         "$libexec/bin/xenconsoled" --pid-file=/var/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console
     check "xl info answers (toolstack up)" xl info
-    echo "dom0: $(xl info 2>/dev/null | grep -E '^(xen_version|total_memory|free_memory)' | tr -s ' ' | tr '\n' ' ')"
+    echo "${me:-dom0}: $(xl info 2>/dev/null | grep -E '^(xen_version|total_memory|free_memory)' | tr -s ' ' | tr '\n' ' ')"
 }
 
 # kernel_log_clean: Dom0's kernel log has none of the marks of a kernel
 # in trouble (shown when it has).
 kernel_log_clean() {
     local marks='BUG|Oops|WARNING|general protection|refcount'
-    dmesg | grep -E "$marks|Call Trace" | head -n 20 | sed 's/^/dom0 kernel: /'
+    dmesg | grep -E "$marks|Call Trace" | head -n 20 | sed "s/^/${me:-dom0} kernel: /"
     ! dmesg | grep -qE "$marks"
 }

@@ -62,11 +62,23 @@ if check "xl create of the PV guest" xl create /x2m/domu.cfg; then
             kmod_tool counters | sed 's/^/dom0: /'
             check "the guest's frames went through Dom0's board (sent_loopback > 0)" \
                 test "$(counter sent_loopback)" -gt 0
+            # kmod_tool regions: three PULLs answered from the guest's
+            # region, two asking past it dropped.
+            check "Dom0 answered PULLs from the guest's regions (pulls_served $(counter pulls_served) >= 3)" \
+                test "$(counter pulls_served)" -ge 3
+            check "Dom0 dropped the PULLs past the guest's region (pull_errors $(counter pull_errors) >= 2)" \
+                test "$(counter pull_errors)" -ge 2
+            check "the guest's regions are gone from Dom0 (regions 0, region_pages 0)" \
+                test "$(counter regions) $(counter region_pages)" = "0 0"
             echo "dom0: requests answered with an error: $(cat $dev/bad_requests)"
 
             # The backend restarts under two open endpoints of the guest.
             wait_line "$log" X2M-DOMU-HOLDING 60
             check "the guest's 2 held endpoints are open in Dom0" test "$(cat $dev/endpoints)" = 2
+            # Held by the kernel for the guest: no pid, no user (not root).
+            kmod_tool endpoints | sed 's/^/dom0: /'
+            check "Dom0's listing shows the 2 as dom$domid's, with no pid and no user" \
+                test "$(kmod_tool endpoints | grep -c "^ENDPOINT 0 [0-9]* 0 - dom$domid\$")" = 2
             # A bound device holds the driver's module: unbind it first.
             check "unbind xen2mx-$domid-0 from xen2mx-back" sh -c "echo xen2mx-$domid-0 >$dev/driver/unbind"
             check "rmmod xen2mx-back under a connected guest" rmmod xen2mx-back
