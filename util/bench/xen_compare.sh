@@ -5,14 +5,15 @@
 # bridge xenbr0 and xen2mx-back.ko, guests g1 and g2 with xen2mx-front.ko
 # and a netfront each on that bridge), comparing between the same guests:
 #   kmod         xen2mx over the split driver (/dev/xen2mx of xen2mx-front,
-#                frames turned round in Dom0's board), zero-copy sends at
-#                their default threshold (FI_XEN2MX_KMOD_ZEROCOPY unset)
-#   kmod-copy    the same with every frame copied into the tx chunks the
-#                guest shares with Dom0 (FI_XEN2MX_KMOD_ZEROCOPY=0)
-#   kmod-copy-evall  the same with Dom0's backend sending the receiving
-#                guest an event for every frame (xen2mx-back.ko's
-#                rx_event_batching=0) instead of one per burst of frames
-#                the guest had not read yet
+#                frames turned round in Dom0's board) with its defaults:
+#                at a 1500-byte MTU every frame is copied into the tx
+#                chunks the guest shares with Dom0
+#   kmod-zc      the same with every full frame's payload lent zero-copy
+#                (FI_XEN2MX_KMOD_ZEROCOPY=1024: the guest's pages granted
+#                to Dom0 and put on the board as skb fragments)
+#   kmod-evall   kmod with Dom0's backend sending the receiving guest an
+#                event for every frame (xen2mx-back's rx_event_batching=0)
+#                instead of one per burst of frames the guest had not read
 #   tcp;ofi_rxm  libfabric's tcp provider under rxm over the netfronts
 #                (xen-netfront, xen-netback, Dom0's bridge): the baseline
 #                every ratio is taken against
@@ -32,9 +33,9 @@
 # Environment: X2M_BUILD (build tree, default: the source tree),
 # XEN_LATENCY_SIZES (default "8 1024"), XEN_BANDWIDTH_SIZES (default
 # "65536 1048576"), XEN_VARIANTS (default the five above), XEN_SKIP
-# (VARIANT:SIZE pairs not run; default "kmod:1048576", where each zero-copy
-# frame waits for its completion from Dom0 and a run outlasts its time
-# limit), XEN_ITERATIONS (round trips per run for sizes up to 4 KiB, up to
+# (VARIANT:SIZE pairs not run; default "kmod-zc:1048576", where each
+# zero-copy frame waits for its completion from Dom0, some 5 ms under
+# emulation, and a run outlasts its time limit), XEN_ITERATIONS (round trips per run for sizes up to 4 KiB, up to
 # 64 KiB, up to 1 MiB, and larger; default "200 30 6 3"), XEN_RUN_SECONDS
 # (time limit of one fi_pingpong run, 60), XEN_SECONDS (time limit of the
 # whole emulated machine, 1500), XEN_PIN=0|1, XEN_DIAG=1 (the guests' CPU
@@ -50,8 +51,8 @@ build=${X2M_BUILD:-$src}
 latency_sizes=${XEN_LATENCY_SIZES:-"8 1024"}
 bandwidth_sizes=${XEN_BANDWIDTH_SIZES:-"65536 1048576"}
 sizes=$(printf '%s\n' $latency_sizes $bandwidth_sizes | sort -nu | tr '\n' ' ')
-variants=${XEN_VARIANTS:-"kmod kmod-copy kmod-copy-evall tcp;ofi_rxm udp;ofi_rxd"}
-skip=${XEN_SKIP:-"kmod:1048576"}
+variants=${XEN_VARIANTS:-"kmod kmod-zc kmod-evall tcp;ofi_rxm udp;ofi_rxd"}
+skip=${XEN_SKIP:-"kmod-zc:1048576"}
 iterations=${XEN_ITERATIONS:-"200 30 6 3"}
 baseline='tcp;ofi_rxm'
 start=$(date +%s)
@@ -104,7 +105,7 @@ results=$work/results
 echo
 echo "fi_pingpong -e rdm between two PV guests of one Xen host (Xen 4.17 in QEMU TCG, 1 vCPU each$([ "${XEN_PIN:-1}" = 1 ] && echo ', pinned to processors 0 and 1')),"
 echo "server in g1, client in g2; median of $rounds rounds, variants alternated in each round."
-echo "kmod, kmod-copy: xen2mx through xen2mx-front and Dom0's xen2mx-back (copy: FI_XEN2MX_KMOD_ZEROCOPY=0);"
+echo "kmod: xen2mx through xen2mx-front and Dom0's xen2mx-back (frames copied to Dom0; -zc: full frames' pages lent, FI_XEN2MX_KMOD_ZEROCOPY=1024);"
 echo "-evall: Dom0 sends the receiving guest an event per frame (xen2mx-back rx_event_batching=0);"
 echo "tcp;ofi_rxm, udp;ofi_rxd: over the netfronts bridged in Dom0 (xen-netfront, xen-netback, xenbr0)."
 echo "In brackets: the ratio to $baseline between the same guests ('-': not run or every run failed)."
