@@ -43,3 +43,14 @@ table() {
         echo
     done
 }
+
+# both_tables LATENCY_SIZES BANDWIDTH_SIZES LATENCY_WHAT: the latency table
+# (LATENCY_WHAT says what the figure is) and the bandwidth table, then how
+# many runs failed.
+both_tables() {
+    local failed
+    table latency "one-way latency, microseconds ($3; ratio below 1: faster than $baseline)" "$1"
+    table bandwidth "bandwidth, MB/s (size / one-way latency; ratio above 1: faster than $baseline)" "$2"
+    failed=$(awk '$3 == "fail"' "$results" | wc -l)
+    [ "$failed" -eq 0 ] || echo "($failed runs failed; their notes are above)"
+}

@@ -145,10 +145,6 @@ echo "fi_pingpong -e rdm between two QEMU guests (TCG, 1 vCPU each, virtio-net, 
 echo "server in guest a, client in guest b; median of $rounds rounds, variants alternated in each round."
 echo "In brackets: the ratio to $baseline over the same virtual NIC ('-': every run failed)."
 echo "Emulated CPUs make every figure slow; compare the ratios."
-table latency "one-way latency, microseconds (fi_pingpong usec/xfer; ratio below 1: faster than $baseline)" \
-    "$latency_sizes"
-table bandwidth "bandwidth, MB/s (size / one-way latency; ratio above 1: faster than $baseline)" "$bandwidth_sizes"
-failed=$(awk '$3 == "fail"' "$work/results" | wc -l)
-[ "$failed" -eq 0 ] || echo "($failed runs failed; their notes are above)"
+both_tables "$latency_sizes" "$bandwidth_sizes" "fi_pingpong usec/xfer"
 [ -n "${VM_RESULTS:-}" ] || echo "== $(elapsed) in all"
 exit 0

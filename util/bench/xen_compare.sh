@@ -38,7 +38,10 @@
 # emulation, and a run outlasts its time limit), XEN_ITERATIONS (round trips per run for sizes up to 4 KiB, up to
 # 64 KiB, up to 1 MiB, and larger; default "200 30 6 3"), XEN_RUN_SECONDS
 # (time limit of one fi_pingpong run, 60), XEN_SECONDS (time limit of the
-# whole emulated machine, 1500), XEN_PIN=0|1, XEN_DIAG=1 (the guests' CPU
+# whole emulated machine, 1500), XEN_PIN=0|1, XEN_APPEND (more of Xen's
+# command line, e.g. sched_ratelimit_us=0: credit2 then lets a waking
+# Dom0 preempt a guest at once rather than after the guest's first 1000
+# us), XEN_DIAG=1 (the guests' CPU
 # time, steal included, around each run), X2M_VM_CACHE, X2M_VM_KEEP=1,
 # XEN_RESULTS=FILE (print the tables from the output of an earlier run,
 # kept with XEN_KEEP_OUTPUT=FILE, and boot nothing).
@@ -76,7 +79,7 @@ boot_host() {
         cat "$src/util/bench/guest_runs.sh" "$src/util/bench/xen_guest.sh"
     } >"$work/guest.sh"
     echo "== the guests run $rounds rounds of $(echo $sizes | wc -w) sizes x $(echo $variants | wc -w) variants"
-    X2M_SRC=$src X2M_BUILD=$build X2M_XEN_BENCH=$work/guest.sh X2M_XEN_PIN=${XEN_PIN:-1} \
+    X2M_SRC=$src X2M_BUILD=$build X2M_XEN_BENCH=$work/guest.sh X2M_XEN_PIN=${XEN_PIN:-1} X2M_XEN_APPEND=${XEN_APPEND:-} \
         X2M_XEN_SECONDS=${XEN_SECONDS:-1500} "$src/tests/vm/xen/groups/run.sh" >"$work/host.out" 2>&1
     rc=$?
     [ -z "${XEN_KEEP_OUTPUT:-}" ] || cp "$work/host.out" "$XEN_KEEP_OUTPUT"
@@ -105,15 +108,12 @@ results=$work/results
 echo
 echo "fi_pingpong -e rdm between two PV guests of one Xen host (Xen 4.17 in QEMU TCG, 1 vCPU each$([ "${XEN_PIN:-1}" = 1 ] && echo ', pinned to processors 0 and 1')),"
 echo "server in g1, client in g2; median of $rounds rounds, variants alternated in each round."
+[ -z "${XEN_APPEND:-}" ] || echo "Xen's command line also holds: $XEN_APPEND"
 echo "kmod: xen2mx through xen2mx-front and Dom0's xen2mx-back (frames copied to Dom0; -zc: full frames' pages lent, FI_XEN2MX_KMOD_ZEROCOPY=1024);"
 echo "-evall: Dom0 sends the receiving guest an event per frame (xen2mx-back rx_event_batching=0);"
 echo "tcp;ofi_rxm, udp;ofi_rxd: over the netfronts bridged in Dom0 (xen-netfront, xen-netback, xenbr0)."
 echo "In brackets: the ratio to $baseline between the same guests ('-': not run or every run failed)."
 echo "Emulated CPUs make every figure slow; compare the ratios."
-table latency "one-way latency, microseconds (fi_pingpong usec/xfer, half the round trip; ratio below 1: faster than $baseline)" \
-    "$latency_sizes"
-table bandwidth "bandwidth, MB/s (size / one-way latency; ratio above 1: faster than $baseline)" "$bandwidth_sizes"
-failed=$(awk '$3 == "fail"' "$work/results" | wc -l)
-[ "$failed" -eq 0 ] || echo "($failed runs failed; their notes are above)"
+both_tables "$latency_sizes" "$bandwidth_sizes" "fi_pingpong usec/xfer, half the round trip"
 [ -n "${XEN_RESULTS:-}" ] || echo "== $(elapsed) in all; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit 0
