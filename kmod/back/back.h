@@ -25,6 +25,7 @@
 extern struct workqueue_struct *x2mb_wq;
 extern unsigned int x2mb_max_endpoints;
 extern unsigned int x2mb_max_ring_pages;
+extern bool x2mb_rx_event_batching;
 extern unsigned int x2mb_max_region_pages;
 
 /* Guest pages mapped into Dom0, each at its page's kernel address. */
@@ -78,6 +79,8 @@ struct x2mb_dev {
 	atomic_t grants;           /* this device's pages mapped now */
 	atomic_t region_pages;     /* of them, in memory regions */
 	atomic64_t interrupts, requests, responses;
+	atomic64_t rx_events;       /* frames delivered with an event to the guest */
+	atomic64_t rx_events_saved; /* frames delivered behind unread ones, without */
 	atomic64_t bad_requests;   /* requests answered with an error */
 };
 

@@ -67,8 +67,13 @@ static int x2mb_ep_write_skb(struct x2mb_ep *ep, size_t offset, const struct sk_
 /*
  * A frame for a guest endpoint (xen2mx.ko's demultiplexer, under RCU with
  * bottom halves off): into the next receive slot of the guest's ring, then
- * the guest is told. The guest's consumer counter only decides whether
- * there is room.
+ * the guest is told, unless frames written before this one are still
+ * unread: the guest's process has not yet caught up, and it reads the ring
+ * up to its producer before it waits again (the frontend checks for
+ * pending frames after the consumer's last store). A burst of frames then
+ * costs the guest one event, not one each. The guest's consumer counter
+ * only decides whether there is room and whether to notify: a process that
+ * lies about it loses its own frames or wake-ups, nobody else's.
  */
 static int x2mb_deliver(struct x2m_endpoint *xep, void *priv, const u8 *eth, const struct sk_buff *skb)
 {
@@ -76,6 +81,7 @@ static int x2mb_deliver(struct x2m_endpoint *xep, void *priv, const u8 *eth, con
 	struct x2mb_dev *dev = ep->dev;
 	struct xen2mx_rx_slot head = {};
 	unsigned int length = ETH_HLEN + skb->len;
+	bool caught_up;
 	size_t slot;
 	int why = 0;
 
@@ -100,10 +106,20 @@ static int x2mb_deliver(struct x2m_endpoint *xep, void *priv, const u8 *eth, con
 	x2mb_ep_write(ep, slot, &head, sizeof(head));
 	ep->rx_prod++;
 	smp_store_release(&ep->ctl->rx_prod, ep->rx_prod);
+	/* The producer is out before the consumer is read; pairs with the
+	 * frontend's barrier between the process's consumer store and its
+	 * pending check, so that one of the two sees the other. */
+	smp_mb();
+	caught_up = READ_ONCE(ep->ctl->rx_cons) == ep->rx_prod - 1;
 	spin_unlock(&ep->lock);
 	x2mb_stat(dev, XEN2MX_CTR_RECEIVED, 1);
 	x2mb_stat(dev, XEN2MX_CTR_RECEIVED_BYTES, length);
-	notify_remote_via_irq(dev->irq);
+	if (caught_up || !READ_ONCE(x2mb_rx_event_batching)) {
+		atomic64_inc(&dev->rx_events);
+		notify_remote_via_irq(dev->irq);
+	} else {
+		atomic64_inc(&dev->rx_events_saved);
+	}
 	return 0;
 out:
 	x2mb_stat(dev, why, 1);

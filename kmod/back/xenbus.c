@@ -26,6 +26,10 @@ unsigned int x2mb_max_ring_pages = 1025;
 module_param_named(max_ring_pages, x2mb_max_ring_pages, uint, 0644);
 MODULE_PARM_DESC(max_ring_pages, "Pages one guest endpoint's receive memory may take (ctl page included)");
 
+bool x2mb_rx_event_batching = true;
+module_param_named(rx_event_batching, x2mb_rx_event_batching, bool, 0644);
+MODULE_PARM_DESC(rx_event_batching,
+		 "1: a frame written behind unread ones sends the guest no event (one per burst); 0: one per frame");
 unsigned int x2mb_max_region_pages = 16384;
 module_param_named(max_region_pages, x2mb_max_region_pages, uint, 0644);
 MODULE_PARM_DESC(max_region_pages, "Guest pages the memory regions of one guest device may have mapped at once");
@@ -245,12 +249,13 @@ static ssize_t ring_show(struct device *d, struct device_attribute *attr, char *
 		n = sysfs_emit(buf, "disconnected\n");
 	else
 		n = sysfs_emit(buf, "req_prod %u req_event %u rsp_prod %u rsp_event %u req_cons %u rsp_prod_pvt %u "
-				"interrupts %lld requests %lld responses %lld\n",
+				"interrupts %lld requests %lld responses %lld rx_events %lld rx_events_saved %lld\n",
 			       READ_ONCE(dev->ring.sring->req_prod), READ_ONCE(dev->ring.sring->req_event),
 			       READ_ONCE(dev->ring.sring->rsp_prod), READ_ONCE(dev->ring.sring->rsp_event),
 			       dev->ring.req_cons, dev->ring.rsp_prod_pvt,
 			       (long long)atomic64_read(&dev->interrupts), (long long)atomic64_read(&dev->requests),
-			       (long long)atomic64_read(&dev->responses));
+			       (long long)atomic64_read(&dev->responses), (long long)atomic64_read(&dev->rx_events),
+			       (long long)atomic64_read(&dev->rx_events_saved));
 	mutex_unlock(&dev->lock);
 	return n;
 }

@@ -289,7 +289,13 @@ void x2mf_endpoint_event(struct x2mf_ep *ep, u32 type, s32 status, u64 cookie)
 		wake_up_interruptible(&ep->wait);
 }
 
+/*
+ * Dom0 signals a frame only when the process had read every earlier one
+ * (back/requests.c): the process's last consumer store is ordered before
+ * the producer is read here, so that a frame Dom0 did not signal is seen.
+ */
 bool x2mf_endpoint_pending(struct x2mf_ep *ep)
 {
+	smp_mb();
 	return READ_ONCE(ep->dead) || x2m_ring_ctl_pending(ep->ctl);
 }

@@ -99,7 +99,8 @@ boot_guests() {
         echo "BENCH_DIAG=${VM_DIAG:-}"
         set -- $iterations
         echo "BENCH_SMALL_ITERS=$1 BENCH_MEDIUM_ITERS=$2 BENCH_LARGE_ITERS=$3 BENCH_HUGE_ITERS=$4"
-        cat "$src/util/bench/vm_guest.sh"
+        echo "BENCH_IFACE=eth0"
+        cat "$src/util/bench/guest_runs.sh" "$src/util/bench/vm_guest.sh"
     } >"$work/guest.sh"
     X2M_VM_TESTS=$work/guest.sh "$vm/initramfs.sh" "$KROOT" "$KVER" "$kbuild/xen2mx.ko" "$work/initrd.cpio.gz" \
         "$pingpong" "$info" "$build/.libs/libxen2mx-fi.so" "$build/fabtests/tools/kmod_tool" || {
@@ -136,56 +137,14 @@ else
 fi
 tr -d '\r' <"$work/b.log" | awk '$1 == "BENCH" {print $2, $3, $4, $5}' >"$work/results"
 
-median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "-"; else print a[int((NR + 1) / 2)]}'; }
-value() {  # value VARIANT SIZE FIELD: the median, or "-" when every run failed
-    awk -v v="$1" -v s="$2" -v f="$3" '$1 == v && $2 == s && $3 != "fail" {print $f}' "$work/results" | median
-}
-
-cell_value() {  # cell_value latency|bandwidth VARIANT SIZE
-    local usec
-    usec=$(value "$2" "$3" 3)
-    if [ "$1" = latency ] || [ "$usec" = - ]; then
-        echo "$usec"
-    else
-        awk -v s="$3" -v u="$usec" 'BEGIN {printf "%.2f", (u > 0 ? s / u : 0)}'
-    fi
-}
-
-# table latency|bandwidth TITLE SIZES: one row per size, one column per
-# variant, each cell the median and its ratio to the baseline's. Bandwidth
-# is the size over the one-way latency (what fi_pingpong's MB/sec is), from
-# the unrounded latency.
-table() {
-    local what=$1 title=$2 rows=$3 variant size v base cell
-    echo
-    echo "$title"
-    printf '%-9s' "size"
-    for variant in $variants; do printf '%18s' "$variant"; done
-    echo
-    for size in $rows; do
-        printf '%-9s' "$size"
-        base=$(cell_value "$what" "$baseline" "$size")
-        for variant in $variants; do
-            v=$(cell_value "$what" "$variant" "$size")
-            cell=$v
-            if [ "$v" != - ] && [ "$base" != - ] && [ "$variant" != "$baseline" ]; then
-                cell="$v ($(awk -v a="$v" -v b="$base" 'BEGIN {printf "%.2fx", (b > 0 ? a / b : 0)}'))"
-            fi
-            printf '%18s' "$cell"
-        done
-        echo
-    done
-}
+results=$work/results
+. "$src/util/bench/tables.sh"
 
 echo
 echo "fi_pingpong -e rdm between two QEMU guests (TCG, 1 vCPU each, virtio-net, frames in UDP datagrams),"
 echo "server in guest a, client in guest b; median of $rounds rounds, variants alternated in each round."
 echo "In brackets: the ratio to $baseline over the same virtual NIC ('-': every run failed)."
 echo "Emulated CPUs make every figure slow; compare the ratios."
-table latency "one-way latency, microseconds (fi_pingpong usec/xfer; ratio below 1: faster than $baseline)" \
-    "$latency_sizes"
-table bandwidth "bandwidth, MB/s (size / one-way latency; ratio above 1: faster than $baseline)" "$bandwidth_sizes"
-failed=$(awk '$3 == "fail"' "$work/results" | wc -l)
-[ "$failed" -eq 0 ] || echo "($failed runs failed; their notes are above)"
+both_tables "$latency_sizes" "$bandwidth_sizes" "fi_pingpong usec/xfer"
 [ -n "${VM_RESULTS:-}" ] || echo "== $(elapsed) in all"
 exit 0

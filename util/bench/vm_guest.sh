@@ -1,9 +1,10 @@
 # The guests' half of util/bench/vm_compare.sh, run by the test guests' /init
-# in place of tests/vm/guest/tests.sh. vm_compare.sh puts the settings in
-# front of this file:
+# in place of tests/vm/guest/tests.sh. vm_compare.sh puts the settings and
+# util/bench/guest_runs.sh (iterations, variants, results) in front of this
+# file:
 #   BENCH_ROUNDS    rounds; every round runs every size with every variant
 #   BENCH_SIZES     message sizes, bytes
-#   BENCH_VARIANTS  names from variant_env below, run in this order
+#   BENCH_VARIANTS  names from variant_env, run in this order
 #   BENCH_SECONDS   time limit of one fi_pingpong run
 # Guest a runs the fi_pingpong servers, guest b the clients; b prints one
 # line per run on the console, which the host reads:
@@ -19,34 +20,6 @@ note() { echo "BENCH-NOTE [$X2M_ROLE] $*"; }
 # out of step; a missed barrier is noted, not fatal.
 . /x2m/barrier.sh
 barrier() { x2m_barrier 300 note; }
-
-# Fewer round trips for larger messages: each run lasts a second or two
-# under emulation.
-iterations() {
-    if [ "$1" -le 4096 ]; then
-        echo "${BENCH_SMALL_ITERS:-400}"
-    elif [ "$1" -le 65536 ]; then
-        echo "${BENCH_MEDIUM_ITERS:-100}"
-    elif [ "$1" -le 1048576 ]; then
-        echo "${BENCH_LARGE_ITERS:-16}"
-    else
-        echo "${BENCH_HUGE_ITERS:-6}"
-    fi
-}
-
-# variant_env NAME: the provider (first word) and the environment of a
-# variant. Every xen2mx variant names eth0, the virtual NIC.
-variant_env() {
-    case $1 in
-    kmod) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0" ;;
-    kmod-zc) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0 FI_XEN2MX_KMOD_ZEROCOPY=1024" ;;
-    kmod-nopull) echo "xen2mx FI_XEN2MX_LINK=kmod FI_XEN2MX_IFACE=eth0 FI_XEN2MX_KMOD_PULLS=0" ;;
-    ethernet) echo "xen2mx FI_XEN2MX_LINK=ethernet FI_XEN2MX_IFACE=eth0" ;;
-    udp) echo "xen2mx FI_XEN2MX_LINK=udp FI_XEN2MX_IFACE=eth0" ;;
-    'tcp;ofi_rxm') echo "tcp;ofi_rxm FI_TCP_IFACE=eth0" ;;
-    *) return 1 ;;
-    esac
-}
 
 # The module owns eth0's MXoE frames only while a kmod variant runs: with
 # the board detached, the ethernet link's raw socket is alone to see them.
@@ -88,8 +61,7 @@ for round in $(seq "$BENCH_ROUNDS"); do
                 barrier
                 if env "$@" timeout "$BENCH_SECONDS" fi_pingpong -p "$provider" -e rdm -S "$size" -I "$iters" \
                     -P "$port" "$X2M_PEER_IP" >/tmp/pp.out 2>&1; then
-                    # bytes #sent #ack total time MB/sec usec/xfer Mxfers/sec
-                    result=$(awk '/^[0-9.]+[kmg]? +[0-9.]+[kmg]? +=/ {print $7, $6}' /tmp/pp.out | tail -n 1)
+                    result=$(pingpong_result /tmp/pp.out)
                 else
                     result=
                     note "client $variant $size (round $round): $(tail -n 3 /tmp/pp.out | tr '\n' ' ')"

@@ -7,7 +7,10 @@
 # their dependencies in load order,
 # util/xen2mx-xl, and XEN2MX_INFO (util/xen2mx_info) with the libraries
 # Dom0's rootfs (ROOTFS) lacks. The split driver's modules and
-# xen2mx-attach/-detach are in the base archive.
+# xen2mx-attach/-detach are in the base archive. With X2M_XEN_BENCH set
+# (the benchmark's guest script), Dom0 finds /x2m/groups/bench holding
+# X2M_XEN_PIN (1 by default: pin g1's and g2's vCPUs to different
+# processors).
 #   dom0_overlay.sh ROOTFS KROOT KVER GUEST_SECONDS OUT.cpio XEN2MX_INFO
 set -eu
 rootfs=$1 kroot=$2 kver=$3 guest_seconds=$4 out=$5 info=$6
@@ -20,6 +23,7 @@ mkdir -p "$stage/x2m/groups/modules"
 cp "$here/guest/dom0-guests.sh" "$stage/x2m/dom0-tests.sh"
 cp "$here/guest/guest.cfg" "$stage/x2m/groups/"
 echo "$guest_seconds" >"$stage/x2m/groups/guest-seconds"
+[ -z "${X2M_XEN_BENCH:-}" ] || echo "${X2M_XEN_PIN:-1}" >"$stage/x2m/groups/bench"
 mkdir -p "$stage/usr/local/sbin" "$stage/usr/local/bin"
 cp "$src/util/xen2mx-xl" "$stage/usr/local/sbin/"
 cp "$info" "$stage/usr/local/bin/xen2mx_info"

@@ -6,6 +6,8 @@
 # same image without Xen), the split driver's modules when given (KMOD_DIR
 # holding xen2mx-front.ko, xen2mx.ko and what they need), and the programs
 # of the build tree with every library ldd finds that the rootfs lacks.
+# With X2M_XEN_BENCH naming a script, that script goes in as /x2m/bench.sh,
+# which the driver then runs in place of the tests (util/bench/xen_compare.sh).
 #   guest_initramfs.sh ROOTFS KROOT KVER OUT KMOD_DIR|- PROGRAM...
 # A PROGRAM named *.so goes to /x2m/lib (the provider directory), anything
 # else to /x2m/bin.
@@ -22,6 +24,7 @@ cp "$here/guest/guest-init" "$stage/init"
 chmod 755 "$stage/init"
 mkdir -p "$stage/x2m/bin" "$stage/x2m/lib"
 cp "$here/guest/driver.sh" "$stage/x2m/"
+[ -z "${X2M_XEN_BENCH:-}" ] || cp "$X2M_XEN_BENCH" "$stage/x2m/bench.sh"
 
 moddir=$kroot/lib/modules/$kver
 for name in xen-netfront e1000; do

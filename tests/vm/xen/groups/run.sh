@@ -27,7 +27,9 @@
 # X2M_VM_CACHE (default $X2M_BUILD/tests/vm/cache), X2M_XEN_SECONDS (the
 # machine's time limit, 1200), X2M_XEN_MEMORY (the machine's MiB, 2560; 2048
 # for each host of the two-host test), X2M_XEN_SMP (its processors, 2),
-# X2M_VM_KEEP=1 keeps the log.
+# X2M_VM_KEEP=1 keeps the log, X2M_XEN_BENCH=SCRIPT (one host only: g1 runs
+# SCRIPT in place of the tests, util/bench/xen_compare.sh) with
+# X2M_XEN_PIN=0|1 (Dom0 pins the guests' vCPUs to different processors, 1).
 set -u
 scenario=${1:-guests}
 case $scenario in

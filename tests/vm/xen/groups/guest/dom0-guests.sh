@@ -16,6 +16,10 @@
 # and the bridge also holds the machine's NIC, eth0, on the wire between
 # the hosts: the guests' netfronts and Dom0's board reach the other host
 # and the native machine through it.
+# For the benchmark (/x2m/groups/bench holds 1 to pin), g1 holds no
+# endpoints for xen2mx_info, and each guest's vCPU may be pinned to a
+# processor of its own so that the two sides of a ping-pong do not take
+# turns on one.
 set -u
 # check, wait_for, counter, state, and the PATH of the toolstack.
 . /x2m/dom0-lib.sh
@@ -116,6 +120,26 @@ for name in $names; do
         echo "FAIL: $me: $name not ready within 240 s"
     fi
 done
+bench=$(cat $groups/bench 2>/dev/null)
+if [ "$bench" = 1 ]; then
+    check "g1's vCPU pinned to processor 0" xl vcpu-pin x2m-g1 0 0
+    check "g2's vCPU pinned to processor 1" xl vcpu-pin x2m-g2 0 1
+    xl vcpu-list | sed "s/^/$me: /"
+fi
+# The benchmark compares settings of the backend within one run: g1 asks
+# on its console ("X2M-BENCH-SET rx_event_batching 0|1"), Dom0 sets the
+# module parameter and tells g1 by connecting to its port 9301.
+if [ -n "$bench" ]; then
+    while read -r tag name value _; do
+        [ "$tag" = X2M-BENCH-SET ] || continue
+        case "$name=$value" in
+        rx_event_batching=[01]) echo "$value" >/sys/module/xen2mx_back/parameters/$name ;;
+        *) echo "FAIL: $me: g1 asked for an unknown setting: $name $value" ;;
+        esac
+        echo "$me: bench setting $name=$(cat /sys/module/xen2mx_back/parameters/$name 2>/dev/null)"
+        (echo set >/dev/tcp/$subnet.1/9301) 2>/dev/null
+    done < <(tail -n +1 -F "$(console g1)" 2>/dev/null | sed -u 's/\r$//') &
+fi
 count=$(echo $names | wc -w)
 check "$count vif(s) on xenbr0" sh -c "[ \$(ls /sys/class/net/xenbr0/brif | grep -c '^vif') = $count ]"
 free -m | sed "s/^/$me: /"
@@ -132,8 +156,19 @@ for name in $names; do
 done
 
 # g1 holds endpoints with traffic in both guests until Dom0 has listed
-# them (it waits for a connection from Dom0 to its port 9300).
-if [ "$scenario" = hosts ]; then
+# them (it waits for a connection from Dom0 to its port 9300); the
+# benchmark's g1 waits the same way for Dom0's reading of its counters.
+if [ -n "$bench" ]; then
+    # The backends' counters of the benchmark (events sent to each guest),
+    # read before the guests go.
+    if wait_for "grep -q X2M-BENCH-DONE $(console g1) 2>/dev/null || gone g1" "$seconds" &&
+        grep -q X2M-BENCH-DONE "$(console g1)"; then
+        for ring in /sys/bus/xen-backend/devices/xen2mx-*/ring; do
+            echo "$me: backend $(basename "$(dirname "$ring")") ring: $(cat "$ring")"
+        done
+        (echo read >/dev/tcp/$subnet.1/9300) 2>/dev/null || echo "FAIL: $me: cannot tell g1 that the counters were read"
+    fi
+elif [ "$scenario" = hosts ]; then
     : # the two-host test's driver holds none for Dom0
 elif wait_for "grep -q X2M-ENDPOINTS-HELD $(console g1) 2>/dev/null || gone g1" "$seconds" &&
     grep -q X2M-ENDPOINTS-HELD "$(console g1)"; then
@@ -195,7 +230,9 @@ if [ "$scenario" = hosts ]; then
 else
     check "the guests' frames turned round in Dom0's board ($loopback frames)" test "${loopback:-0}" -gt 0
 fi
-check "guest pages were lent to Dom0's board as fragments ($zerocopy zero-copy frames)" test "${zerocopy:-0}" -gt 0
+# The benchmark lends pages only in the variants that ask for it.
+[ -n "$bench" ] ||
+    check "guest pages were lent to Dom0's board as fragments ($zerocopy zero-copy frames)" test "${zerocopy:-0}" -gt 0
 served=$(counter pulls_served)
 check "Dom0 answered the guests' PULLs from their memory regions ($served pulls)" test "${served:-0}" -gt 0
 check "no region left in Dom0 (regions $(counter regions), region_pages $(counter region_pages))" \
