@@ -125,8 +125,8 @@ TEST(Progress, AutoProgressAnswersWhileTheApplicationSleeps) {
     // b's application never calls libfabric: only its progress thread can
     // take the message in and acknowledge it, which completes a's send.
     EXPECT_TRUE(read_completions(eps.a.cq.get(), 1));
-    EXPECT_EQ(incoming, value);
     EXPECT_TRUE(read_completions(eps.b.cq.get(), 1));
+    EXPECT_EQ(incoming, value);
 }
 
 TEST(Progress, AutoProgressTakesInSharedMemoryFramesWhileTheApplicationSleeps) {
@@ -146,18 +146,23 @@ TEST(Progress, AutoProgressTakesInSharedMemoryFramesWhileTheApplicationSleeps) {
     EXPECT_EQ(incoming, value);
 }
 
-TEST(Progress, ManualProgressNeedsTheApplication) {
+// Manual progress: the application's calls make it, and once the
+// application has been away from the library for a while (100 ms), the
+// endpoint's keeper thread takes frames in for it.
+TEST(Progress, ManualProgressGoesOnWhileTheApplicationIsAway) {
     Endpoints eps(FI_PROGRESS_MANUAL, FI_THREAD_SAFE);
     ASSERT_TRUE(eps.ok);
     uint64_t incoming = 0;
     ASSERT_EQ(fi_trecv(eps.b.ep.get(), &incoming, sizeof incoming, nullptr, FI_ADDR_UNSPEC, 1, 0, nullptr), 0);
+    std::this_thread::sleep_for(200ms);
     const uint64_t value = 77;
     ASSERT_EQ(fi_tsend(eps.a.ep.get(), &value, sizeof value, nullptr, eps.a.peer, 1, nullptr), 0);
-    std::this_thread::sleep_for(200ms);
-    EXPECT_EQ(incoming, 0u) << "nothing moves into b before b calls libfabric";
-    EXPECT_TRUE(read_completions(eps.b.cq.get(), 1, eps.a.cq.get()));
+    // Only a calls in: b's keeper takes the message in and acknowledges it
+    // (a send completes once its message is in, not yet in place: b's
+    // queue says when it is).
+    EXPECT_TRUE(read_completions(eps.a.cq.get(), 1));
+    EXPECT_TRUE(read_completions(eps.b.cq.get(), 1));
     EXPECT_EQ(incoming, value);
-    EXPECT_TRUE(read_completions(eps.a.cq.get(), 1, eps.b.cq.get()));
 }
 
 TEST(Threads, ConcurrentSendsAndReceivesOnSharedEndpoints) {

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -628,6 +629,41 @@ TEST_P(Rma, ATargetThatGoesAwayFailsTheRead) {
     if (ret != 0) {
         EXPECT_TRUE(ret == -FI_ETIMEDOUT || ret == -FI_ECONNABORTED || ret == -FI_ECONNRESET) << fi_strerror(-ret);
         EXPECT_LT(Clock::now() - start, 15s);
+    }
+}
+
+// The target's application is away from the library (a rank computing):
+// its provider still serves reads and writes of its memory, each one as
+// soon as it comes rather than at the provider's next look.
+TEST_P(Rma, ATargetAwayFromTheLibraryServesReadsAndWrites) {
+    ASSERT_NO_FATAL_FAILURE(open_pair());
+    std::vector<uint8_t> memory(size_t{1} << 20, kUntouched);
+    uint64_t key = 0, base = 0;
+    Handle<fid_mr> mr;
+    ASSERT_TRUE(expose(mr, memory, FI_REMOTE_READ | FI_REMOTE_WRITE, &key, &base));
+    const std::vector<uint8_t> data = pattern(77, memory.size());
+    std::copy(data.begin(), data.end(), memory.begin());
+    // From here on b makes no call, as a rank computing: only a's queue is
+    // read, and a starts once b has been away for a while.
+    std::this_thread::sleep_for(300ms);
+    auto complete = [this](ssize_t posted) {
+        if (posted != 0) return static_cast<int>(posted);
+        fi_cq_data_entry entry{};
+        return xen2mx::test::read_one(a_.tx.get(), &entry, nullptr, {a_.tx.get()}, kPatience);
+    };
+    std::vector<uint8_t> back(memory.size(), 0);
+    for (size_t size : {size_t{8}, size_t{64} << 10, memory.size()}) {
+        SCOPED_TRACE("size " + std::to_string(size));
+        const auto start = Clock::now();
+        ASSERT_EQ(complete(fi_read(a_.ep.get(), back.data(), size, nullptr, a_.peer, base, key, nullptr)), 0);
+        EXPECT_TRUE(std::equal(back.begin(), back.begin() + static_cast<ptrdiff_t>(size), data.begin()));
+        const std::vector<uint8_t> update = pattern(size, size);
+        ASSERT_EQ(complete(fi_write(a_.ep.get(), update.data(), size, nullptr, a_.peer, base, key, nullptr)), 0);
+        EXPECT_TRUE(std::equal(update.begin(), update.end(), memory.begin()));
+        std::copy(data.begin(), data.begin() + static_cast<ptrdiff_t>(size), memory.begin());
+        // What it took, for whoever reads the log (no test of time here).
+        std::printf("  read and write of %zu bytes: %lld ms\n", size,
+                    static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count()));
     }
 }
 

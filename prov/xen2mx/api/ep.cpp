@@ -36,8 +36,12 @@ namespace xen2mx::api {
 namespace {
 
 // The keeper makes progress on an endpoint whose application has not for this
-// long, or a quarter of the peer timeout when that is shorter.
-constexpr std::chrono::milliseconds kKeeperIdle{1000};
+// long, or a quarter of the peer timeout when that is shorter: longer than
+// the gaps between the calls of an application in a communication phase
+// (the keeper would only contend with it there), short beside a compute
+// phase, during which peers' reads of this process's memory and pulls of
+// its large sends wait for the keeper.
+constexpr std::chrono::milliseconds kKeeperIdle{100};
 
 constexpr uint64_t kCqBindFlags = FI_TRANSMIT | FI_RECV | FI_SELECTIVE_COMPLETION;
 constexpr uint64_t kCntrBindFlags = FI_SEND | FI_RECV | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE;
@@ -456,21 +460,31 @@ void Endpoint::keep() {
     while (!stopping.load(std::memory_order_acquire)) {
         keeper_wake.clear();
         const auto now = engine::coarse_now();
-        if (!connecting.empty() || now - last_progress >= idle) {
+        const bool away = now - last_progress >= idle;
+        if (!connecting.empty() || away) {
             engine->progress_all(now);
             std::erase_if(connecting, [this](engine::PeerId peer) { return !engine->connecting(peer); });
         }
         // Sends waiting for a connection: wake for the peer's reply or the
-        // next resend. Otherwise look again in a while.
+        // next resend. An application away from the library: wake for every
+        // frame too, so that what peers ask of this endpoint (an RMA read, a
+        // pull the kernel does not answer, an acknowledgement) is answered
+        // at once rather than at the next look, and for the engine's timers.
+        // Otherwise look again in a while: frames are the application's to
+        // take, and waking for each would only contend with it.
         int sleep_ms = idle_check_ms;
         nfds_t count = 2;
-        if (!connecting.empty()) {
+        if (!connecting.empty() || away) {
             count = 3;
-            sleep_ms = 100;
+            if (!connecting.empty()) sleep_ms = 100;
+            // A timer due now that the progress above did not serve must
+            // not make an away endpoint's keeper spin: 1 ms at least then.
+            const int least = connecting.empty() ? 1 : 0;
             const auto next = engine->next_timer();
             if (next != engine::TimePoint::max())
                 sleep_ms = static_cast<int>(std::clamp<long long>(
-                    std::chrono::ceil<std::chrono::milliseconds>(next - now).count(), 0, sleep_ms));
+                    std::chrono::ceil<std::chrono::milliseconds>(next - engine::coarse_now()).count(), least,
+                    sleep_ms));
         }
         // Links that wake a sleeper only on request (shared-memory rings)
         // are told now; frames already waiting mean no sleep at all.
