@@ -103,6 +103,7 @@ long x2mf_region_register(struct x2mf_ep *ep, void __user *arg)
 	struct xen2mx_region req;
 	struct xen2mx_iovec *segs;
 	struct x2mf_region *r;
+	unsigned long charged = 0;
 	unsigned int nr_segs;
 	u64 length, pages;
 	size_t chunk_bytes;
@@ -119,14 +120,14 @@ long x2mf_region_register(struct x2mf_ep *ep, void __user *arg)
 	chunk_bytes = X2MX_REGION_SEGS_OFFSET + pages * sizeof(struct x2mx_segment);
 	chunk = kzalloc(chunk_bytes, GFP_KERNEL);
 	r = kzalloc(sizeof(*r), GFP_KERNEL);
-	if (!chunk || !r)
-		goto out_region;
-	r->pages = kvmalloc_array(pages, sizeof(*r->pages), GFP_KERNEL);
-	r->refs = kvmalloc_array(pages, sizeof(*r->refs), GFP_KERNEL);
-	if (!r->pages || !r->refs)
-		goto out_region;
+	if (!r)
+		goto out_chunk;
 	r->mm = current->mm;
 	mmgrab(r->mm);
+	r->pages = kvmalloc_array(pages, sizeof(*r->pages), GFP_KERNEL);
+	r->refs = kvmalloc_array(pages, sizeof(*r->refs), GFP_KERNEL);
+	if (!chunk || !r->pages || !r->refs)
+		goto out_region;
 
 	mutex_lock(&ep->region_mutex);
 	ret = -EEXIST;
@@ -141,24 +142,21 @@ long x2mf_region_register(struct x2mf_ep *ep, void __user *arg)
 	ret = x2m_region_charge(r->mm, pages);
 	if (ret)
 		goto out_unlock;
+	charged = pages;
 	ret = x2m_region_pin_segs(segs, nr_segs, pages, r->pages, &r->nr_pages) ?:
 	      x2mf_region_grant(ep, r, &req, segs, nr_segs, chunk);
-	if (!ret) {
-		req.pages = r->nr_pages;
-		req.length = length;
-		if (copy_to_user(arg, &req, sizeof(req)))
-			ret = -EFAULT;
-	}
-	if (!ret) {
-		rq.u.region.nr_segs = pages;
-		ret = x2mf_call(ep->dev, ep->generation, &rq, chunk, chunk_bytes, &rsp);
-	}
-	if (ret) {
-		/* Dom0 refused it, or never had it, or let go with the connection. */
-		x2mf_region_free(r, pages);
-		r = NULL;
+	if (ret)
 		goto out_unlock;
-	}
+	req.pages = r->nr_pages;
+	req.length = length;
+	ret = -EFAULT;
+	if (copy_to_user(arg, &req, sizeof(req)))
+		goto out_unlock;
+	rq.u.region.nr_segs = pages;
+	/* Refused by Dom0, never had, or let go with the connection: freed below. */
+	ret = x2mf_call(ep->dev, ep->generation, &rq, chunk, chunk_bytes, &rsp);
+	if (ret)
+		goto out_unlock;
 	ep->regions[req.id] = r;
 	ep->region_pages += pages;
 	x2mf_global_add(XEN2MX_CTR_REGIONS, 1);
@@ -166,14 +164,10 @@ long x2mf_region_register(struct x2mf_ep *ep, void __user *arg)
 	r = NULL;
 out_unlock:
 	mutex_unlock(&ep->region_mutex);
-	if (r)
-		mmdrop(r->mm);
 out_region:
-	if (r) {
-		kvfree(r->refs);
-		kvfree(r->pages);
-		kfree(r);
-	}
+	if (r)
+		x2mf_region_free(r, charged);
+out_chunk:
 	kfree(chunk);
 out_segs:
 	kfree(segs);
