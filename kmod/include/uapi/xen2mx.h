@@ -8,7 +8,8 @@
  * Additions to ABI 1, which a module without them tells by ENOTTY (ioctls)
  * or by xen2mx_counters.count (counters): XEN2MX_IOC_LIST_ENDPOINTS, the
  * counters from XEN2MX_CTR_GRANTS_MAPPED on, XEN2MX_IOC_REGION_REGISTER and
- * XEN2MX_IOC_REGION_DEREGISTER, and the fields of struct
+ * XEN2MX_IOC_REGION_DEREGISTER, XEN2MX_IOC_KEYED_REGISTER and
+ * XEN2MX_IOC_KEYED_DEREGISTER, and the fields of struct
  * xen2mx_endpoint_entry after zerocopy_pending (a longer entry_bytes).
  *
  * One open file holds at most one endpoint. Its memory is mapped with
@@ -264,6 +265,37 @@ struct xen2mx_region_id {
 	__u32 pad;            /* 0 */
 };
 
+/*
+ * Keyed regions: the memory an RMA read may name (a libfabric memory
+ * region open to remote reads), answered by the kernel, process running or
+ * not, when a peer asks with a KEY_PULL (xen2mx's packet type 50, see
+ * fi_xen2mx(7)) naming the region's `key` and addresses inside it. Peers
+ * name the region's first byte `base` (its virtual address, or the offset
+ * the process registered it with). Any peer may ask, with the endpoint's
+ * session: the key is what guards the memory, as for the process's own
+ * answers. A KEY_PULL is answered only when it asks for bytes all inside
+ * one keyed region, in PULL_REPLYs no longer than the board's MTU allows
+ * and at most XEN2MX_REGION_REPLIES_MAX of them; any other goes to the
+ * ring, where the process answers or refuses it.
+ *
+ * `slot` is the process's name for the registration (one table per
+ * endpoint, apart from the regions above). Segments, pinning, charging and
+ * errors as for XEN2MX_IOC_REGION_REGISTER (EEXIST: the slot is taken).
+ * XEN2MX_IOC_KEYED_DEREGISTER takes the slot in xen2mx_region_id.id.
+ */
+#define XEN2MX_KEYED_SLOTS 256
+
+struct xen2mx_keyed_region {
+	__u32 slot;           /* in: 0 .. XEN2MX_KEYED_SLOTS-1 */
+	__u32 seg_count;      /* in: 1 .. XEN2MX_REGION_SEGS_MAX */
+	__u64 segs;           /* in: user pointer to seg_count struct xen2mx_iovec */
+	__u64 key;            /* in: the key KEY_PULLs name */
+	__u64 base;           /* in: how peers name the region's first byte */
+	__u32 pages;          /* out: pages pinned */
+	__u32 pad;            /* 0 */
+	__u64 length;         /* out: bytes */
+};
+
 #define XEN2MX_IOC_MAGIC 0xd8
 #define XEN2MX_IOC_VERSION       _IOR(XEN2MX_IOC_MAGIC, 0x00, struct xen2mx_version)
 #define XEN2MX_IOC_BOARD_INFO    _IOWR(XEN2MX_IOC_MAGIC, 0x01, struct xen2mx_board_info)
@@ -276,6 +308,8 @@ struct xen2mx_region_id {
 #define XEN2MX_IOC_WAIT          _IOWR(XEN2MX_IOC_MAGIC, 0x12, struct xen2mx_wait)
 #define XEN2MX_IOC_REGION_REGISTER   _IOWR(XEN2MX_IOC_MAGIC, 0x13, struct xen2mx_region)
 #define XEN2MX_IOC_REGION_DEREGISTER _IOW(XEN2MX_IOC_MAGIC, 0x14, struct xen2mx_region_id)
+#define XEN2MX_IOC_KEYED_REGISTER    _IOWR(XEN2MX_IOC_MAGIC, 0x15, struct xen2mx_keyed_region)
+#define XEN2MX_IOC_KEYED_DEREGISTER  _IOW(XEN2MX_IOC_MAGIC, 0x16, struct xen2mx_region_id)
 
 /* ------------------------------------------------------------ the mapping */
 
