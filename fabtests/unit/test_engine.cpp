@@ -3078,6 +3078,11 @@ void rma_under_loss(const Variant& variant, uint32_t seed) {
         EXPECT_TRUE(guard_intact(back[i], sizes[i])) << "read " << i;
     }
     EXPECT_EQ(p.b.ep().counters().rma_refused, 0u);
+    // The reads went by key (the writes had set the connection up), each
+    // answered without a request.
+    EXPECT_GE(p.b.ep().counters().key_pulls_served, sizes.size() - 1);
+    EXPECT_EQ(p.b.ep().counters().key_pulls_refused, 0u);
+    EXPECT_EQ(p.a.ep().counters().key_reads_resent, 0u);
 }
 
 TEST(EngineRma, LossyNetworkOpenMx9000) { rma_under_loss(kVariants[0], 3); }
@@ -3111,6 +3116,9 @@ TEST(EngineRma, RefusalsCarryTheirReason) {
     EXPECT_TRUE(guard_intact(region.memory, 0)) << "a refused request wrote";
     EXPECT_EQ(data, pattern(1, 50000)) << "a refused read wrote into our buffer";
     EXPECT_EQ(p.b.ep().counters().rma_refused, std::size(cases));
+    // The two reads were first asked by key, refused, and asked again.
+    EXPECT_EQ(p.b.ep().counters().key_pulls_refused, 2u);
+    EXPECT_EQ(p.a.ep().counters().key_reads_resent, 2u);
     size_t refusals = 0;
     for (const Completion& c : p.b.recvs) refusals += c.status != Status::Ok;
     EXPECT_EQ(refusals, std::size(cases)) << "the target's application hears of each";
@@ -3119,6 +3127,50 @@ TEST(EngineRma, RefusalsCarryTheirReason) {
     ASSERT_EQ(post_rma(p.w, p.b, p.ba, engine::RmaKind::Read, data.data(), 10, 0, OneRegion::kKey, 100), 0);
     ASSERT_TRUE(p.w.run_until([&] { return p.b.send_done(100) != nullptr; }, 10s));
     EXPECT_EQ(p.b.send_done(100)->status, Status::AccessDenied);
+}
+
+// A target whose application must see every read of its memory (a
+// remote-read counter, FI_RMA_EVENT) refuses reads by key: they come again
+// as requests, and it hears of each exactly once, under loss too.
+TEST(EngineRma, ATargetThatMustSeeReadsHasThemAsked) {
+    Config config = fast_timeouts(kVariants[1]);
+    Pair p(config, kVariants[1].max_frame, 11);
+    Faults faults;
+    faults.drop = 0.1;
+    faults.duplicate = 0.05;
+    p.w.net.set_faults(faults);
+    OneRegion region(size_t{1} << 20);
+    for (size_t i = 0; i < region.memory.size(); ++i) region.memory[i] = static_cast<uint8_t>(i * 7);
+    p.b.ep().set_regions(&region);
+    p.b.ep().set_read_events(true);
+    const size_t sizes[] = {1, 3000, 100000, (size_t{1} << 20) - 5};
+    std::vector<Bytes> back;
+    for (size_t size : sizes) back.emplace_back(size + kGuard, kGuardByte);
+    // A first message sets the connection up, so that the reads may go by key.
+    Bytes hello = pattern(1, 10), into(10 + kGuard, kGuardByte);
+    ASSERT_EQ(post_recv(p.w, p.b, into.data(), 10, 99), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 99), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(99) != nullptr; }, 10s));
+    for (size_t i = 0; i < std::size(sizes); ++i)
+        ASSERT_EQ(post_rma(p.w, p.a, p.ab, engine::RmaKind::Read, back[i].data(), sizes[i], region.base() + 5,
+                           OneRegion::kKey, i + 1),
+                  0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.sends.size() == std::size(sizes) + 1; }, 60s));
+    for (size_t i = 0; i < std::size(sizes); ++i) {
+        const Completion* c = p.a.send_done(i + 1);
+        ASSERT_NE(c, nullptr);
+        EXPECT_EQ(c->status, Status::Ok) << engine::status_text(c->status);
+        for (size_t j = 0; j < sizes[i]; ++j) {
+            ASSERT_EQ(back[i][j], static_cast<uint8_t>((j + 5) * 7)) << "read " << i << " byte " << j;
+        }
+        EXPECT_TRUE(guard_intact(back[i], sizes[i])) << "read " << i;
+    }
+    p.w.run_for(1s);
+    size_t reads_seen = 0;
+    for (const Completion& c : p.b.recvs) reads_seen += c.rma == engine::RmaRole::RemoteRead;
+    EXPECT_EQ(reads_seen, std::size(sizes));
+    EXPECT_EQ(p.b.ep().counters().key_pulls_served, 0u);
+    EXPECT_EQ(p.a.ep().counters().key_reads_resent, std::size(sizes));
 }
 
 // An endpoint speaking MX's own layout, as an MX or Open-MX peer does,

@@ -127,7 +127,10 @@ protected:
         }
     }
 
-    void open_side(Side& side) {
+    // Without remote counters (and without FI_RMA_EVENT in the info), the
+    // target need not see reads: they go by key, answered by the link
+    // where it can (the kernel) or by the target's engine.
+    void open_side(Side& side, bool remote_counters = true) {
         ASSERT_EQ(fi_domain(fabric_.get(), info_.get(), side.domain.out(), nullptr), 0);
         fi_av_attr av_attr{};
         av_attr.type = FI_AV_TABLE;
@@ -145,8 +148,10 @@ protected:
         ASSERT_EQ(fi_ep_bind(side.ep.get(), side.rx.id(), FI_RECV), 0);
         ASSERT_EQ(fi_ep_bind(side.ep.get(), side.read_cntr.id(), FI_READ), 0);
         ASSERT_EQ(fi_ep_bind(side.ep.get(), side.write_cntr.id(), FI_WRITE), 0);
-        ASSERT_EQ(fi_ep_bind(side.ep.get(), side.remote_read_cntr.id(), FI_REMOTE_READ), 0);
-        ASSERT_EQ(fi_ep_bind(side.ep.get(), side.remote_write_cntr.id(), FI_REMOTE_WRITE), 0);
+        if (remote_counters) {
+            ASSERT_EQ(fi_ep_bind(side.ep.get(), side.remote_read_cntr.id(), FI_REMOTE_READ), 0);
+            ASSERT_EQ(fi_ep_bind(side.ep.get(), side.remote_write_cntr.id(), FI_REMOTE_WRITE), 0);
+        }
         ASSERT_EQ(fi_enable(side.ep.get()), 0);
         side.name.resize(64);
         size_t len = side.name.size();
@@ -154,9 +159,9 @@ protected:
         side.name.resize(len);
     }
 
-    void open_pair() {
-        ASSERT_NO_FATAL_FAILURE(open_side(a_));
-        ASSERT_NO_FATAL_FAILURE(open_side(b_));
+    void open_pair(bool remote_counters = true) {
+        ASSERT_NO_FATAL_FAILURE(open_side(a_, remote_counters));
+        ASSERT_NO_FATAL_FAILURE(open_side(b_, remote_counters));
         ASSERT_EQ(fi_av_insert(a_.av.get(), b_.name.data(), 1, &a_.peer, 0, nullptr), 1);
         ASSERT_EQ(fi_av_insert(b_.av.get(), a_.name.data(), 1, &b_.peer, 0, nullptr), 1);
     }
@@ -362,6 +367,74 @@ TEST_P(Rma, WithoutRmaEventsOnlyCqDataMakesEntries) {
     EXPECT_EQ(fi_cq_read(b_.rx.get(), &entry, 1), -FI_EAGAIN) << "one entry: the write with CQ data";
     EXPECT_TRUE(counter_reaches(b_.remote_write_cntr.get(), 3));
     EXPECT_EQ(fi_cntr_read(b_.remote_read_cntr.get()), 1u);
+}
+
+// Reads of a target that does not ask to see them: every size lands byte
+// for byte; a region closed since, or bytes outside a region, are refused
+// with their reason, and a region registered after the endpoint opened is
+// read like the others.
+TEST_P(Rma, ReadsATargetNeedNotSee) {
+    ASSERT_NO_FATAL_FAILURE(get_info(FI_MR_PROV_KEY | FI_MR_VIRT_ADDR, kVersion, FI_MSG | FI_RMA));
+    ASSERT_NO_FATAL_FAILURE(open_pair(false));
+    std::vector<uint8_t> memory((size_t{1} << 20) + 100), write_only(100, kUntouched);
+    for (size_t i = 0; i < memory.size(); ++i) memory[i] = static_cast<uint8_t>(i * 13 + i / 251);
+    uint64_t key = 0, base = 0, wo_key = 0, wo_base = 0;
+    Handle<fid_mr> mr, wo_mr;
+    ASSERT_TRUE(expose(mr, memory, FI_REMOTE_READ, &key, &base));
+    ASSERT_TRUE(expose(wo_mr, write_only, FI_REMOTE_WRITE, &wo_key, &wo_base));
+    // A message first: the connection is up, reads may go by key.
+    char hello[8] = "hello", into[8] = {};
+    ASSERT_EQ(fi_recv(b_.ep.get(), into, sizeof into, nullptr, FI_ADDR_UNSPEC, nullptr), 0);
+    ASSERT_EQ(fi_send(a_.ep.get(), hello, sizeof hello, nullptr, a_.peer, nullptr), 0);
+    fi_cq_data_entry entry{};
+    ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    ASSERT_EQ(wait(b_.rx.get(), &entry), 0);
+    for (size_t size : {size_t{1}, size_t{1000}, size_t{4096}, size_t{100000}, (size_t{1} << 20) + 3}) {
+        SCOPED_TRACE(size);
+        const size_t offset = 97;
+        std::vector<uint8_t> back(size + 64, kUntouched);
+        ASSERT_EQ(post(true, back.data(), size, base + offset, key, nullptr), 0);
+        ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+        EXPECT_TRUE(std::equal(back.begin(), back.begin() + static_cast<ptrdiff_t>(size),
+                               memory.begin() + static_cast<ptrdiff_t>(offset)));
+        EXPECT_TRUE(std::all_of(back.begin() + static_cast<ptrdiff_t>(size), back.end(),
+                                [](uint8_t b) { return b == kUntouched; }));
+    }
+    EXPECT_EQ(fi_cq_read(b_.rx.get(), &entry, 1), -FI_EAGAIN) << "the target sees no read";
+
+    // Registered now, while the endpoints run.
+    std::vector<uint8_t> late(5000);
+    for (size_t i = 0; i < late.size(); ++i) late[i] = static_cast<uint8_t>(i ^ 0x5a);
+    uint64_t late_key = 0, late_base = 0;
+    Handle<fid_mr> late_mr;
+    ASSERT_TRUE(expose(late_mr, late, FI_REMOTE_READ, &late_key, &late_base));
+    std::vector<uint8_t> back(late.size());
+    ASSERT_EQ(post(true, back.data(), back.size(), late_base, late_key, nullptr), 0);
+    ASSERT_EQ(wait(a_.tx.get(), &entry), 0);
+    EXPECT_EQ(back, late);
+    late_mr.reset();
+
+    struct Case {
+        const char* what;
+        size_t size;
+        uint64_t addr;
+        uint64_t key;
+        int expected;
+    };
+    const Case cases[] = {
+        {"a region closed since", 100, late_base, late_key, -FI_EACCES},
+        {"a write-only region", 10, wo_base, wo_key, -FI_EACCES},
+        {"past the end", 200, base + memory.size() - 100, key, -FI_EINVAL},
+        {"before the start", 10, base - 1, key, -FI_EINVAL},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.what);
+        std::vector<uint8_t> data = pattern(2, c.size);
+        fi_cq_err_entry error{};
+        ASSERT_EQ(post(true, data.data(), c.size, c.addr, c.key, nullptr), 0);
+        ASSERT_EQ(wait(a_.tx.get(), &entry, &error), c.expected);
+        EXPECT_EQ(data, pattern(2, c.size)) << "a refused read leaves our buffer alone";
+    }
 }
 
 TEST_P(Rma, VectorsAndMessagesScatterAndGather) {

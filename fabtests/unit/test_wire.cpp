@@ -460,6 +460,40 @@ std::vector<Golden> goldens() {
                      })});
     }
     {
+        // A read's second block: 2 KiB from 8 KiB on, in 1 KiB replies.
+        wire::KeyPull r;
+        r.dst_endpoint = 5;
+        r.src_endpoint = 4;
+        r.src_generation = 1;
+        r.session = 0x0a0b0c0d;
+        r.total_length = 16384;
+        r.key = 0x1122334455667788;
+        r.addr = 0x00007f0012345000;
+        r.src_magic = 0x21071984;
+        r.src_pull_handle = 0x00400003;
+        r.block_length = 2048;
+        r.frame_index = 8;
+        r.reply_max = 1024;
+        r.reply_peer_index = 0x0102;
+        g.push_back({"key_pull", WireMode::OpenMx, head, PacketType::KeyPull, r, {},
+                     on_wire({
+                         0x32,                                            // 16 ptype KEY_PULL
+                         0x05,                                            // 17 dst_endpoint
+                         0x04,                                            // 18 src_endpoint
+                         0x01,                                            // 19 src_generation
+                         0x0a, 0x0b, 0x0c, 0x0d,                          // 20 session
+                         0x00, 0x00, 0x40, 0x00,                          // 24 total_length
+                         0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,  // 28 key
+                         0x00, 0x00, 0x7f, 0x00, 0x12, 0x34, 0x50, 0x00,  // 36 addr
+                         0x21, 0x07, 0x19, 0x84,                          // 44 src_magic
+                         0x00, 0x40, 0x00, 0x03,                          // 48 src_pull_handle
+                         0x00, 0x00, 0x08, 0x00,                          // 52 block_length
+                         0x00, 0x00, 0x00, 0x08,                          // 56 frame_index
+                         0x04, 0x00,                                      // 60 reply_max
+                         0x01, 0x02,                                      // 62 reply_peer_index
+                     })});
+    }
+    {
         wire::Connect c;
         c.dst_endpoint = 3;
         c.src_endpoint = 7;
@@ -792,7 +826,7 @@ TEST(WireLayout, HeaderLengths) {
         {PacketType::Truc, 44, 44},      {PacketType::Connect, 48, 48},   {PacketType::Tiny, 40, 40},
         {PacketType::Small, 40, 40},     {PacketType::Medium, 48, 48},    {PacketType::Rndv, 48, 48},
         {PacketType::Pull, 60, 48},      {PacketType::PullReply, 32, 32}, {PacketType::Notify, 40, 40},
-        {PacketType::NackLib, 32, 32},   {PacketType::NackMcp, 32, 32},
+        {PacketType::NackLib, 32, 32},   {PacketType::NackMcp, 32, 32},   {PacketType::KeyPull, 64, 0},
     };
     for (const Row& r : rows) {
         EXPECT_EQ(wire::header_length(r.type, WireMode::OpenMx), r.openmx) << int(r.type);
@@ -895,6 +929,7 @@ TEST(WireGolden, TypedEncodersMatchGeneric) {
             n = wire::encode_rma_request(h, std::get<wire::RmaRequest>(g.body), g.mode, out);
             break;
         case PacketType::RmaReply: n = wire::encode_rma_reply(h, std::get<wire::RmaReply>(g.body), g.mode, out); break;
+        case PacketType::KeyPull: n = wire::encode_key_pull(h, std::get<wire::KeyPull>(g.body), g.mode, out); break;
         }
         ASSERT_EQ(n, wire::header_length(g.type, g.mode));
         EXPECT_EQ(Bytes(out.begin(), out.begin() + n), Bytes(g.frame.begin(), g.frame.begin() + n));
@@ -1221,13 +1256,22 @@ const Malformed kMalformed[] = {
      },
      DropReason::BadRma},
     {"rma header cut", "rma_request", [](Bytes& b) { b.resize(71); }, DropReason::TooShort},
+    {"key pull reply_max 0", "key_pull", [](Bytes& b) { set16(b, 60, 0); }, DropReason::BadLength},
+    {"key pull empty block", "key_pull", [](Bytes& b) { set32(b, 52, 0); }, DropReason::BadLength},
+    {"key pull block over 32 replies", "key_pull", [](Bytes& b) { set32(b, 52, 32 * 1024 + 1); },
+     DropReason::BadLength},
+    {"key pull block past the read", "key_pull", [](Bytes& b) { set32(b, 56, 15); }, DropReason::BadOffset},
+    {"key pull frame index overflows", "key_pull", [](Bytes& b) { set32(b, 56, 0xffffffff); },
+     DropReason::BadOffset},
+    {"key pull with a payload", "key_pull", [](Bytes& b) { b.push_back(0); }, DropReason::TrailingBytes},
+    {"key pull cut", "key_pull", [](Bytes& b) { b.resize(63); }, DropReason::TooShort},
 };
 
 // MX's own layout has no RMA extension: a peer speaking it drops such a
 // frame as an unknown type, as MX does.
 TEST(WireRma, UnknownToThePlainMxLayout) {
     const auto all = goldens();
-    for (const char* name : {"rma_request", "rma_reply"}) {
+    for (const char* name : {"rma_request", "rma_reply", "key_pull"}) {
         SCOPED_TRACE(name);
         const Golden& g = golden_named(all, name);
         const auto d = decode_copy(g.frame, WireMode::MxCompat, limits_for(WireMode::MxCompat));

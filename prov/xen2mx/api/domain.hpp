@@ -2,8 +2,10 @@
 // owner of memory-region keys.
 #pragma once
 
+#include <bitset>
 #include <cstdint>
 #include <mutex>
+#include <vector>
 #include <unordered_map>
 
 #include <rdma/fi_domain.h>
@@ -15,6 +17,7 @@
 namespace xen2mx::api {
 
 struct Domain;
+struct Endpoint;
 struct EventQueue;
 struct MemoryRegion;
 
@@ -43,6 +46,11 @@ struct Domain {
     uint64_t next_key = 1;
     EventQueue* mr_events = nullptr;
     RegionLookup region_lookup;
+    // The endpoints whose link may answer peers' reads of the regions by
+    // itself (the kernel, whether the process runs or not), and the link
+    // slots (Link::serve_keyed) the regions open to remote reads hold.
+    std::vector<Endpoint*> read_servers;
+    std::bitset<256> read_slots;
 
     // Whether the provider chooses memory-region keys.
     bool provider_keys() const;

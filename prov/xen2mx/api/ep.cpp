@@ -27,6 +27,7 @@
 #include "link/host_addresses.hpp"
 #include "link_choice.hpp"
 #include "log.hpp"
+#include "mr.hpp"
 #include "names.hpp"
 #include "params.hpp"
 #include "wire/address_codec.hpp"
@@ -55,6 +56,7 @@ void release(Object*& object) {
 int ep_close(fid* f) {
     auto* ep = object_of<Endpoint>(f);
     if (ep->dependents.busy()) return -FI_EBUSY;
+    stop_serving_reads(ep->domain, ep);
     // Nobody makes progress on it from now on: its threads stop before the
     // queues and counters they post to are released.
     ep->stop_threads();
@@ -181,6 +183,10 @@ int ep_enable(Endpoint* ep) {
         return -FI_ENOCQ;
     }
     ep->enabled = true;
+    // Reads the application must see are never answered by the link alone.
+    const bool read_events = (ep->caps & FI_RMA_EVENT) || ep->cntrs[Endpoint::kRemoteReadCntr];
+    ep->engine->set_read_events(read_events);
+    if (ep->type == FI_EP_RDM && (ep->caps & FI_RMA) && !read_events) serve_reads(ep->domain, ep);
     if (ep->domain->data_progress == FI_PROGRESS_AUTO) {
         if (int ret = ep->stop_signal.open()) return ret;
         ep->progress_thread = std::thread([ep] {

@@ -8,6 +8,7 @@
 #include <rdma/fi_eq.h>
 
 #include "attr.hpp"
+#include "ep.hpp"
 #include "eq.hpp"
 #include "enum_field.hpp"
 #include "log.hpp"
@@ -18,12 +19,53 @@ namespace {
 
 constexpr uint64_t kAccessBits = FI_SEND | FI_RECV | FI_READ | FI_WRITE | FI_REMOTE_READ | FI_REMOTE_WRITE;
 
+// How peers name the region's first byte.
+uint64_t region_base(const Domain& domain, const MemoryRegion& mr) {
+    if (!domain.virtual_addresses()) return mr.offset;
+    return mr.iov.empty() ? 0 : reinterpret_cast<uint64_t>(mr.iov[0].iov_base);
+}
+
+// A refusal leaves the reads to the endpoint's process, as they always
+// can be: nothing to report beyond what the link says.
+void serve_region_reads(Endpoint* ep, const MemoryRegion& mr) {
+    const int ret = ep->engine->serve_keyed(static_cast<uint32_t>(mr.read_slot), mr.handle.key,
+                                            region_base(*mr.domain, mr), mr.iov);
+    if (ret && ret != -EOPNOTSUPP)
+        X2M_INFO(FI_LOG_MR, "memory region key %llu: reads are answered by the process (%d)\n",
+                 static_cast<unsigned long long>(mr.handle.key), ret);
+}
+
+// Under mr_lock: a slot for a region open to remote reads, offered to the
+// endpoints that serve reads. Without a free slot its reads are the
+// process's to answer.
+void open_region_reads(Domain* domain, MemoryRegion* mr) {
+    size_t length = 0;
+    for (const iovec& v : mr->iov) length += v.iov_len;
+    if (!(mr->access & FI_REMOTE_READ) || length == 0) return;
+    for (size_t slot = 0; slot < domain->read_slots.size(); ++slot) {
+        if (domain->read_slots[slot]) continue;
+        domain->read_slots.set(slot);
+        mr->read_slot = static_cast<int>(slot);
+        for (Endpoint* ep : domain->read_servers) serve_region_reads(ep, *mr);
+        return;
+    }
+}
+
+// Under mr_lock: no link reads the region once this returns.
+void close_region_reads(Domain* domain, MemoryRegion* mr) {
+    if (mr->read_slot < 0) return;
+    for (Endpoint* ep : domain->read_servers) ep->engine->withdraw_keyed(static_cast<uint32_t>(mr->read_slot));
+    domain->read_slots.reset(static_cast<size_t>(mr->read_slot));
+    mr->read_slot = -1;
+}
+
 int mr_close(fid* f) {
     auto* mr = object_of<MemoryRegion>(f);
     if (mr->dependents.busy()) return -FI_EBUSY;
     Domain* domain = mr->domain;
     {
         std::lock_guard guard(domain->mr_lock);
+        close_region_reads(domain, mr);
         domain->regions.erase(mr->handle.key);
     }
     domain->dependents.release();
@@ -83,6 +125,7 @@ int register_region(Domain* domain, const fi_mr_attr& attr, uint64_t flags, fid_
         } catch (const std::exception&) {
             return -FI_ENOMEM;
         }
+        open_region_reads(domain, mr.get());
     }
     domain->dependents.hold();
     MemoryRegion* region = mr.release();
@@ -95,6 +138,23 @@ int register_region(Domain* domain, const fi_mr_attr& attr, uint64_t flags, fid_
 }
 
 }  // namespace
+
+void serve_reads(Domain* domain, Endpoint* ep) {
+    std::lock_guard guard(domain->mr_lock);
+    try {
+        domain->read_servers.push_back(ep);
+    } catch (const std::exception&) {
+        return;  // its process answers every read
+    }
+    for (const auto& [key, mr] : domain->regions) {
+        if (mr->read_slot >= 0) serve_region_reads(ep, *mr);
+    }
+}
+
+void stop_serving_reads(Domain* domain, Endpoint* ep) {
+    std::lock_guard guard(domain->mr_lock);
+    std::erase(domain->read_servers, ep);
+}
 
 // A peer's access is checked against the key, the region's rights and its
 // bounds before a byte moves. The region's iovec describes where its bytes

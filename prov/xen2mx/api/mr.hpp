@@ -20,7 +20,15 @@ struct MemoryRegion {
     std::vector<iovec> iov;
     uint64_t access = 0;
     uint64_t offset = 0;
+    int read_slot = -1;  // Domain::read_slots: the one it holds, if any
 };
+
+// The links of an RDM endpoint that may answer reads of the domain's
+// regions by themselves serve the regions open to remote reads from
+// fi_enable until the endpoint closes (serve_reads(), stop_serving_reads()),
+// and those registered in between from their registration to their close.
+void serve_reads(Domain* domain, Endpoint* ep);
+void stop_serving_reads(Domain* domain, Endpoint* ep);
 
 int mr_reg(fid* domain, const void* buf, size_t len, uint64_t access, uint64_t offset,
            uint64_t requested_key, uint64_t flags, fid_mr** mr, void* context);

@@ -1099,6 +1099,7 @@ void Endpoint::handle_frame(std::span<const uint8_t> bytes, const link::Route& f
     case wire::PacketType::NackMcp: on_nack_mcp(frame); break;
     case wire::PacketType::RmaRequest: on_rma_request(frame, from); break;
     case wire::PacketType::RmaReply: on_rma_reply(frame, from); break;
+    case wire::PacketType::KeyPull: on_key_pull(frame, from); break;
     default: ++counters_.not_for_us; break;  // host queries and raw frames are not ours to answer
     }
 }
@@ -1799,20 +1800,40 @@ void Endpoint::request_block(Pull& pull, size_t block) {
     Partner& partner = partners_[pull.peer];
     const uint32_t index = static_cast<uint32_t>(&pull - pulls_.data());
     std::array<uint8_t, wire::kMaxHeaderLength> header;
-    wire::PullRequest request;
-    request.dst_endpoint = partner.address.endpoint;
-    request.src_endpoint = endpoint_id_;
-    request.session = partner.peer_session;
-    request.total_length = static_cast<uint32_t>(pull.length);
-    request.pulled_rdma_id = pull.region;
-    request.pulled_rdma_seqnum = pull.region_seq;
-    request.pulled_rdma_offset = 0;
-    request.src_pull_handle = pull.handle(index);
-    request.src_magic = wire::pull_magic(endpoint_id_);
-    request.first_frame_offset = 0;
-    request.block_length = slot.length;
-    request.frame_index = static_cast<uint32_t>(slot.offset / pull.reply_max);
-    const size_t n = wire::encode_pull_request(head_for(partner), request, config_.mode, header);
+    size_t n;
+    if (pull.recv->by_key) {
+        // An RMA read: the target's memory by key and address.
+        const SendRequest* read = pull.recv->origin;
+        wire::KeyPull request;
+        request.dst_endpoint = partner.address.endpoint;
+        request.src_endpoint = endpoint_id_;
+        request.session = partner.peer_session;
+        request.total_length = static_cast<uint32_t>(pull.length);
+        request.key = read->rma_key;
+        request.addr = read->rma_addr;
+        request.src_magic = wire::pull_magic(endpoint_id_);
+        request.src_pull_handle = pull.handle(index);
+        request.block_length = slot.length;
+        request.frame_index = static_cast<uint32_t>(slot.offset / pull.reply_max);
+        request.reply_max = static_cast<uint16_t>(pull.reply_max);
+        request.reply_peer_index = static_cast<uint16_t>(pull.peer);
+        n = wire::encode_key_pull(head_for(partner), request, config_.mode, header);
+    } else {
+        wire::PullRequest request;
+        request.dst_endpoint = partner.address.endpoint;
+        request.src_endpoint = endpoint_id_;
+        request.session = partner.peer_session;
+        request.total_length = static_cast<uint32_t>(pull.length);
+        request.pulled_rdma_id = pull.region;
+        request.pulled_rdma_seqnum = pull.region_seq;
+        request.pulled_rdma_offset = 0;
+        request.src_pull_handle = pull.handle(index);
+        request.src_magic = wire::pull_magic(endpoint_id_);
+        request.first_frame_offset = 0;
+        request.block_length = slot.length;
+        request.frame_index = static_cast<uint32_t>(slot.offset / pull.reply_max);
+        n = wire::encode_pull_request(head_for(partner), request, config_.mode, header);
+    }
     send_frame(partner.route, {header.data(), n}, {});
 }
 
@@ -1825,24 +1846,14 @@ void Endpoint::on_pull(const wire::Frame& frame, const link::Route& from) {
     PeerId peer;
     Partner* partner = partner_of_frame(frame, from, &peer, false);
     if (!partner) return;
-    auto nack = [&](wire::NackType type) {
-        std::array<uint8_t, wire::kMaxHeaderLength> header;
-        wire::NackMcp reply;
-        reply.src_endpoint = endpoint_id_;
-        reply.nack_type = type;
-        reply.src_pull_handle = pull.src_pull_handle;
-        reply.src_magic = pull.src_magic;
-        const size_t n = wire::encode_nack_mcp(head_for(*partner), reply, header);
-        send_frame(partner->route, {header.data(), n}, {});
-    };
     if (pull.session != session_) {
-        nack(wire::NackType::BadSession);
+        send_pull_nack(*partner, pull.src_pull_handle, pull.src_magic, wire::NackType::BadSession);
         return;
     }
     partner->last_heard = now_;
     SendRequest* request = pull.pulled_rdma_id < regions_.size() ? regions_[pull.pulled_rdma_id] : nullptr;
     if (!request || request->region_seq != pull.pulled_rdma_seqnum || request->peer != peer) {
-        nack(wire::NackType::BadRdmaWindow);
+        send_pull_nack(*partner, pull.src_pull_handle, pull.src_magic, wire::NackType::BadRdmaWindow);
         return;
     }
     // The limits the codec checked the request with.
@@ -1853,22 +1864,39 @@ void Endpoint::on_pull(const wire::Frame& frame, const link::Route& from) {
         ++counters_.decode_drops[static_cast<size_t>(wire::DropReason::BadOffset)];
         return;  // asks for bytes the message does not have
     }
-    const uint32_t reply_max = limits.pull_reply_max;
-    const std::span<const iovec> iov{request->iov.data(), request->iov_count};
+    send_pull_replies(*partner, {request->iov.data(), request->iov_count}, *start, pull.block_length,
+                      limits.pull_reply_max, pull.frame_index, pull.src_pull_handle, pull.src_magic);
+}
+
+void Endpoint::send_pull_nack(Partner& partner, uint32_t handle, uint32_t magic, wire::NackType type) {
     std::array<uint8_t, wire::kMaxHeaderLength> header;
-    uint32_t frame_index = pull.frame_index;
-    for (uint64_t offset = *start; offset < end; offset += reply_max, ++frame_index) {
-        const uint32_t length = static_cast<uint32_t>(std::min<uint64_t>(reply_max, end - offset));
+    wire::NackMcp reply;
+    reply.src_endpoint = endpoint_id_;
+    reply.nack_type = type;
+    reply.src_pull_handle = handle;
+    reply.src_magic = magic;
+    const size_t n = wire::encode_nack_mcp(head_for(partner), reply, header);
+    send_frame(partner.route, {header.data(), n}, {});
+}
+
+// Answers a block of a pull: `length` bytes of `data` from `start` on, in
+// PULL_REPLYs of reply_max bytes, the first numbered frame_index.
+void Endpoint::send_pull_replies(Partner& partner, std::span<const iovec> data, uint64_t start, uint32_t length,
+                                 uint32_t reply_max, uint32_t frame_index, uint32_t handle, uint32_t magic) {
+    std::array<uint8_t, wire::kMaxHeaderLength> header;
+    const uint64_t end = start + length;
+    for (uint64_t offset = start; offset < end; offset += reply_max, ++frame_index) {
+        const uint32_t part = static_cast<uint32_t>(std::min<uint64_t>(reply_max, end - offset));
         wire::PullReply reply;
         reply.frame_seqnum = static_cast<uint8_t>(frame_index);
-        reply.frame_length = static_cast<uint16_t>(length);
+        reply.frame_length = static_cast<uint16_t>(part);
         reply.msg_offset = static_cast<uint32_t>(offset);
-        reply.dst_pull_handle = pull.src_pull_handle;
-        reply.dst_magic = pull.src_magic;
+        reply.dst_pull_handle = handle;
+        reply.dst_magic = magic;
         std::array<iovec, kMaxIovWithData> slice;
-        const size_t parts = slice_iov(iov, offset, length, slice);
-        const size_t n = wire::encode_pull_reply(head_for(*partner), reply, header);
-        send_frame(partner->route, {header.data(), n}, {slice.data(), parts});
+        const size_t parts = slice_iov(data, offset, part, slice);
+        const size_t n = wire::encode_pull_reply(head_for(partner), reply, header);
+        send_frame(partner.route, {header.data(), n}, {slice.data(), parts});
     }
 }
 
@@ -1937,7 +1965,11 @@ void Endpoint::on_pull_reply(const wire::Frame& frame) {
 
 void Endpoint::on_nack_mcp(const wire::Frame& frame) {
     const auto& nack = std::get<wire::NackMcp>(frame.body);
-    if (Pull* pull = pull_of(frame, nack.src_magic, nack.src_pull_handle)) finish_pull(*pull, Status::PeerReset);
+    Pull* pull = pull_of(frame, nack.src_magic, nack.src_pull_handle);
+    if (!pull) return;
+    // A read's KEY_PULL refused: it is asked again in sequence (rma.cpp).
+    if (pull->recv->by_key) pull->recv->key_refused = true;
+    finish_pull(*pull, Status::PeerReset);
 }
 
 // Copies a large message from a sender on this host straight into the

@@ -98,6 +98,16 @@ public:
     int rma(const RmaArgs& args, TimePoint now);
     // The largest RMA data carried in the request or reply frame itself.
     size_t rma_inline_max() const;
+    // Whether the application must hear of every read of its memory (a
+    // remote-read counter, FI_RMA_EVENT): peers' KEY_PULLs are then refused,
+    // so that their reads come as RMA_REQUESTs, which are seen here.
+    void set_read_events(bool wanted) { read_events_ = wanted; }
+    // The link answers KEY_PULLs for the region itself (Link::serve_keyed);
+    // callable from any thread, without the endpoint's lock.
+    int serve_keyed(uint32_t slot, uint64_t key, uint64_t base, std::span<const iovec> data) {
+        return link_->serve_keyed(slot, key, base, data);
+    }
+    void withdraw_keyed(uint32_t slot) { link_->withdraw_keyed(slot); }
 
     // Looks in the unexpected queue for the oldest message a receive with
     // these arguments would take. The answer is a completion marked `probe`:
@@ -183,6 +193,9 @@ private:
     Pull* pull_of(const wire::Frame& frame, uint32_t magic, uint32_t handle);
     void on_pull_reply(const wire::Frame& frame);
     void on_nack_mcp(const wire::Frame& frame);
+    void send_pull_nack(Partner& partner, uint32_t handle, uint32_t magic, wire::NackType type);
+    void send_pull_replies(Partner& partner, std::span<const iovec> data, uint64_t start, uint32_t length,
+                           uint32_t reply_max, uint32_t frame_index, uint32_t handle, uint32_t magic);
 
     // RMA (engine/rma.cpp).
     struct PendingReply {
@@ -196,6 +209,8 @@ private:
     void on_rma_reply(const wire::Frame& frame, const link::Route& from);
     void serve_rma(PeerId peer, const wire::RmaRequest& request, std::span<const uint8_t> payload, uint32_t channel);
     void serve_read(PeerId peer, const wire::RmaRequest& request);
+    bool start_key_read(PeerId peer, Partner& partner, SendRequest* request);
+    void on_key_pull(const wire::Frame& frame, const link::Route& from);
     void serve_atomic(PeerId peer, const wire::RmaRequest& request, std::span<const uint8_t> payload);
     int prepare_atomic(SendRequest* request, const RmaArgs& args);
     void refuse_rma(PeerId peer, const wire::RmaRequest& request, Status status);
@@ -316,6 +331,7 @@ private:
     std::vector<PendingNotify> notify_backlog_;  // NOTIFYs that found no free request
 
     RegionDirectory* regions_dir_ = nullptr;
+    bool read_events_ = false;  // set_read_events()
     Pool<RecvRequest> rma_pulls_;  // pulls of RMA data, both directions
     uint32_t rma_serial_ = 0;      // makes RMA handles unique over time
     std::vector<PendingReply> reply_backlog_;  // answers that found no free request or region

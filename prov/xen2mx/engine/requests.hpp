@@ -139,8 +139,13 @@ struct RecvRequest {
     uint8_t pull_region_seq = 0;
     uint32_t pull_channel = 0;
     bool discard = false;  // a claimed message dropped unread: nothing is delivered
-    // RmaFetch: the read it completes. RmaTarget: what the answer needs.
+    // RmaFetch: the read it completes, and whether it pulls by the read's
+    // key and address (KEY_PULL) rather than from a region the target's
+    // answer named; key_refused: the target nacked that.
     SendRequest* origin = nullptr;
+    bool by_key = false;
+    bool key_refused = false;
+    // RmaTarget: what the answer needs.
     uint32_t rma_handle = 0;
     bool rma_cq = false;
     uint64_t rma_data = 0;

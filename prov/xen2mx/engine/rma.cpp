@@ -11,6 +11,14 @@
 //                                     <-   RMA_REPLY data inline, or its region T
 //   pulls T, then NOTIFY              ->   T is free again
 //
+// A read on a connection over the network goes without the request when it
+// can: the initiator pulls the bytes by key and address (KEY_PULL, one
+// round trip, unsequenced like any pull), and the target's kernel may
+// answer while the target process does not run. A target that wants to see
+// every read (read_events_), or finds the key, rights or bounds wrong,
+// refuses with a NACK_MCP, and the initiator then sends the RMA_REQUEST
+// above, whose answer carries the target's verdict.
+//
 // Large data thus moves by the pull protocol of large messages, and on a
 // same-host channel by a single copy. A refused request touches no memory:
 // the target checks before it stores or pulls anything, counts the refusal,
@@ -104,6 +112,7 @@ int Endpoint::rma(const RmaArgs& args, TimePoint now) {
         return 0;
     }
     gather(request, args.iov, write && args.copy);
+    if (!write && start_key_read(args.peer, partner, request)) return 0;
     if (write && length > rma_inline_max(sizing_limits(partner))) {
         request->rma_flags |= wire::kRmaPulled;
         if (allocate_region(request) != 0) {
@@ -113,6 +122,28 @@ int Endpoint::rma(const RmaArgs& args, TimePoint now) {
     }
     submit(args.peer, partner, request);
     return 0;
+}
+
+// Starts a read as a pull by key; false when it must go as an RMA_REQUEST:
+// before the connection is set up (the pull needs the peer's session and the
+// agreed frames), on a same-host channel (which copies regions directly),
+// for nothing to read, or with no pull request free.
+bool Endpoint::start_key_read(PeerId peer, Partner& partner, SendRequest* request) {
+    if (!partner.established || partner.state != Partner::State::Connected || partner.route.lossless() ||
+        request->length == 0)
+        return false;
+    RecvRequest* fetch = rma_pulls_.get();
+    if (!fetch) return false;
+    fetch->kind = RecvRequest::Kind::RmaFetch;
+    fetch->origin = request;
+    fetch->by_key = true;
+    fetch->peer = peer;
+    fetch->matched = true;
+    for (size_t i = 0; i < request->iov_count; ++i) fetch->dest[i] = request->iov[i];
+    fetch->dest_count = request->iov_count;
+    fetch->transfer_length = request->length;
+    start_pull(fetch, peer, 0, 0, 0);
+    return true;
 }
 
 // An atomic carries its operands and compare values in the request itself
@@ -352,6 +383,45 @@ void Endpoint::serve_read(PeerId peer, const wire::RmaRequest& request) {
                    request.length > rma_inline_max(limits_with(partners_[peer])));
 }
 
+// Bytes of our memory a peer's read pulls by key. Served as a PULL is (any
+// block, as often as asked), but only once the key, rights and bounds of
+// the whole read check out; refused otherwise, or when every read must be
+// seen here, so that the peer asks with an RMA_REQUEST.
+void Endpoint::on_key_pull(const wire::Frame& frame, const link::Route& from) {
+    const auto& pull = std::get<wire::KeyPull>(frame.body);
+    if (pull.dst_endpoint != endpoint_id_ || !config_.reliable) {
+        ++counters_.not_for_us;
+        return;
+    }
+    PeerId peer;
+    Partner* partner = partner_of_frame(frame, from, &peer, false);
+    if (!partner) return;
+    if (pull.session != session_) {
+        send_pull_nack(*partner, pull.src_pull_handle, pull.src_magic, wire::NackType::BadSession);
+        return;
+    }
+    partner->last_heard = now_;
+    // Replies no longer than the frames agreed on with the peer.
+    if (pull.reply_max > limits_with(*partner).pull_reply_max) {
+        ++counters_.decode_drops[static_cast<size_t>(wire::DropReason::BadLength)];
+        return;
+    }
+    std::array<iovec, kMaxIovWithData> source;
+    size_t count = 0;
+    const Status found = (read_events_ || !regions_dir_)
+                             ? Status::AccessDenied
+                             : regions_dir_->find(pull.key, pull.addr, pull.total_length, Access::RemoteRead, source,
+                                                  &count);
+    if (found != Status::Ok) {
+        ++counters_.key_pulls_refused;
+        send_pull_nack(*partner, pull.src_pull_handle, pull.src_magic, wire::NackType::BadRdmaWindow);
+        return;
+    }
+    ++counters_.key_pulls_served;
+    send_pull_replies(*partner, {source.data(), count}, pull.block_offset(), pull.block_length, pull.reply_max,
+                      pull.frame_index, pull.src_pull_handle, pull.src_magic);
+}
+
 // A refused request touched nothing; the target's application learns of it
 // through the error count of its remote-access counter.
 // Atomics are applied as their request is taken, in sequence: a resent
@@ -475,6 +545,15 @@ void Endpoint::finish_rma_pull(RecvRequest* recv, Status status) {
             send_rma_reply(peer, request, wire::RmaStatus::Busy, {}, false);
         }
         // Otherwise the connection is gone, and the answer with it.
+    } else if (recv->by_key) {
+        SendRequest* read = recv->origin;
+        if (recv->key_refused) {
+            // Asked again in sequence: the target's answer says why.
+            ++counters_.key_reads_resent;
+            submit(peer, partners_[peer], read);
+        } else {
+            complete_send(read, status);
+        }
     } else {
         if (status == Status::Ok)
             send_notify(peer, recv->pull_region, recv->pull_region_seq, static_cast<uint32_t>(recv->transfer_length));

@@ -124,6 +124,9 @@ struct Counters {
     uint64_t bad_session = 0;
     uint64_t dropped_unexpected = 0;
     uint64_t rma_refused = 0;  // RMA requests of peers refused (key, rights, bounds)
+    uint64_t key_pulls_served = 0;   // blocks of peers' reads answered here by key
+    uint64_t key_pulls_refused = 0;  // peers' KEY_PULLs answered with a nack (they ask again in sequence)
+    uint64_t key_reads_resent = 0;   // our reads whose KEY_PULL was refused, asked again in sequence
     uint64_t regions_link_served = 0;   // regions whose pulls the link answered itself
     uint64_t regions_link_refused = 0;  // regions the link could not take: answered here
     uint64_t decode_drops[wire::kDropReasonCount] = {};

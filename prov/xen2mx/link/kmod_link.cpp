@@ -119,31 +119,80 @@ public:
 
     int serve_region(const PullRegion& region, std::span<const iovec> data) override {
         // The endpoint was opened for Open-MX's layout, the one the kernel parses.
-        if (!kernel_pulls_ || region.mx_layout) return -EOPNOTSUPP;
-        if (data.size() > XEN2MX_REGION_SEGS_MAX) return -E2BIG;
-        xen2mx_iovec segs[XEN2MX_REGION_SEGS_MAX];
-        size_t length = 0;
-        for (size_t i = 0; i < data.size(); ++i) {
-            segs[i].base = reinterpret_cast<uintptr_t>(data[i].iov_base);
-            segs[i].len = data[i].iov_len;
-            length += data[i].iov_len;
-        }
+        if (!kernel_pulls_.load(std::memory_order_relaxed) || region.mx_layout) return -EOPNOTSUPP;
+        Segments segs;
+        if (int ret = segs.take(data)) return ret;
         xen2mx_region request{};
         request.id = region.region;
         request.flags = XEN2MX_REGION_PULL;
-        request.segs = reinterpret_cast<uintptr_t>(segs);
-        request.seg_count = static_cast<uint32_t>(data.size());
+        request.segs = reinterpret_cast<uintptr_t>(segs.entries);
+        request.seg_count = segs.count;
         request.reply_max = region.reply_max;
         for (int i = 0; i < 6; ++i) request.peer_mac[i] = static_cast<uint8_t>(region.peer_board >> (40 - 8 * i));
         request.peer_endpoint = region.peer_endpoint;
         request.seq = region.seq;
         request.peer_index = region.peer_index;
         request.replies_per_block = static_cast<uint16_t>(region.replies_per_block);
-        const int ret = xioctl(fd_.get(), XEN2MX_IOC_REGION_REGISTER, &request);
-        if (ret == 0) return 0;
+        return registered(xioctl(fd_.get(), XEN2MX_IOC_REGION_REGISTER, &request), segs.length);
+    }
+
+    int serve_keyed(uint32_t slot, uint64_t key, uint64_t base, std::span<const iovec> data) override {
+        if (!kernel_pulls_.load(std::memory_order_relaxed) || !keyed_pulls_.load(std::memory_order_relaxed))
+            return -EOPNOTSUPP;
+        Segments segs;
+        if (int ret = segs.take(data)) return ret;
+        xen2mx_keyed_region request{};
+        request.slot = slot;
+        request.seg_count = segs.count;
+        request.segs = reinterpret_cast<uintptr_t>(segs.entries);
+        request.key = key;
+        request.base = base;
+        const int ret = xioctl(fd_.get(), XEN2MX_IOC_KEYED_REGISTER, &request);
+        if (ret == -ENOTTY) {
+            // A module from before keyed regions, or a Xen guest's device.
+            keyed_pulls_.store(false, std::memory_order_relaxed);
+            return -EOPNOTSUPP;
+        }
+        return registered(ret, segs.length);
+    }
+
+    void withdraw_keyed(uint32_t slot) override {
+        xen2mx_region_id request{slot, 0};
+        xioctl(fd_.get(), XEN2MX_IOC_KEYED_DEREGISTER, &request);
+    }
+
+    void withdraw_region(uint8_t region) override {
+        xen2mx_region_id request{region, 0};
+        xioctl(fd_.get(), XEN2MX_IOC_REGION_DEREGISTER, &request);
+    }
+
+private:
+    void report(bool warning, const char* message) const {
+        if (log_) log_(warning, message);
+    }
+
+    // A region's memory as the kernel takes it.
+    struct Segments {
+        xen2mx_iovec entries[XEN2MX_REGION_SEGS_MAX];
+        uint32_t count = 0;
+        size_t length = 0;
+
+        int take(std::span<const iovec> data) {
+            if (data.size() > XEN2MX_REGION_SEGS_MAX) return -E2BIG;
+            for (const iovec& v : data) {
+                entries[count].base = reinterpret_cast<uintptr_t>(v.iov_base);
+                entries[count++].len = v.iov_len;
+                length += v.iov_len;
+            }
+            return 0;
+        }
+    };
+
+    // What a registration's answer means for the ones to come.
+    int registered(int ret, size_t length) {
         if (ret == -ENOTTY) {
             // A module from before memory regions, or a Xen guest's device.
-            kernel_pulls_ = false;
+            kernel_pulls_.store(false, std::memory_order_relaxed);
             report(false, "the xen2mx module does not answer pulls itself: this process answers them");
             return -EOPNOTSUPP;
         }
@@ -163,16 +212,6 @@ public:
             report(true, text);
         }
         return ret;
-    }
-
-    void withdraw_region(uint8_t region) override {
-        xen2mx_region_id request{region, 0};
-        xioctl(fd_.get(), XEN2MX_IOC_REGION_DEREGISTER, &request);
-    }
-
-private:
-    void report(bool warning, const char* message) const {
-        if (log_) log_(warning, message);
     }
 
     // Takes every waiting event; true when one carries `cookie`.
@@ -225,7 +264,10 @@ private:
     xen2mx_endpoint_open info_;
     uint64_t board_;
     xen2mx_ring_ctl* ctl_;
-    bool kernel_pulls_;
+    // Whether the kernel answers pulls, and KEY_PULLs: learnt from its
+    // refusals, which may come on any thread (serve_keyed).
+    std::atomic<bool> kernel_pulls_;
+    std::atomic<bool> keyed_pulls_{true};
     LinkLog log_;
 };
 

@@ -141,6 +141,17 @@ public:
     // only (-ENOMEM: the system's limit on pinned memory).
     virtual int serve_region(const PullRegion&, std::span<const iovec> /*data*/) { return -EOPNOTSUPP; }
     virtual void withdraw_region(uint8_t /*region*/) {}
+
+    // Lets the link answer KEY_PULLs (RMA reads) that name `key` and
+    // addresses from `base` on by itself, from `data`, until
+    // withdraw_keyed(slot); the same rules as serve_region otherwise. `slot`
+    // is the caller's name for it, below kKeyedSlots. Unlike the calls
+    // above, these two may come from any thread.
+    static constexpr uint32_t kKeyedSlots = 256;
+    virtual int serve_keyed(uint32_t /*slot*/, uint64_t /*key*/, uint64_t /*base*/, std::span<const iovec> /*data*/) {
+        return -EOPNOTSUPP;
+    }
+    virtual void withdraw_keyed(uint32_t /*slot*/) {}
 };
 
 // Where links report what the user should hear of (the layer above logs it).

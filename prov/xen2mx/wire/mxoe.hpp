@@ -53,6 +53,7 @@ enum class PacketType : uint8_t {
     // in the OpenMx wire mode, between xen2mx endpoints.
     RmaRequest = 48,
     RmaReply = 49,
+    KeyPull = 50,
 };
 
 // Their values 1..4 are also the failure statuses a pull reports, so a nack
@@ -390,9 +391,36 @@ struct RmaReply {
     friend bool operator==(const RmaReply&, const RmaReply&) = default;
 };
 
+// A PULL naming the target's memory by an RMA key and an address instead of
+// a region of a message: how an RMA read fetches its data, in one round
+// trip and without the target's library (its kernel may answer). Not
+// sequenced, like a PULL: it is answered with ordinary PULL_REPLYs of
+// reply_max bytes each (whose offsets count from the read's first byte and
+// whose head carries reply_peer_index), or refused with a NACK_MCP, after
+// which the initiator asks again with an RMA_REQUEST.
+struct KeyPull {
+    uint8_t dst_endpoint = 0;
+    uint8_t src_endpoint = 0;
+    uint8_t src_generation = 0;
+    uint32_t session = 0;
+    uint32_t total_length = 0;  // of the whole read
+    uint64_t key = 0;
+    uint64_t addr = 0;          // the read's first byte, as the target names it
+    uint32_t src_magic = 0;     // see pull_magic()
+    uint32_t src_pull_handle = 0;
+    uint32_t block_length = 0;
+    uint32_t frame_index = 0;   // the block starts frame_index × reply_max into the read
+    uint16_t reply_max = 0;
+    uint16_t reply_peer_index = 0;
+
+    uint64_t block_offset() const { return uint64_t{frame_index} * reply_max; }
+
+    friend bool operator==(const KeyPull&, const KeyPull&) = default;
+};
+
 // TINY and SMALL both use MsgHeader; Frame::type tells them apart.
 using Body = std::variant<MsgHeader, MediumFrag, Rndv, PullRequest, PullReply, Notify, Connect, Truc, NackLib,
-                          NackMcp, HostQuery, HostReply, Raw, RmaRequest, RmaReply>;
+                          NackMcp, HostQuery, HostReply, Raw, RmaRequest, RmaReply, KeyPull>;
 
 // A decoded frame. The payload points into the buffer that was decoded: the
 // data of TINY, SMALL, MEDIUM and PULL_REPLY, the hostname of HOST_REPLY

@@ -26,6 +26,7 @@ constexpr size_t kHostHeaderLength = 32;       // HOST_QUERY, HOST_REPLY
 constexpr size_t kRawHeaderLength = 17;        // head and type byte
 constexpr size_t kRmaRequestHeaderLength = 72;
 constexpr size_t kRmaReplyHeaderLength = 48;
+constexpr size_t kKeyPullHeaderLength = 64;
 
 constexpr std::array<uint8_t, kEthZlen> kZeros{};
 
@@ -346,6 +347,33 @@ Parsed parse_rma_reply(const uint8_t* p, size_t& payload) {
     return r;
 }
 
+// KEY_PULL:
+//  17 dst_endpoint   18 src_endpoint   19 src_generation   20 session
+//  24 total_length   28 key (64)       36 addr (64)        44 src_magic
+//  48 src_pull_handle                  52 block_length     56 frame_index
+//  60 reply_max (16) 62 reply_peer_index (16); no payload.
+// The magic sits where a PULL's does, so that the kernel stamps both alike.
+Parsed parse_key_pull(const uint8_t* p, const WireLimits& limits) {
+    KeyPull r;
+    r.dst_endpoint = get_u8(p + 17);
+    r.src_endpoint = get_u8(p + 18);
+    r.src_generation = get_u8(p + 19);
+    r.session = get_be32(p + 20);
+    r.total_length = get_be32(p + 24);
+    r.key = get_match(p + 28);
+    r.addr = get_match(p + 36);
+    r.src_magic = get_be32(p + 44);
+    r.src_pull_handle = get_be32(p + 48);
+    r.block_length = get_be32(p + 52);
+    r.frame_index = get_be32(p + 56);
+    r.reply_max = get_be16(p + 60);
+    r.reply_peer_index = get_be16(p + 62);
+    if (r.reply_max == 0 || r.block_length == 0) return DropReason::BadLength;
+    if (r.block_length > uint64_t{r.reply_max} * limits.replies_per_block) return DropReason::BadLength;
+    if (r.block_offset() + r.block_length > r.total_length) return DropReason::BadOffset;
+    return r;
+}
+
 Parsed parse_host(const uint8_t* p, PacketType type, size_t& payload) {
     if (get_be32(p + 24) != kHostQueryMagic) return DropReason::BadMagic;
     const uint16_t peer_index = get_be16(p + 18);
@@ -376,6 +404,7 @@ size_t header_length(PacketType type, WireMode mode) {
     case PacketType::NackMcp: return kNackHeaderLength;
     case PacketType::RmaRequest: return mode == WireMode::OpenMx ? kRmaRequestHeaderLength : 0;
     case PacketType::RmaReply: return mode == WireMode::OpenMx ? kRmaReplyHeaderLength : 0;
+    case PacketType::KeyPull: return mode == WireMode::OpenMx ? kKeyPullHeaderLength : 0;
     }
     return 0;
 }
@@ -614,6 +643,26 @@ size_t encode_rma_reply(const Head& head, const RmaReply& r, WireMode mode, std:
     return kRmaReplyHeaderLength;
 }
 
+size_t encode_key_pull(const Head& head, const KeyPull& r, WireMode mode, std::span<uint8_t> out) {
+    if (mode != WireMode::OpenMx) return 0;
+    uint8_t* p = start(head, PacketType::KeyPull, kKeyPullHeaderLength, out);
+    if (!p) return 0;
+    put_u8(p + 17, r.dst_endpoint);
+    put_u8(p + 18, r.src_endpoint);
+    put_u8(p + 19, r.src_generation);
+    put_be32(p + 20, r.session);
+    put_be32(p + 24, r.total_length);
+    put_match(p + 28, r.key);
+    put_match(p + 36, r.addr);
+    put_be32(p + 44, r.src_magic);
+    put_be32(p + 48, r.src_pull_handle);
+    put_be32(p + 52, r.block_length);
+    put_be32(p + 56, r.frame_index);
+    put_be16(p + 60, r.reply_max);
+    put_be16(p + 62, r.reply_peer_index);
+    return kKeyPullHeaderLength;
+}
+
 size_t encode(const Frame& frame, WireMode mode, std::span<uint8_t> out) {
     const Head& h = frame.head;
     const Body& b = frame.body;
@@ -665,6 +714,9 @@ size_t encode(const Frame& frame, WireMode mode, std::span<uint8_t> out) {
         break;
     case PacketType::RmaReply:
         if (auto* r = std::get_if<RmaReply>(&b)) return encode_rma_reply(h, *r, mode, out);
+        break;
+    case PacketType::KeyPull:
+        if (auto* r = std::get_if<KeyPull>(&b)) return encode_key_pull(h, *r, mode, out);
         break;
     }
     return 0;
@@ -745,6 +797,7 @@ DecodeResult decode(std::span<const uint8_t> frame, WireMode mode, const WireLim
     case PacketType::HostReply: parsed = parse_host(p, type, payload); break;
     case PacketType::RmaRequest: parsed = parse_rma_request(p, payload); break;
     case PacketType::RmaReply: parsed = parse_rma_reply(p, payload); break;
+    case PacketType::KeyPull: parsed = parse_key_pull(p, limits); break;
     case PacketType::Raw:
         // The application owns the rest of the frame, padding included.
         if (size > kRawFrameMax) return DropReason::BadLength;

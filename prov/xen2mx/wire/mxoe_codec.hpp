@@ -49,6 +49,7 @@ size_t encode_raw(const Head& head, std::span<uint8_t> out);
 // The RMA extension; 0 in the MxCompat mode, which MX peers speak.
 size_t encode_rma_request(const Head& head, const RmaRequest& request, WireMode mode, std::span<uint8_t> out);
 size_t encode_rma_reply(const Head& head, const RmaReply& reply, WireMode mode, std::span<uint8_t> out);
+size_t encode_key_pull(const Head& head, const KeyPull& pull, WireMode mode, std::span<uint8_t> out);
 
 // The encoder matching frame.type; 0 also when the body is not the one that
 // type carries. The payload is not written.

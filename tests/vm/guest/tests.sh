@@ -317,13 +317,15 @@ if [ $kmod_link = yes ]; then
         fail "the kernel answered no pull during the suites ($served_before_suites -> $served)"
 fi
 
-# A large message, then an RMA read, complete while the process that owns
-# the data is stopped (SIGSTOP): the kernel answers the pulls. Then the same
-# with the pulls left to the process (FI_XEN2MX_KMOD_PULLS=0, then a
-# locked-memory limit of 0): it completes only once it runs again.
+# A large message, then an RMA read posted only then, complete while the
+# process that owns the data is stopped (SIGSTOP): the kernel answers the
+# pulls (the read's KEY_PULLs). Then the same with the pulls left to the
+# process (FI_XEN2MX_KMOD_PULLS=0, then a locked-memory limit of 0): it
+# completes only once it runs again.
 if [ $kmod_link = yes ]; then
     port=7400
-    for run in "msg 10000" "read 10000" "msg 4000 --expect-wait" "msg 4000 --expect-wait ulimit"; do
+    for run in "msg 10000" "read 10000" "msg 4000 --expect-wait" "read 4000 --expect-wait" \
+        "msg 4000 --expect-wait ulimit"; do
         set -- $run
         port=$((port + 1))
         barrier "idle peer $run"
