@@ -72,6 +72,15 @@ struct PullService {
         std::vector<iovec> data;
     };
     std::map<uint8_t, Held> held;
+    // Memory regions open to reads (serve_keyed), by slot, and the
+    // KEY_PULLs answered from them.
+    struct Keyed {
+        uint64_t key = 0;
+        uint64_t base = 0;
+        std::vector<iovec> data;
+    };
+    std::map<uint32_t, Keyed> keyed;
+    uint64_t keyed_answered = 0;
 };
 
 class MemoryNetwork {
@@ -189,7 +198,14 @@ public:
     const std::map<uint64_t, size_t>& longest_sent() const { return longest_sent_; }
     void forget_longest() { longest_sent_.clear(); }
 
-    int send(const link::Route& to, std::span<const iovec> parts) override { return network_.send(*this, to, parts); }
+    int send(const link::Route& to, std::span<const iovec> parts) override {
+        // As a kernel module refuses a packet type it does not know.
+        if (refused_type_ >= 0 && !parts.empty() && parts[0].iov_len > 16 &&
+            static_cast<const uint8_t*>(parts[0].iov_base)[16] == refused_type_)
+            return -EPROTONOSUPPORT;
+        return network_.send(*this, to, parts);
+    }
+    void refuse_type(int ptype) { refused_type_ = ptype; }
 
     int poll(link::FrameSink& sink, int budget) override {
         release_held();
@@ -223,18 +239,34 @@ public:
         if (pulls_ && pulls_->held.erase(region)) ++pulls_->withdrawn;
     }
 
+    int serve_keyed(uint32_t slot, uint64_t key, uint64_t base, std::span<const iovec> data) override {
+        if (!pulls_ || !pulls_->on) return -EOPNOTSUPP;
+        if (pulls_->keyed.count(slot)) return -EEXIST;
+        pulls_->keyed[slot] = {key, base, {data.begin(), data.end()}};
+        return 0;
+    }
+
+    void withdraw_keyed(uint32_t slot) override {
+        if (pulls_) pulls_->keyed.erase(slot);
+    }
+
     // Puts arbitrary bytes in the inbox, as if `from` had sent them.
     void inject(std::vector<uint8_t> bytes, const link::Route& from) { to_inbox({std::move(bytes), from, 0}); }
 
     bool idle() const { return inbox_.empty() && held_.empty(); }
 
 private:
+    int refused_type_ = -1;
     friend class MemoryNetwork;
 
     // True when `bytes` is a PULL of a region this link holds, from the
     // peer the region is for: answered here (or dropped, when it asks for
     // bytes outside the region) and never handed to the endpoint.
     bool answer_pull(const std::vector<uint8_t>& bytes, const link::Route& from);
+    bool answer_key_pull(const std::vector<uint8_t>& bytes, const link::Route& from);
+    void send_replies(const wire::Head& head, const link::Route& to, std::span<const iovec> data, uint64_t at,
+                      uint64_t start, uint64_t end, uint32_t reply_max, uint32_t frame_index, uint32_t handle,
+                      uint32_t magic);
 
     struct Frame {
         std::vector<uint8_t> bytes;
@@ -356,7 +388,7 @@ inline int MemoryNetwork::send(MemoryLink& from, const link::Route& to, std::spa
     const bool twice = chance(faults_.duplicate);
     if (twice) ++stats_.duplicated;
     for (MemoryLink* target : targets) {
-        if (target->answer_pull(bytes, source)) continue;
+        if (target->answer_pull(bytes, source) || target->answer_key_pull(bytes, source)) continue;
         enqueue(*target, bytes, source);
         if (twice) enqueue(*target, bytes, source);
     }
@@ -395,19 +427,61 @@ inline bool MemoryLink::answer_pull(const std::vector<uint8_t>& bytes, const lin
     head.dst_mac = decoded->head.src_mac;
     head.src_mac = mac_;
     head.dst_src_peer_index = held.region.peer_index;
-    uint32_t frame_index = pull.frame_index;
-    for (uint64_t offset = *start; offset < end; offset += limits.pull_reply_max, ++frame_index) {
+    send_replies(head, from, held.data, 0, *start, end, limits.pull_reply_max, pull.frame_index, pull.src_pull_handle,
+                 pull.src_magic);
+    ++pulls_->answered;
+    return true;
+}
+
+// A KEY_PULL whose read lies inside a region open to reads is answered, as
+// the kmod link's kernel does; any other is the endpoint's.
+inline bool MemoryLink::answer_key_pull(const std::vector<uint8_t>& bytes, const link::Route& from) {
+    if (!pulls_ || pulls_->keyed.empty() || bytes.size() <= wire::kPtypeOffset ||
+        bytes[wire::kPtypeOffset] != static_cast<uint8_t>(wire::PacketType::KeyPull))
+        return false;
+    wire::WireLimits limits;
+    limits.pull_reply_max = 0xffff;
+    limits.replies_per_block = 64;
+    const wire::DecodeResult decoded = wire::decode(bytes, wire::WireMode::OpenMx, limits);
+    if (!decoded) return false;
+    const auto& pull = std::get<wire::KeyPull>(decoded->body);
+    if (pull.dst_endpoint != endpoint_ || size_t{pull.reply_max} + 32 > max_frame_) return false;
+    for (const auto& [slot, region] : pulls_->keyed) {
+        if (region.key != pull.key) continue;
+        size_t length = 0;
+        for (const iovec& v : region.data) length += v.iov_len;
+        if (pull.addr < region.base || pull.addr - region.base > length ||
+            pull.total_length > length - (pull.addr - region.base))
+            return false;
+        wire::Head head;
+        head.dst_mac = decoded->head.src_mac;
+        head.src_mac = mac_;
+        head.dst_src_peer_index = pull.reply_peer_index;
+        const uint64_t start = pull.block_offset();
+        send_replies(head, from, region.data, pull.addr - region.base, start, start + pull.block_length,
+                     pull.reply_max, pull.frame_index, pull.src_pull_handle, pull.src_magic);
+        ++pulls_->keyed_answered;
+        return true;
+    }
+    return false;
+}
+
+// PULL_REPLYs for bytes [start, end) of a transfer that begins `at` bytes
+// into `data`, gathered from the memory where they are.
+inline void MemoryLink::send_replies(const wire::Head& head, const link::Route& to, std::span<const iovec> data,
+                                     uint64_t at, uint64_t start, uint64_t end, uint32_t reply_max,
+                                     uint32_t frame_index, uint32_t handle, uint32_t magic) {
+    for (uint64_t offset = start; offset < end; offset += reply_max, ++frame_index) {
         wire::PullReply reply;
         reply.frame_seqnum = static_cast<uint8_t>(frame_index);
-        reply.frame_length = static_cast<uint16_t>(std::min<uint64_t>(limits.pull_reply_max, end - offset));
+        reply.frame_length = static_cast<uint16_t>(std::min<uint64_t>(reply_max, end - offset));
         reply.msg_offset = static_cast<uint32_t>(offset);
-        reply.dst_pull_handle = pull.src_pull_handle;
-        reply.dst_magic = pull.src_magic;
+        reply.dst_pull_handle = handle;
+        reply.dst_magic = magic;
         std::array<uint8_t, wire::kMaxHeaderLength> header;
         std::vector<iovec> parts{{header.data(), wire::encode_pull_reply(head, reply, header)}};
-        // The reply's bytes, gathered from the region's memory where they are.
-        uint64_t skip = offset, want = reply.frame_length;
-        for (const iovec& v : held.data) {
+        uint64_t skip = at + offset, want = reply.frame_length;
+        for (const iovec& v : data) {
             if (!want) break;
             if (skip >= v.iov_len) {
                 skip -= v.iov_len;
@@ -418,10 +492,8 @@ inline bool MemoryLink::answer_pull(const std::vector<uint8_t>& bytes, const lin
             want -= take;
             skip = 0;
         }
-        network_.send(*this, from, parts);
+        network_.send(*this, to, parts);
     }
-    ++pulls_->answered;
-    return true;
 }
 
 }  // namespace xen2mx::testing

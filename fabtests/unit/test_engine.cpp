@@ -3173,6 +3173,32 @@ TEST(EngineRma, ATargetThatMustSeeReadsHasThemAsked) {
     EXPECT_EQ(p.a.ep().counters().key_reads_resent, std::size(sizes));
 }
 
+// A link that cannot send KEY_PULLs (a kernel module from before them):
+// the read in flight and every later one go as requests, and complete.
+TEST(EngineRma, ALinkWithoutKeyPullsHasReadsAsked) {
+    Pair p(fast_timeouts(kVariants[0]));
+    OneRegion region(200000);
+    for (size_t i = 0; i < region.memory.size(); ++i) region.memory[i] = static_cast<uint8_t>(i * 3);
+    p.b.ep().set_regions(&region);
+    p.a.link().refuse_type(static_cast<int>(wire::PacketType::KeyPull));
+    const Bytes hello = pattern(1, 10);
+    Bytes into(10 + kGuard, kGuardByte);
+    ASSERT_EQ(post_recv(p.w, p.b, into.data(), 10, 99), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 99), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(99) != nullptr; }, 10s));
+    for (uint64_t id = 1; id <= 2; ++id) {
+        Bytes back(150000, 0);
+        ASSERT_EQ(post_rma(p.w, p.a, p.ab, engine::RmaKind::Read, back.data(), back.size(), region.base() + 7,
+                           OneRegion::kKey, id),
+                  0);
+        ASSERT_TRUE(p.w.run_until([&] { return p.a.send_done(id) != nullptr; }, 5s)) << "read " << id;
+        EXPECT_EQ(p.a.send_done(id)->status, Status::Ok);
+        for (size_t j = 0; j < back.size(); ++j) ASSERT_EQ(back[j], static_cast<uint8_t>((j + 7) * 3)) << j;
+    }
+    EXPECT_EQ(p.a.ep().counters().key_reads_resent, 1u) << "only the first tried";
+    EXPECT_EQ(p.b.ep().counters().key_pulls_served, 0u);
+}
+
 // An endpoint speaking MX's own layout, as an MX or Open-MX peer does,
 // drops RMA frames as unknown, and its connection carries on unharmed.
 TEST(EngineRma, HarmlessToAPlainMxoePeer) {

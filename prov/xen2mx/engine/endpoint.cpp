@@ -1818,6 +1818,13 @@ void Endpoint::request_block(Pull& pull, size_t block) {
         request.reply_max = static_cast<uint16_t>(pull.reply_max);
         request.reply_peer_index = static_cast<uint16_t>(pull.peer);
         n = wire::encode_key_pull(head_for(partner), request, config_.mode, header);
+        if (send_frame(partner.route, {header.data(), n}, {}) == -EPROTONOSUPPORT) {
+            // A kernel module from before KEY_PULL: reads go as requests
+            // from now on, this one once the timers see it.
+            key_pulls_off_ = true;
+            pull.recv->key_refused = true;
+        }
+        return;
     } else {
         wire::PullRequest request;
         request.dst_endpoint = partner.address.endpoint;
@@ -2229,7 +2236,9 @@ void Endpoint::timers(TimePoint now) {
     if (!active_pulls_) return;
     for (Pull& pull : pulls_) {
         if (!pull.active) continue;
-        if (now - pull.last_progress >= config_.peer_timeout) {
+        if (pull.recv->key_refused) {
+            finish_pull(pull, Status::PeerReset);  // the link could not send it
+        } else if (now - pull.last_progress >= config_.peer_timeout) {
             finish_pull(pull, Status::PeerTimeout);
         } else {
             for (size_t b = 0; b < kPullWindow; ++b) {

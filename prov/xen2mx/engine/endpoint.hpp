@@ -332,6 +332,7 @@ private:
 
     RegionDirectory* regions_dir_ = nullptr;
     bool read_events_ = false;  // set_read_events()
+    bool key_pulls_off_ = false;  // the link cannot send KEY_PULLs: reads go as requests
     Pool<RecvRequest> rma_pulls_;  // pulls of RMA data, both directions
     uint32_t rma_serial_ = 0;      // makes RMA handles unique over time
     std::vector<PendingReply> reply_backlog_;  // answers that found no free request or region

@@ -129,8 +129,8 @@ int Endpoint::rma(const RmaArgs& args, TimePoint now) {
 // agreed frames), on a same-host channel (which copies regions directly),
 // for nothing to read, or with no pull request free.
 bool Endpoint::start_key_read(PeerId peer, Partner& partner, SendRequest* request) {
-    if (!partner.established || partner.state != Partner::State::Connected || partner.route.lossless() ||
-        request->length == 0)
+    if (key_pulls_off_ || !partner.established || partner.state != Partner::State::Connected ||
+        partner.route.lossless() || request->length == 0)
         return false;
     RecvRequest* fetch = rma_pulls_.get();
     if (!fetch) return false;

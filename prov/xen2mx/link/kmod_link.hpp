@@ -4,8 +4,9 @@
 // endpoint (and, for a reliable endpoint, its session), straight into a
 // receive ring mapped into the process. No privilege is needed.
 //
-// The regions the engine offers (serve_region) are registered with the
-// kernel, which then answers their PULLs itself from the pinned pages,
+// The regions the engine offers (serve_region), and the memory regions
+// open to remote reads (serve_keyed), are registered with the kernel,
+// which then answers their PULLs (KEY_PULLs) itself from the pinned pages,
 // whether or not this process runs; a module without memory regions (an
 // older one, a Xen guest's) or a refusal (the locked-memory limit) leaves
 // them to the engine, with a warning the first time in the process that the
