@@ -116,6 +116,16 @@ static long x2m_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		if (!ep)
 			return -ENOTCONN;
 		return x2m_ioctl_region_deregister(ep, uarg);
+	case XEN2MX_IOC_KEYED_REGISTER:
+		ep = x2m_ep_file_ep(file);
+		if (!ep)
+			return -ENOTCONN;
+		return x2m_ioctl_keyed_register(ep, uarg);
+	case XEN2MX_IOC_KEYED_DEREGISTER:
+		ep = x2m_ep_file_ep(file);
+		if (!ep)
+			return -ENOTCONN;
+		return x2m_ioctl_keyed_deregister(ep, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -15,7 +15,7 @@
 /* Frame offsets (from the destination MAC) of the fields the demux reads. */
 #define OFF_DST_EP 17
 #define OFF_MSG_SESSION 36   /* TINY, SMALL, MEDIUM, RNDV */
-#define OFF_SESSION_20 20    /* PULL, NOTIFY */
+#define OFF_SESSION_20 20    /* PULL, NOTIFY (KEY_PULL: see x2m_key_pull_serve()) */
 #define OFF_TRUC_SESSION 24
 #define OFF_CONNECT_SESSION 32 /* a reply echoes the requester's session */
 #define OFF_CONNECT_IS_REPLY 42
@@ -52,6 +52,16 @@ static int x2m_classify(const u8 *h, unsigned int length, int *endpoint, u32 *se
 		*endpoint = h[OFF_DST_EP];
 		*session = get_unaligned_be32(h + OFF_SESSION_20);
 		*has_session = true;
+		return 0;
+	case X2M_PKT_KEY_PULL:
+		/*
+		 * Its session is judged where it is answered (key_pull.c): the
+		 * kernel answers only those with the endpoint's own and hands
+		 * any other to the process, which answers or refuses it.
+		 */
+		if (length < 24)
+			return XEN2MX_CTR_DROP_SHORT;
+		*endpoint = h[OFF_DST_EP];
 		return 0;
 	case X2M_PKT_TRUC:
 		if (length < 28)
@@ -143,6 +153,8 @@ int x2m_demux(struct x2m_board *board, struct sk_buff *skb)
 		atomic64_inc(&ep->stats.drops);
 	} else if (buffer[X2M_PTYPE_OFFSET] == X2M_PKT_PULL && x2m_pull_serve(ep, eth, skb)) {
 		why = 0; /* answered from a memory region, or dropped there and counted */
+	} else if (buffer[X2M_PTYPE_OFFSET] == X2M_PKT_KEY_PULL && x2m_key_pull_serve(ep, eth, skb)) {
+		why = 0; /* answered from a keyed region */
 	} else {
 		why = x2m_endpoint_deliver(ep, eth, skb); /* counts its outcome */
 	}

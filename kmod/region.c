@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Memory regions (XEN2MX_IOC_REGION_REGISTER / _DEREGISTER): user memory a
- * peer may pull, pinned for as long as it is registered so that the
- * receive path can answer PULLs from it while the process does not run
- * (pull.c). The pages are pinned long-term and charged to the process's
+ * Memory regions (XEN2MX_IOC_REGION_REGISTER / _DEREGISTER) and keyed
+ * regions (XEN2MX_IOC_KEYED_REGISTER / _DEREGISTER): user memory a peer
+ * may pull, pinned for as long as it is registered so that the receive
+ * path can answer PULLs (pull.c) and KEY_PULLs (key_pull.c) from it while
+ * the process does not run. The two kinds live in two tables of the
+ * endpoint but share everything else: pinning, charging, the page budget,
+ * the counters and the way they are retired. The pages are pinned long-term and charged to the process's
  * pinned memory (mm->pinned_vm, the figure RDMA charges too) against its
  * RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK; the charge goes back to the
  * same mm, which each region holds, when the region goes: deregistered,
@@ -59,19 +62,18 @@ static void x2m_region_free(struct x2m_region *r)
 	kfree_rcu(r, rcu);
 }
 
-/* Whether the endpoint has room for the region (region_mutex held): 0, -EEXIST or -ENOSPC. */
-static int x2m_region_room(struct x2m_endpoint *ep, u32 id, u64 pages)
+/* Whether the endpoint has room for a region of `pages` in `slot` (region_mutex held): 0, -EEXIST or -ENOSPC. */
+static int x2m_region_room(struct x2m_endpoint *ep, struct x2m_region __rcu **slot, u64 pages)
 {
-	if (rcu_access_pointer(ep->regions[id]))
+	if (rcu_access_pointer(*slot))
 		return -EEXIST;
 	if (ep->region_pages + pages > READ_ONCE(x2m_region_pages))
 		return -ENOSPC;
 	return 0;
 }
 
-/* Fills in the region's identity and makes it servable (region_mutex held). */
-static void x2m_region_publish(struct x2m_endpoint *ep, const struct xen2mx_region *req, struct x2m_region *r,
-			       u64 length)
+/* Gives the PULL identity the request names to a region of the endpoint's region table. */
+static void x2m_region_name(struct x2m_region *r, const struct xen2mx_region *req)
 {
 	r->id = req->id;
 	r->seq = req->seq;
@@ -80,47 +82,61 @@ static void x2m_region_publish(struct x2m_endpoint *ep, const struct xen2mx_regi
 	r->peer_index = req->peer_index;
 	r->reply_max = req->reply_max;
 	r->replies_per_block = req->replies_per_block;
-	r->length = length;
+}
+
+/* Counts the region and makes it servable from `slot` (region_mutex held). */
+static void x2m_region_publish(struct x2m_endpoint *ep, struct x2m_region __rcu **slot, struct x2m_region *r)
+{
 	refcount_set(&r->users, 1);
 	init_completion(&r->idle);
 	ep->region_pages += r->nr_pages;
+	if (r->keyed)
+		atomic_inc(&ep->nr_keyed);
 	atomic_inc(&ep->nr_regions);
 	atomic_add(r->nr_pages, &ep->region_pages_now);
 	x2m_global_add(XEN2MX_CTR_REGIONS, 1);
 	x2m_global_add(XEN2MX_CTR_REGION_PAGES, r->nr_pages);
-	rcu_assign_pointer(ep->regions[req->id], r);
+	rcu_assign_pointer(*slot, r);
 }
 
-long x2m_ioctl_region_register(struct x2m_endpoint *ep, void __user *arg)
+/* A region that never held anything: refused before it was charged or pinned. */
+static void x2m_region_discard(struct x2m_region *r)
 {
-	struct xen2mx_region req;
-	struct xen2mx_iovec *segs;
+	mmdrop(r->mm);
+	kvfree(r->pages);
+	kfree(r);
+}
+
+/*
+ * The process's segments (`pages` spanned, `length` bytes), pinned and
+ * charged into a new region for `slot`, not yet published; region_mutex
+ * held, so that the room it found is still there when the caller
+ * publishes it. On failure nothing is left charged or pinned.
+ */
+static int x2m_region_pin_user(struct x2m_endpoint *ep, struct x2m_region __rcu **slot,
+			       const struct xen2mx_iovec *segs, unsigned int nr_segs, u64 pages, u64 length,
+			       struct x2m_region **out)
+{
 	struct x2m_region *r;
-	unsigned int nr_segs, i;
-	u64 length, pages, at = 0;
+	unsigned int i;
+	u64 at = 0;
 	int ret;
 
-	ret = x2m_region_take_request(arg, x2m_region_max_frame(ep), &req, &segs, &nr_segs, &length, &pages);
+	if (pages > READ_ONCE(x2m_region_pages))
+		return -E2BIG;
+	ret = x2m_region_room(ep, slot, pages);
 	if (ret)
 		return ret;
-	ret = -E2BIG;
-	if (pages > READ_ONCE(x2m_region_pages))
-		goto out_segs;
-	ret = -ENOMEM;
 	r = x2m_region_alloc(nr_segs, pages);
 	if (!r)
-		goto out_segs;
+		return -ENOMEM;
 	r->mm = current->mm;
 	mmgrab(r->mm);
-
-	/* One registration at a time per endpoint: ids and the page budget. */
-	mutex_lock(&ep->region_mutex);
-	ret = x2m_region_room(ep, req.id, pages);
-	if (ret)
-		goto out_unlock;
 	ret = x2m_region_charge(r->mm, pages);
-	if (ret)
-		goto out_unlock;
+	if (ret) {
+		x2m_region_discard(r);
+		return ret;
+	}
 	r->charged = pages;
 	for (i = 0; i < nr_segs; i++) {
 		r->segs[i].start = at;
@@ -132,30 +148,76 @@ long x2m_ioctl_region_register(struct x2m_endpoint *ep, void __user *arg)
 	ret = x2m_region_pin_segs(segs, nr_segs, pages, r->pages, &r->nr_pages);
 	if (ret) {
 		x2m_region_free(r);
-		r = NULL;
-		goto out_unlock;
+		return ret;
 	}
+	r->length = length;
+	*out = r;
+	return 0;
+}
+
+long x2m_ioctl_region_register(struct x2m_endpoint *ep, void __user *arg)
+{
+	struct xen2mx_region req;
+	struct xen2mx_iovec *segs;
+	struct x2m_region *r;
+	unsigned int nr_segs;
+	u64 length, pages;
+	int ret;
+
+	ret = x2m_region_take_request(arg, x2m_region_max_frame(ep), &req, &segs, &nr_segs, &length, &pages);
+	if (ret)
+		return ret;
+	/* One registration at a time per endpoint: ids and the page budget. */
+	mutex_lock(&ep->region_mutex);
+	ret = x2m_region_pin_user(ep, &ep->regions[req.id], segs, nr_segs, pages, length, &r);
+	if (ret)
+		goto out_unlock;
 	req.pages = r->nr_pages;
 	req.length = length;
 	if (copy_to_user(arg, &req, sizeof(req))) {
 		/* Never published: no server can hold it. */
 		x2m_region_free(r);
-		r = NULL;
 		ret = -EFAULT;
 		goto out_unlock;
 	}
-	x2m_region_publish(ep, &req, r, length);
-	r = NULL;
-	ret = 0;
+	x2m_region_name(r, &req);
+	x2m_region_publish(ep, &ep->regions[req.id], r);
 out_unlock:
 	mutex_unlock(&ep->region_mutex);
-	if (r) {
-		/* Refused before anything was charged or pinned. */
-		mmdrop(r->mm);
-		kvfree(r->pages);
-		kfree(r);
+	kfree(segs);
+	return ret;
+}
+
+long x2m_ioctl_keyed_register(struct x2m_endpoint *ep, void __user *arg)
+{
+	struct xen2mx_keyed_region req;
+	struct xen2mx_iovec *segs;
+	struct x2m_region *r;
+	unsigned int nr_segs;
+	u64 length, pages;
+	int ret;
+
+	ret = x2m_keyed_take_request(arg, &req, &segs, &nr_segs, &length, &pages);
+	if (ret)
+		return ret;
+	mutex_lock(&ep->region_mutex);
+	ret = x2m_region_pin_user(ep, &ep->keyed[req.slot], segs, nr_segs, pages, length, &r);
+	if (ret)
+		goto out_unlock;
+	req.pages = r->nr_pages;
+	req.length = length;
+	if (copy_to_user(arg, &req, sizeof(req))) {
+		x2m_region_free(r);
+		ret = -EFAULT;
+		goto out_unlock;
 	}
-out_segs:
+	r->id = req.slot;
+	r->keyed = true;
+	r->key = req.key;
+	r->base = req.base;
+	x2m_region_publish(ep, &ep->keyed[req.slot], r);
+out_unlock:
+	mutex_unlock(&ep->region_mutex);
 	kfree(segs);
 	return ret;
 }
@@ -199,11 +261,13 @@ int x2m_region_register_pages(struct x2m_endpoint *ep, const struct xen2mx_regio
 		length += runs[i].len;
 	}
 	mutex_lock(&ep->region_mutex);
-	ret = x2m_region_room(ep, desc->id, nr_pages);
+	ret = x2m_region_room(ep, &ep->regions[desc->id], nr_pages);
 	if (!ret) {
 		r->release = release;
 		r->release_priv = priv;
-		x2m_region_publish(ep, desc, r, length);
+		r->length = length;
+		x2m_region_name(r, desc);
+		x2m_region_publish(ep, &ep->regions[desc->id], r);
 	}
 	mutex_unlock(&ep->region_mutex);
 	if (ret) {
@@ -214,10 +278,12 @@ int x2m_region_register_pages(struct x2m_endpoint *ep, const struct xen2mx_regio
 }
 EXPORT_SYMBOL_GPL(x2m_region_register_pages);
 
-/* Takes a region out of the endpoint's table (region_mutex held) and frees it. */
-static void x2m_region_retire(struct x2m_endpoint *ep, struct x2m_region *r)
+/* Takes a region out of `slot` (region_mutex held) and frees it once nothing serves from it. */
+static void x2m_region_retire(struct x2m_endpoint *ep, struct x2m_region __rcu **slot, struct x2m_region *r)
 {
-	RCU_INIT_POINTER(ep->regions[r->id], NULL);
+	RCU_INIT_POINTER(*slot, NULL);
+	if (r->keyed)
+		atomic_dec(&ep->nr_keyed);
 	ep->region_pages -= r->nr_pages;
 	atomic_dec(&ep->nr_regions);
 	atomic_sub(r->nr_pages, &ep->region_pages_now);
@@ -229,47 +295,76 @@ static void x2m_region_retire(struct x2m_endpoint *ep, struct x2m_region *r)
 	x2m_region_free(r);
 }
 
-int x2m_region_deregister(struct x2m_endpoint *ep, u32 id)
+/* Retires the region in `slot`: 0, or -ENOENT when the slot is empty. */
+static int x2m_region_remove(struct x2m_endpoint *ep, struct x2m_region __rcu **slot)
 {
 	struct x2m_region *r;
 	int ret = 0;
 
-	if (id >= XEN2MX_REGION_IDS)
-		return -EINVAL;
 	mutex_lock(&ep->region_mutex);
-	r = rcu_dereference_protected(ep->regions[id], lockdep_is_held(&ep->region_mutex));
+	r = rcu_dereference_protected(*slot, lockdep_is_held(&ep->region_mutex));
 	if (r)
-		x2m_region_retire(ep, r);
+		x2m_region_retire(ep, slot, r);
 	else
 		ret = -ENOENT;
 	mutex_unlock(&ep->region_mutex);
 	return ret;
 }
+
+int x2m_region_deregister(struct x2m_endpoint *ep, u32 id)
+{
+	if (id >= XEN2MX_REGION_IDS)
+		return -EINVAL;
+	return x2m_region_remove(ep, &ep->regions[id]);
+}
 EXPORT_SYMBOL_GPL(x2m_region_deregister);
 
-long x2m_ioctl_region_deregister(struct x2m_endpoint *ep, void __user *arg)
+/* XEN2MX_IOC_REGION_DEREGISTER and XEN2MX_IOC_KEYED_DEREGISTER: the id or slot, checked. */
+static int x2m_region_take_id(void __user *arg, u32 limit, u32 *id)
 {
 	struct xen2mx_region_id req;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (req.pad)
+	if (req.pad || req.id >= limit)
 		return -EINVAL;
-	return x2m_region_deregister(ep, req.id);
+	*id = req.id;
+	return 0;
 }
 
-/* Every region of an endpoint that is closing; the receive path no longer finds it. */
+long x2m_ioctl_region_deregister(struct x2m_endpoint *ep, void __user *arg)
+{
+	u32 id;
+	int ret = x2m_region_take_id(arg, XEN2MX_REGION_IDS, &id);
+
+	return ret ?: x2m_region_remove(ep, &ep->regions[id]);
+}
+
+long x2m_ioctl_keyed_deregister(struct x2m_endpoint *ep, void __user *arg)
+{
+	u32 slot;
+	int ret = x2m_region_take_id(arg, XEN2MX_KEYED_SLOTS, &slot);
+
+	return ret ?: x2m_region_remove(ep, &ep->keyed[slot]);
+}
+
+/* Every region of an endpoint that is closing, keyed or not; the receive path no longer finds it. */
 void x2m_regions_release(struct x2m_endpoint *ep)
 {
-	unsigned int id;
+	unsigned int i;
 
 	mutex_lock(&ep->region_mutex);
-	for (id = 0; id < XEN2MX_REGION_IDS; id++) {
-		struct x2m_region *r = rcu_dereference_protected(ep->regions[id],
-								 lockdep_is_held(&ep->region_mutex));
+	for (i = 0; i < XEN2MX_REGION_IDS; i++) {
+		struct x2m_region *r = rcu_dereference_protected(ep->regions[i], lockdep_is_held(&ep->region_mutex));
 
 		if (r)
-			x2m_region_retire(ep, r);
+			x2m_region_retire(ep, &ep->regions[i], r);
+	}
+	for (i = 0; i < XEN2MX_KEYED_SLOTS; i++) {
+		struct x2m_region *r = rcu_dereference_protected(ep->keyed[i], lockdep_is_held(&ep->region_mutex));
+
+		if (r)
+			x2m_region_retire(ep, &ep->keyed[i], r);
 	}
 	mutex_unlock(&ep->region_mutex);
 }
@@ -284,6 +379,28 @@ struct x2m_region *x2m_region_get(struct x2m_endpoint *ep, u32 id)
 	r = rcu_dereference(ep->regions[id]);
 	if (r && refcount_inc_not_zero(&r->users))
 		return r;
+	return NULL;
+}
+
+/*
+ * A keyed region of the endpoint whose key is `key` and which holds the
+ * bytes peers name [addr, addr + length), held for serving; NULL when
+ * none. Under RCU.
+ */
+struct x2m_region *x2m_keyed_get(struct x2m_endpoint *ep, u64 key, u64 addr, u64 length)
+{
+	unsigned int i;
+
+	for (i = 0; i < XEN2MX_KEYED_SLOTS; i++) {
+		struct x2m_region *r = rcu_dereference(ep->keyed[i]);
+
+		/* Differences only: base + length may pass 2^64. */
+		if (!r || r->key != key || addr < r->base || addr - r->base > r->length ||
+		    length > r->length - (addr - r->base))
+			continue;
+		if (refcount_inc_not_zero(&r->users))
+			return r;
+	}
 	return NULL;
 }
 

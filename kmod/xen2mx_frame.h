@@ -34,6 +34,7 @@ enum {
 	/* xen2mx's RMA extension (see fi_xen2mx(7), WIRE EXTENSION). */
 	X2M_PKT_RMA_REQUEST = 48,
 	X2M_PKT_RMA_REPLY = 49,
+	X2M_PKT_KEY_PULL = 50,
 };
 #define X2M_PULL_MAGIC_XOR 0x21071980u
 
@@ -41,6 +42,7 @@ enum {
 #define X2M_OFF_NACK_SRC_EP 17
 #define X2M_OFF_PULL_MAGIC 44
 #define X2M_OFF_PULL_MAGIC_MX 36
+#define X2M_KEY_PULL_LEN 64 /* a KEY_PULL is its header alone */
 #define X2M_SENDER_BYTES 48 /* every sender field lies in the first 48 bytes */
 
 /* Where a frame of one type carries its sender; -1 when it carries none. */
@@ -78,6 +80,15 @@ static inline int x2m_sender_fields(u8 ptype, unsigned int length, bool mx_compa
 			return -EINVAL;
 		f->endpoint = X2M_OFF_SRC_EP;
 		f->magic = mx_compat ? X2M_OFF_PULL_MAGIC_MX : X2M_OFF_PULL_MAGIC;
+		return 0;
+	case X2M_PKT_KEY_PULL:
+		/* xen2mx's own: an endpoint speaking MX's layouts has no use for it. */
+		if (mx_compat)
+			return -EPROTONOSUPPORT;
+		if (length < X2M_KEY_PULL_LEN)
+			return -EINVAL;
+		f->endpoint = X2M_OFF_SRC_EP;
+		f->magic = X2M_OFF_PULL_MAGIC; /* where a PULL has it, in Open-MX's layout */
 		return 0;
 	case X2M_PKT_NACK_LIB:
 	case X2M_PKT_NACK_MCP:

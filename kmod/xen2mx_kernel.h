@@ -97,14 +97,18 @@ struct x2m_endpoint {
 	struct work_struct free_work;
 
 	/*
-	 * Memory regions (region.c). The table is written under region_mutex
+	 * Memory regions (region.c): those PULLs name by id and those
+	 * KEY_PULLs name by key. The tables are written under region_mutex
 	 * and read by the receive path under RCU; a region being served holds
-	 * a reference of its own, which deregistering waits for.
+	 * a reference of its own, which deregistering waits for. Both kinds
+	 * count in the figures below.
 	 */
 	struct mutex region_mutex;
 	struct x2m_region __rcu *regions[XEN2MX_REGION_IDS];
+	struct x2m_region __rcu *keyed[XEN2MX_KEYED_SLOTS];
 	unsigned int region_pages;  /* pinned by them, under region_mutex */
 	atomic_t nr_regions;        /* for the receive path and listings */
+	atomic_t nr_keyed;          /* of which keyed, for the receive path */
 	atomic_t region_pages_now;  /* the same as region_pages, for listings */
 };
 
@@ -154,11 +158,17 @@ int x2m_send(struct x2m_endpoint *ep, const struct xen2mx_send *req);
 /* region.c */
 long x2m_ioctl_region_register(struct x2m_endpoint *ep, void __user *arg);
 long x2m_ioctl_region_deregister(struct x2m_endpoint *ep, void __user *arg);
+long x2m_ioctl_keyed_register(struct x2m_endpoint *ep, void __user *arg);
+long x2m_ioctl_keyed_deregister(struct x2m_endpoint *ep, void __user *arg);
 void x2m_regions_release(struct x2m_endpoint *ep);
 struct x2m_region *x2m_region_get(struct x2m_endpoint *ep, u32 id);
+struct x2m_region *x2m_keyed_get(struct x2m_endpoint *ep, u64 key, u64 addr, u64 length);
 void x2m_region_put(struct x2m_region *region);
 
 /* pull.c */
 bool x2m_pull_serve(struct x2m_endpoint *ep, const u8 *eth, const struct sk_buff *skb);
+
+/* key_pull.c */
+bool x2m_key_pull_serve(struct x2m_endpoint *ep, const u8 *eth, const struct sk_buff *skb);
 
 #endif

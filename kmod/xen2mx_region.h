@@ -2,8 +2,9 @@
 /*
  * A memory region of an endpoint: pinned user pages a peer may pull, or
  * pages another module lent (a guest's grants mapped by xen2mx-back.ko),
- * which the receive path answers PULLs from (pull.c) while region.c
- * registers and releases them.
+ * which the receive path answers PULLs (pull.c) and KEY_PULLs (key_pull.c)
+ * from, in PULL_REPLYs (pull_reply.c), while region.c registers and
+ * releases them.
  */
 #ifndef XEN2MX_REGION_H
 #define XEN2MX_REGION_H
@@ -42,7 +43,12 @@ struct x2m_region {
 	 * from them any more (the network stack may still hold references). */
 	void (*release)(void *priv);
 	void *release_priv;
-	u32 id;
+	u32 id;                /* in its table: region id, or keyed slot */
+	/* Keyed regions: KEY_PULLs name them by key, their bytes from base on. */
+	bool keyed;
+	u64 key;
+	u64 base;
+	/* Regions of the PULL table: the PULLs they answer. */
 	u8 seq;
 	u8 peer_endpoint;
 	u8 peer_mac[ETH_ALEN];
@@ -78,5 +84,21 @@ static inline struct page *x2m_region_page(const struct x2m_region *r, u64 offse
 	}
 	return NULL;
 }
+
+/* Where a PULL_REPLY goes and what it echoes: the same for every reply of one block. */
+struct x2m_reply_to {
+	const u8 *mac;         /* the puller's board */
+	u16 peer_index;        /* written in the head (dst_src_peer_index) */
+	u32 handle;
+	u32 magic;
+};
+
+/*
+ * Sends one PULL_REPLY carrying `len` bytes of the region from
+ * `region_offset` on (inside it), saying they are the transfer's bytes
+ * from `msg_offset` on, as frame `seqnum` of the block. Bottom halves off.
+ */
+void x2m_pull_reply(struct x2m_endpoint *ep, const struct x2m_region *r, const struct x2m_reply_to *to,
+		    u64 region_offset, u32 msg_offset, unsigned int len, u8 seqnum);
 
 #endif

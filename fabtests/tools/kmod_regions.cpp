@@ -6,32 +6,13 @@
 
 #include <fstream>
 
-#include "kmod_tool.hpp"
+#include "kmod_memory.hpp"
 
 namespace kmod_tool {
 
 namespace {
 
-constexpr size_t kPage = 4096;
-constexpr uint8_t kPull = 41, kPullReply = 42;
-constexpr uint32_t kMagicXor = 0x21071980u;
-
-// Anonymous pages, unmapped when it goes.
-struct Pages {
-    uint8_t* base = nullptr;
-    size_t bytes = 0;
-    Pages(size_t count, int prot = PROT_READ | PROT_WRITE) : bytes(count * kPage) {
-        void* p = ::mmap(nullptr, bytes, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        base = p == MAP_FAILED ? nullptr : static_cast<uint8_t*>(p);
-    }
-    ~Pages() {
-        if (base) ::munmap(base, bytes);
-    }
-    Pages(const Pages&) = delete;
-    Pages& operator=(const Pages&) = delete;
-};
-
-xen2mx_iovec seg(const void* base, uint64_t len) { return {reinterpret_cast<uintptr_t>(base), len}; }
+constexpr uint8_t kPull = 41;
 
 // A region request for `segs`, pullable by endpoint `peer_ep` of `peer_mac`.
 xen2mx_region region_of(uint32_t id, uint8_t seq, const std::vector<xen2mx_iovec>& segs, const uint8_t* peer_mac,
@@ -54,15 +35,6 @@ int register_region(int fd, xen2mx_region* r) { return xioctl(fd, XEN2MX_IOC_REG
 int deregister_region(int fd, uint32_t id, uint32_t pad = 0) {
     xen2mx_region_id r{id, pad};
     return xioctl(fd, XEN2MX_IOC_REGION_DEREGISTER, &r);
-}
-
-// What the process has pinned, as its status says (kB); -1 when unknown.
-long vm_pinned_kb() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line))
-        if (line.rfind("VmPin:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-    return -1;
 }
 
 struct PullArgs {
@@ -107,52 +79,19 @@ std::vector<uint8_t> pull_frame(const uint8_t* dst_mac, uint8_t dst_ep, uint32_t
     return f;
 }
 
-// The next frame at `puller` is a PULL_REPLY for it from `from_mac`: frame
-// `index` of the pull `handle`, bytes [offset, offset + length) of the
-// region, whose byte i is pattern(i).
-bool reply_arrives(Endpoint& puller, const uint8_t* from_mac, uint32_t handle, uint32_t index, uint32_t offset,
-                   uint32_t length, std::string* why) {
-    std::vector<uint8_t> got;
-    if (!puller.receive(&got, 1000)) return (*why = "no reply"), false;
-    if (got.size() < 32 || got[16] != kPullReply) return (*why = "not a PULL_REPLY"), false;
-    if (std::memcmp(got.data(), puller.info.mac, 6) || std::memcmp(got.data() + 6, from_mac, 6))
-        return (*why = "wrong addresses"), false;
-    const uint32_t frame_length = uint32_t{got[18]} << 8 | got[19];
-    if (got[17] != static_cast<uint8_t>(index) || frame_length != length || get32(got.data() + 20) != offset)
-        return (*why = "frame " + std::to_string(got[17]) + " length " + std::to_string(frame_length) + " offset " +
-                       std::to_string(get32(got.data() + 20))),
-               false;
-    if (get32(got.data() + 24) != handle || get32(got.data() + 28) != (puller.info.endpoint_id ^ kMagicXor))
-        return (*why = "handle or magic not echoed"), false;
-    if (got.size() < 32 + size_t{length}) return (*why = "short frame"), false;
-    for (uint32_t i = 0; i < length; ++i)
-        if (got[32 + i] != pattern(offset + i)) return (*why = "payload byte " + std::to_string(offset + i)), false;
-    return true;
-}
-
+// The PULL_REPLYs of a block of a region whose byte i is pattern(i), from
+// `from_mac`: frames from `index` on of the pull `handle`, bytes
+// [offset, offset + length) in replies of `reply_max` bytes.
 bool replies_arrive(Endpoint& puller, const uint8_t* from_mac, uint32_t handle, uint32_t index, uint32_t offset,
                     uint32_t length, uint32_t reply_max, std::string* why) {
-    for (uint32_t at = offset; at < offset + length; at += reply_max, ++index)
-        if (!reply_arrives(puller, from_mac, handle, index, at, std::min(reply_max, offset + length - at), why))
-            return false;
-    return true;
+    ReplyWant first{from_mac, 0, handle, static_cast<uint8_t>(index), offset, 0, offset};
+    return kmod_tool::replies_arrive(puller, first, length, reply_max, why);
 }
 
 // The PULL itself reached the owner's ring (the process answers it).
 bool pull_reaches(Endpoint& owner) {
     std::vector<uint8_t> got;
     return owner.receive(&got, 1000) && got.size() >= 60 && got[16] == kPull;
-}
-
-// Three stretches of `mem` at odd addresses, across page boundaries, end
-// to end 9500 bytes on 5 pages, holding pattern(i) at region byte i.
-std::vector<xen2mx_iovec> odd_segments(uint8_t* mem) {
-    std::vector<xen2mx_iovec> segs{seg(mem + kPage - 333, 1000), seg(mem + 3 * kPage + 17, 5000),
-                                   seg(mem + 6 * kPage + 5, 3500)};
-    size_t at = 0;
-    for (const auto& s : segs)
-        for (uint64_t i = 0; i < s.len; ++i) reinterpret_cast<uint8_t*>(s.base)[i] = pattern(at++);
-    return segs;
 }
 
 void check_refusals(Endpoint& a, uint8_t* mem, const uint8_t* peer_mac, uint8_t peer_ep) {

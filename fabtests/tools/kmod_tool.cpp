@@ -31,6 +31,8 @@
 //   kmod_tool reglimit             with region_pages set low: E2BIG, ENOSPC
 //   kmod_tool memlock              regions under the RLIMIT_MEMLOCK it was started with
 //   kmod_tool regflood             holds 3 regions, says HOLDING, registers a 4th forever
+//   kmod_tool keyed                keyed regions: bad registrations refused, KEY_PULLs
+//                                  answered by the kernel, the rest passed up unchanged
 //   kmod_tool runas UID CMD...     runs CMD as UID (group UID, no other groups): the
 //                                  guests' busybox has no tool that does it
 #include <fcntl.h>
@@ -716,10 +718,11 @@ int main(int argc, char** argv) {
     if (cmd == "reglimit") return cmd_reglimit();
     if (cmd == "memlock") return cmd_memlock();
     if (cmd == "regflood") return cmd_regflood();
+    if (cmd == "keyed") return cmd_keyed();
     if (cmd == "runas" && argc > 3) return cmd_runas(std::atoi(argv[2]), argv + 3);
     if (cmd == "forge" && argc > 3) return cmd_forge(argv[2], std::atoi(argv[3]));
     std::fprintf(stderr, "usage: kmod_tool info|counters [BOARD]|counter NAME|endpoints|attach IF|detach IF|abuse|local|"
                          "hold N|listen EP SECONDS|forge MAC EP|nack|nackflood N|nackremote MAC EP|traffic N|regions|\n"
-                         "reglimit|memlock|regflood|runas UID CMD...\n");
+                         "reglimit|memlock|regflood|keyed|runas UID CMD...\n");
     return 2;
 }

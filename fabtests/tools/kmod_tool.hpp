@@ -187,5 +187,7 @@ int cmd_regions();
 int cmd_reglimit();
 int cmd_memlock();
 int cmd_regflood();
+// The keyed regions' checks (kmod_keyed.cpp).
+int cmd_keyed();
 
 }  // namespace kmod_tool

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * XEN2MX_IOC_REGION_REGISTER's arguments, which xen2mx.ko and
- * xen2mx-front.ko check, measure, charge and pin alike: a process gets the
- * same answers natively and in a guest. Static inline, as abi_args.h.
+ * The arguments of XEN2MX_IOC_REGION_REGISTER and XEN2MX_IOC_KEYED_REGISTER,
+ * which xen2mx.ko and xen2mx-front.ko check, measure, charge and pin alike:
+ * a process gets the same answers natively and in a guest, and for either
+ * kind of region. Static inline, as abi_args.h.
  */
 #ifndef XEN2MX_COMMON_REGION_ARGS_H
 #define XEN2MX_COMMON_REGION_ARGS_H
@@ -20,19 +21,36 @@
 /* The head of a PULL_REPLY, which the region's replies carry with their payload. */
 #define X2M_PULL_REPLY_HEAD 32
 
+/* Whether PULL_REPLYs of `reply_max` payload bytes fit frames of at most `max_frame` bytes. */
+static inline bool x2m_region_reply_fits(u32 reply_max, unsigned int max_frame)
+{
+	return reply_max != 0 && reply_max <= max_frame - X2M_PULL_REPLY_HEAD;
+}
+
+/* The segment array's pointer and count, before anything is read from it. */
+static inline int x2m_region_check_segs(u64 segs, u32 seg_count)
+{
+	if (seg_count == 0 || seg_count > XEN2MX_REGION_SEGS_MAX)
+		return -EINVAL;
+	/* The array is read as it is laid out in the process: 64-bit words. */
+	if (segs % __alignof__(u64))
+		return -EINVAL;
+	return 0;
+}
+
 /* Everything but the segments, for an endpoint whose frames are at most `max_frame` bytes. */
 static inline int x2m_region_check_args(const struct xen2mx_region *req, unsigned int max_frame)
 {
+	int ret;
+
 	if (req->id >= XEN2MX_REGION_IDS)
 		return -EINVAL;
 	if ((req->flags & ~XEN2MX_REGION_PULL) || !(req->flags & XEN2MX_REGION_PULL))
 		return -EINVAL;
-	if (req->seg_count == 0 || req->seg_count > XEN2MX_REGION_SEGS_MAX)
-		return -EINVAL;
-	/* The array is read as it is laid out in the process: 64-bit words. */
-	if (req->segs % __alignof__(u64))
-		return -EINVAL;
-	if (req->reply_max == 0 || req->reply_max > max_frame - X2M_PULL_REPLY_HEAD)
+	ret = x2m_region_check_segs(req->segs, req->seg_count);
+	if (ret)
+		return ret;
+	if (!x2m_region_reply_fits(req->reply_max, max_frame))
 		return -EINVAL;
 	if (req->replies_per_block == 0 || req->replies_per_block > XEN2MX_REGION_REPLIES_MAX)
 		return -EINVAL;
@@ -48,10 +66,11 @@ static inline u64 x2m_region_span(u64 base, u64 len)
 }
 
 /*
- * Reads the segments and sizes the region: its bytes and the pages they
- * span. Zero-length segments are left out of `*segs_out` (kfree it).
+ * Reads the `seg_count` segments at user address `user_segs` (checked by
+ * x2m_region_check_segs()) and sizes the region: its bytes and the pages
+ * they span. Zero-length segments are left out of `*segs_out` (kfree it).
  */
-static inline int x2m_region_read_segs(const struct xen2mx_region *req, struct xen2mx_iovec **segs_out,
+static inline int x2m_region_read_segs(u64 user_segs, u32 seg_count, struct xen2mx_iovec **segs_out,
 				       unsigned int *nr_segs, u64 *length, u64 *pages)
 {
 	struct xen2mx_iovec *segs;
@@ -59,10 +78,10 @@ static inline int x2m_region_read_segs(const struct xen2mx_region *req, struct x
 	u64 total = 0, spanned = 0;
 	int ret;
 
-	segs = memdup_user(u64_to_user_ptr(req->segs), req->seg_count * sizeof(*segs));
+	segs = memdup_user(u64_to_user_ptr(user_segs), seg_count * sizeof(*segs));
 	if (IS_ERR(segs))
 		return PTR_ERR(segs);
-	for (i = 0; i < req->seg_count; i++) {
+	for (i = 0; i < seg_count; i++) {
 		u64 base = segs[i].base, len = segs[i].len, end;
 
 		if (!len)
@@ -112,7 +131,29 @@ static inline int x2m_region_take_request(void __user *arg, unsigned int max_fra
 	ret = x2m_region_check_args(req, max_frame);
 	if (ret)
 		return ret;
-	return x2m_region_read_segs(req, segs_out, nr_segs, length, pages);
+	return x2m_region_read_segs(req->segs, req->seg_count, segs_out, nr_segs, length, pages);
+}
+
+/*
+ * XEN2MX_IOC_KEYED_REGISTER's request, read and checked, its segments
+ * measured as x2m_region_read_segs() does (kfree *segs_out).
+ */
+static inline int x2m_keyed_take_request(void __user *arg, struct xen2mx_keyed_region *req,
+					 struct xen2mx_iovec **segs_out, unsigned int *nr_segs, u64 *length,
+					 u64 *pages)
+{
+	int ret;
+
+	if (!current->mm)
+		return -EOPNOTSUPP;
+	if (copy_from_user(req, arg, sizeof(*req)))
+		return -EFAULT;
+	if (req->slot >= XEN2MX_KEYED_SLOTS || req->pad)
+		return -EINVAL;
+	ret = x2m_region_check_segs(req->segs, req->seg_count);
+	if (ret)
+		return ret;
+	return x2m_region_read_segs(req->segs, req->seg_count, segs_out, nr_segs, length, pages);
 }
 
 /*

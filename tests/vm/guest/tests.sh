@@ -190,6 +190,7 @@ pinned=$(counter pages_pinned) pending=$(counter zerocopy_pending) open_now=$(co
 
 # ---------------------------------------------------------------- memory regions
 as_user kmod_tool regions 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] regions: /"
+as_user kmod_tool keyed 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] keyed: /"
 limit=$(cat /sys/module/xen2mx/parameters/region_pages)
 echo 8 >/sys/module/xen2mx/parameters/region_pages
 as_user kmod_tool reglimit 2>&1 | sed "s/^\(PASS\|FAIL\): /\1: [$X2M_ROLE] region_pages=8: /"
