@@ -3,7 +3,7 @@
  * Nacks. A frame of a connection that names an endpoint not open here, or
  * a session the endpoint no longer has, is answered as MX answers it, so
  * that its sender learns at once what its timeout would tell it much
- * later: NACK_MCP for a PULL, NACK_LIB for connect requests and sequenced
+ * later: NACK_MCP for a PULL or a KEY_PULL, NACK_LIB for connect requests and sequenced
  * frames. Frames that are answers themselves (acks, connect replies, pull
  * replies, nacks) get none, so that two hosts never answer each other in a
  * loop; neither does a sender whose address is not unicast. Each board
@@ -34,6 +34,7 @@ MODULE_PARM_DESC(nack_rate, "Nacks each board sends a second at most (0: none)")
 #define OFF_CONNECT_IS_REPLY 42
 #define OFF_PULL_HANDLE 40    /* and the magic after it; MX's layout: 32 and 36 */
 #define OFF_PULL_HANDLE_MX 32
+#define OFF_KEY_PULL_MAGIC 44 /* and the handle after it */
 /* In the nacks. */
 #define OFF_NACK_SRC_EP 17
 #define OFF_NACK_TYPE 19
@@ -89,6 +90,15 @@ static bool x2m_pull_echo(const u8 *h, u32 *handle, u32 *magic)
 	return false;
 }
 
+static void x2m_nack_mcp_build(const u8 *h, u8 type, u32 handle, u32 magic, u8 *nack)
+{
+	nack[X2M_PTYPE_OFFSET] = X2M_PKT_NACK_MCP;
+	nack[OFF_NACK_SRC_EP] = h[OFF_DST_EP];
+	nack[OFF_NACK_TYPE] = type;
+	put_unaligned_be32(handle, nack + OFF_NACK_MCP_HANDLE);
+	put_unaligned_be32(magic, nack + OFF_NACK_MCP_MAGIC);
+}
+
 /* Writes the nack answering frame `h` into `nack`; false for frames that get none. */
 static bool x2m_nack_build(const u8 *h, u8 type, u8 *nack)
 {
@@ -116,11 +126,14 @@ static bool x2m_nack_build(const u8 *h, u8 type, u8 *nack)
 	case X2M_PKT_PULL:
 		if (!x2m_pull_echo(h, &handle, &magic))
 			return false;
-		nack[X2M_PTYPE_OFFSET] = X2M_PKT_NACK_MCP;
-		nack[OFF_NACK_SRC_EP] = h[OFF_DST_EP];
-		nack[OFF_NACK_TYPE] = type;
-		put_unaligned_be32(handle, nack + OFF_NACK_MCP_HANDLE);
-		put_unaligned_be32(magic, nack + OFF_NACK_MCP_MAGIC);
+		x2m_nack_mcp_build(h, type, handle, magic, nack);
+		return true;
+	case X2M_PKT_KEY_PULL:
+		/* Its sender's kernel stamped the magic; anything else is no puller's. */
+		magic = get_unaligned_be32(h + OFF_KEY_PULL_MAGIC);
+		if (magic != (h[OFF_SRC_EP] ^ X2M_PULL_MAGIC_XOR))
+			return false;
+		x2m_nack_mcp_build(h, type, get_unaligned_be32(h + OFF_KEY_PULL_MAGIC + 4), magic, nack);
 		return true;
 	default:
 		return false;

@@ -22,7 +22,7 @@
 #define OFF_NACK_LIB_DST_EP 25
 #define OFF_MAGIC 28         /* PULL_REPLY, NACK_MCP: the puller's magic */
 #define OFF_RMA_SESSION 28   /* RMA_REQUEST, RMA_REPLY */
-#define X2M_DEMUX_BYTES 48   /* enough for every field above */
+#define X2M_DEMUX_BYTES 52   /* enough for every field above, and what nacks echo */
 
 /*
  * Where the frame goes: sets *endpoint and, when the type carries the

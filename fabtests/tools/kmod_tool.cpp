@@ -605,6 +605,13 @@ int cmd_nack() {
     check(mcp && got[16] == kNackMcp && got[17] == closed && got[19] == kEndpointClosed &&
               get32(got.data() + 24) == 0xabcdef01 && get32(got.data() + 28) == (a.info.endpoint_id ^ kPullMagicXor),
           "a NACK_MCP ENDPT_CLOSED came back with the pull's handle and magic");
+    auto key_pull = frame_of(mac, 50, closed);
+    key_pull[48] = 0x12, key_pull[49] = 0x34, key_pull[50] = 0x56, key_pull[51] = 0x78;  // src_pull_handle
+    check(send_frame(a.fd, key_pull.data(), key_pull.size()) == 0, "KEY_PULL to a closed endpoint: sent");
+    mcp = a.receive(&got, 1000) && got.size() >= 32;
+    check(mcp && got[16] == kNackMcp && got[17] == closed && got[19] == kEndpointClosed &&
+              get32(got.data() + 24) == 0x12345678 && get32(got.data() + 28) == (a.info.endpoint_id ^ kPullMagicXor),
+          "a NACK_MCP ENDPT_CLOSED came back with the KEY_PULL's handle and magic");
     auto pull_mx = frame_of(mac, 41, closed);
     pull_mx[32] = 0x55, pull_mx[33] = 0x66, pull_mx[34] = 0x77, pull_mx[35] = 0x88;  // MX's layout
     check(send_frame(e.fd, pull_mx.data(), pull_mx.size()) == 0, "PULL in MX's layout to a closed endpoint: sent");
