@@ -222,7 +222,21 @@ TEST(LinkPulls, RmaReadCompletesWhileTheTargetDoesNotProgress) {
     p.b.ep->set_regions(&window);
     // What the layer above does for a memory region open to reads.
     ASSERT_EQ(p.b.ep->serve_keyed(3, 5, 0, {{iovec{window.memory.data(), window.memory.size()}}}), 0);
-    p.connect();
+    // Only the target has sent anything: the reader has its session and
+    // frame size from the target's connect, and needs no connect of its own.
+    Bytes hello = pattern(16), buffer(16);
+    iovec into{buffer.data(), buffer.size()}, from{hello.data(), hello.size()};
+    engine::RecvArgs recv;
+    recv.iov = {&into, 1};
+    recv.context = ctx(1);
+    ASSERT_EQ(p.a.ep->recv(recv, p.now), 0);
+    engine::SendArgs send;
+    send.peer = p.ba;
+    send.iov = {&from, 1};
+    send.context = ctx(1);
+    ASSERT_EQ(p.b.ep->send(send, p.now), 0);
+    ASSERT_TRUE(p.run_until([&] { return p.a.find(1) && p.b.find(1); }, true, true));
+    const uint64_t frames_from_b = p.b.ep->counters().frames_sent;
     auto read = [&](uint64_t id, size_t offset, size_t size, Bytes& back) {
         back.assign(size, 0);
         iovec v{back.data(), size};
@@ -243,6 +257,7 @@ TEST(LinkPulls, RmaReadCompletesWhileTheTargetDoesNotProgress) {
     EXPECT_TRUE(std::equal(back.begin(), back.end(), window.memory.begin() + 1000));
     EXPECT_GT(pulls->keyed_answered, 0u);
     EXPECT_EQ(p.b.ep->counters().key_pulls_served, 0u);
+    EXPECT_EQ(p.b.ep->counters().frames_sent, frames_from_b) << "the target's engine sent nothing";
 
     // Withdrawn (the region closed, or given back): the target's engine
     // answers, so the read waits for it to progress.

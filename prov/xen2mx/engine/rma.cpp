@@ -125,12 +125,13 @@ int Endpoint::rma(const RmaArgs& args, TimePoint now) {
 }
 
 // Starts a read as a pull by key; false when it must go as an RMA_REQUEST:
-// before the connection is set up (the pull needs the peer's session and the
-// agreed frames), on a same-host channel (which copies regions directly),
-// for nothing to read, or with no pull request free.
+// before either side has set a connection up (the pull needs the peer's
+// session and the agreed frames, which the peer's connect to us gives as
+// well as ours to it), on a same-host channel (which copies regions
+// directly), for nothing to read, or with no pull request free.
 bool Endpoint::start_key_read(PeerId peer, Partner& partner, SendRequest* request) {
-    if (key_pulls_off_ || !partner.established || partner.state != Partner::State::Connected ||
-        partner.route.lossless() || request->length == 0)
+    if (key_pulls_off_ || !partner.established || !partner.frame_agreed || partner.route.lossless() ||
+        request->length == 0)
         return false;
     RecvRequest* fetch = rma_pulls_.get();
     if (!fetch) return false;
