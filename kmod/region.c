@@ -6,12 +6,12 @@
  * path can answer PULLs (pull.c) and KEY_PULLs (key_pull.c) from it while
  * the process does not run. The two kinds live in two tables of the
  * endpoint but share everything else: pinning, charging, the page budget,
- * the counters and the way they are retired. The pages are pinned long-term and charged to the process's
- * pinned memory (mm->pinned_vm, the figure RDMA charges too) against its
- * RLIMIT_MEMLOCK unless it has CAP_IPC_LOCK; the charge goes back to the
- * same mm, which each region holds, when the region goes: deregistered,
- * or with the endpoint, which the file takes with it however the process
- * ends. Other modules register pages they hold (x2m_region_register_pages,
+ * the counters and the way they are retired. The pages are pinned
+ * long-term and charged to the process's pinned memory (mm->pinned_vm, the
+ * figure RDMA charges too) against its RLIMIT_MEMLOCK unless it has
+ * CAP_IPC_LOCK; the charge goes back to the same mm, which each region
+ * holds, when the region goes: deregistered, or with the endpoint, which
+ * the file takes with it however the process ends. Other modules register pages they hold (x2m_region_register_pages,
  * xen2mx_kapi.h) and get them back through a callback.
  */
 #include <linux/etherdevice.h>
