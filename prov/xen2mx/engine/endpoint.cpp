@@ -1844,20 +1844,30 @@ void Endpoint::request_block(Pull& pull, size_t block) {
     send_frame(partner.route, {header.data(), n}, {});
 }
 
-void Endpoint::on_pull(const wire::Frame& frame, const link::Route& from) {
-    const auto& pull = std::get<wire::PullRequest>(frame.body);
+// The partner a PULL or KEY_PULL comes from, when it is for this endpoint
+// and its session; null otherwise (a stale session is nacked).
+template <typename Body>
+Partner* Endpoint::puller_of(const wire::Frame& frame, const link::Route& from, const Body& pull, PeerId* peer) {
     if (pull.dst_endpoint != endpoint_id_) {
         ++counters_.not_for_us;
-        return;
+        return nullptr;
     }
-    PeerId peer;
-    Partner* partner = partner_of_frame(frame, from, &peer, false);
-    if (!partner) return;
+    Partner* partner = partner_of_frame(frame, from, peer, false);
+    if (!partner) return nullptr;
     if (pull.session != session_) {
         send_pull_nack(*partner, pull.src_pull_handle, pull.src_magic, wire::NackType::BadSession);
-        return;
+        return nullptr;
     }
     partner->last_heard = now_;
+    return partner;
+}
+template Partner* Endpoint::puller_of(const wire::Frame&, const link::Route&, const wire::KeyPull&, PeerId*);
+
+void Endpoint::on_pull(const wire::Frame& frame, const link::Route& from) {
+    const auto& pull = std::get<wire::PullRequest>(frame.body);
+    PeerId peer;
+    Partner* partner = puller_of(frame, from, pull, &peer);
+    if (!partner) return;
     SendRequest* request = pull.pulled_rdma_id < regions_.size() ? regions_[pull.pulled_rdma_id] : nullptr;
     if (!request || request->region_seq != pull.pulled_rdma_seqnum || request->peer != peer) {
         send_pull_nack(*partner, pull.src_pull_handle, pull.src_magic, wire::NackType::BadRdmaWindow);

@@ -193,6 +193,8 @@ private:
     Pull* pull_of(const wire::Frame& frame, uint32_t magic, uint32_t handle);
     void on_pull_reply(const wire::Frame& frame);
     void on_nack_mcp(const wire::Frame& frame);
+    template <typename Body>
+    Partner* puller_of(const wire::Frame& frame, const link::Route& from, const Body& pull, PeerId* peer);
     void send_pull_nack(Partner& partner, uint32_t handle, uint32_t magic, wire::NackType type);
     void send_pull_replies(Partner& partner, std::span<const iovec> data, uint64_t start, uint32_t length,
                            uint32_t reply_max, uint32_t frame_index, uint32_t handle, uint32_t magic);

@@ -390,18 +390,13 @@ void Endpoint::serve_read(PeerId peer, const wire::RmaRequest& request) {
 // seen here, so that the peer asks with an RMA_REQUEST.
 void Endpoint::on_key_pull(const wire::Frame& frame, const link::Route& from) {
     const auto& pull = std::get<wire::KeyPull>(frame.body);
-    if (pull.dst_endpoint != endpoint_id_ || !config_.reliable) {
+    if (!config_.reliable) {
         ++counters_.not_for_us;
         return;
     }
     PeerId peer;
-    Partner* partner = partner_of_frame(frame, from, &peer, false);
+    Partner* partner = puller_of(frame, from, pull, &peer);
     if (!partner) return;
-    if (pull.session != session_) {
-        send_pull_nack(*partner, pull.src_pull_handle, pull.src_magic, wire::NackType::BadSession);
-        return;
-    }
-    partner->last_heard = now_;
     // Replies no longer than the frames agreed on with the peer.
     if (pull.reply_max > limits_with(*partner).pull_reply_max) {
         ++counters_.decode_drops[static_cast<size_t>(wire::DropReason::BadLength)];
