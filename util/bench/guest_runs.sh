@@ -29,6 +29,8 @@ iterations() {
 #   kmod-zc      the same, every full frame's payload lent zero-copy
 #   kmod-copy    the same, every frame copied (FI_XEN2MX_KMOD_ZEROCOPY=0)
 #   kmod-nopull  the same, the kernel answering no pulls (FI_XEN2MX_KMOD_PULLS=0)
+#   kmod-idle    the same, sleeping in the kernel once the ring has been
+#                empty for 20 us (FI_XEN2MX_KMOD_IDLE_WAIT=20)
 #   ethernet     xen2mx's raw-socket link
 #   udp          xen2mx's frames in UDP datagrams
 #   tcp;ofi_rxm  libfabric's tcp provider under rxm
@@ -42,6 +44,7 @@ variant_env() {
     kmod-zc) echo "xen2mx FI_XEN2MX_LINK=kmod $board FI_XEN2MX_KMOD_ZEROCOPY=1024" ;;
     kmod-copy) echo "xen2mx FI_XEN2MX_LINK=kmod $board FI_XEN2MX_KMOD_ZEROCOPY=0" ;;
     kmod-nopull) echo "xen2mx FI_XEN2MX_LINK=kmod $board FI_XEN2MX_KMOD_PULLS=0" ;;
+    kmod-idle) echo "xen2mx FI_XEN2MX_LINK=kmod $board FI_XEN2MX_KMOD_IDLE_WAIT=20" ;;
     ethernet) echo "xen2mx FI_XEN2MX_LINK=ethernet $board" ;;
     udp) echo "xen2mx FI_XEN2MX_LINK=udp $board" ;;
     'tcp;ofi_rxm') echo "tcp;ofi_rxm FI_TCP_IFACE=$iface" ;;

@@ -14,6 +14,9 @@
 #   kmod-evall   kmod with Dom0's backend sending the receiving guest an
 #                event for every frame (xen2mx-back's rx_event_batching=0)
 #                instead of one per burst of frames the guest had not read
+#   kmod-idle    kmod with each process sleeping in the kernel once its
+#                ring has been empty for 20 us (FI_XEN2MX_KMOD_IDLE_WAIT=20),
+#                so that its vCPU hands the processor over to Dom0 at once
 #   tcp;ofi_rxm  libfabric's tcp provider under rxm over the netfronts
 #                (xen-netfront, xen-netback, Dom0's bridge): the baseline
 #                every ratio is taken against
@@ -32,7 +35,7 @@
 #   xen_compare.sh [rounds]
 # Environment: X2M_BUILD (build tree, default: the source tree),
 # XEN_LATENCY_SIZES (default "8 1024"), XEN_BANDWIDTH_SIZES (default
-# "65536 1048576"), XEN_VARIANTS (default the five above), XEN_SKIP
+# "65536 1048576"), XEN_VARIANTS (default the six above), XEN_SKIP
 # (VARIANT:SIZE pairs not run; default "kmod-zc:1048576", where each
 # zero-copy frame waits for its completion from Dom0, some 5 ms under
 # emulation, and a run outlasts its time limit), XEN_ITERATIONS (round trips per run for sizes up to 4 KiB, up to
@@ -54,7 +57,7 @@ build=${X2M_BUILD:-$src}
 latency_sizes=${XEN_LATENCY_SIZES:-"8 1024"}
 bandwidth_sizes=${XEN_BANDWIDTH_SIZES:-"65536 1048576"}
 sizes=$(printf '%s\n' $latency_sizes $bandwidth_sizes | sort -nu | tr '\n' ' ')
-variants=${XEN_VARIANTS:-"kmod kmod-zc kmod-evall tcp;ofi_rxm udp;ofi_rxd"}
+variants=${XEN_VARIANTS:-"kmod kmod-zc kmod-evall kmod-idle tcp;ofi_rxm udp;ofi_rxd"}
 skip=${XEN_SKIP:-"kmod-zc:1048576"}
 iterations=${XEN_ITERATIONS:-"200 30 6 3"}
 baseline='tcp;ofi_rxm'

@@ -114,6 +114,7 @@ public:
         }
         // Completion events of zero-copy sends that send() stopped waiting for.
         take_events(0);
+        if (idle_wait_.count()) idle(cons == prod);
         return handled;
     }
 
@@ -241,6 +242,34 @@ private:
             ::sched_yield();
         }
     }
+
+    // FI_XEN2MX_KMOD_IDLE_WAIT (microseconds; 0, the default: never):
+    // once the ring has stayed empty that long, the next empty poll sleeps
+    // in the kernel until a frame comes (1 ms at most), so that a spinning
+    // virtual CPU gives its physical one up to the backend that must run
+    // for the frame to come at all.
+    static std::chrono::microseconds idle_wait_setting() {
+        const char* text = std::getenv("FI_XEN2MX_KMOD_IDLE_WAIT");
+        if (!text || !*text) return {};
+        return std::chrono::microseconds(std::strtoul(text, nullptr, 10));
+    }
+    void idle(bool empty) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!empty) {
+            idle_since_ = {};
+            return;
+        }
+        if (idle_since_ == std::chrono::steady_clock::time_point{}) {
+            idle_since_ = now;
+            return;
+        }
+        if (now - idle_since_ < idle_wait_) return;
+        xen2mx_wait wait{1, 0};
+        xioctl(fd_.get(), XEN2MX_IOC_WAIT, &wait);
+        idle_since_ = {};
+    }
+    std::chrono::microseconds idle_wait_ = idle_wait_setting();
+    std::chrono::steady_clock::time_point idle_since_{};
 
     size_t zerocopy_threshold_ = zerocopy_threshold();
     uint64_t zc_cookie_ = 0;

@@ -290,6 +290,28 @@ zc_before=$(counter sent_zerocopy)
     [ "$X2M_ROLE" = b ] && cat /tmp/pp.out
 done
 
+# Again with both sides sleeping in the kernel whenever their ring is
+# empty (FI_XEN2MX_KMOD_IDLE_WAIT=1): nothing lost, nothing stuck.
+barrier "pingpong idle wait"
+if [ $kmod_link = yes ]; then
+    if [ "$X2M_ROLE" = a ]; then
+        as_user env FI_XEN2MX_KMOD_IDLE_WAIT=1 timeout 300 fi_pingpong -p xen2mx -e rdm -c -S all -B 9229 \
+            >/tmp/pp.out 2>&1 &
+        server=$!
+        sleep 1
+        barrier "pingpong idle server up"
+        wait $server
+        rc=$?
+    else
+        barrier "pingpong idle server up"
+        as_user env FI_XEN2MX_KMOD_IDLE_WAIT=1 timeout 300 fi_pingpong -p xen2mx -e rdm -c -S all -P 9229 \
+            "$X2M_PEER_IP" >/tmp/pp.out 2>&1
+        rc=$?
+    fi
+    [ $rc -eq 0 ] && pass "fi_pingpong -S all -c, both sides sleeping when idle ($(tail -n 1 /tmp/pp.out | tr -s ' '))" ||
+        fail "fi_pingpong with FI_XEN2MX_KMOD_IDLE_WAIT=1 (status $rc): $(tail -n 20 /tmp/pp.out)"
+fi
+
 if [ $kmod_link = yes ]; then
     zc_after=$(counter sent_zerocopy)
     [ "$zc_after" -gt "$zc_before" ] && pass "fi_pingpong's full frames went zero-copy ($((zc_after - zc_before)) frames)" ||
