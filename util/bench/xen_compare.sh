@@ -114,6 +114,7 @@ echo "server in g1, client in g2; median of $rounds rounds, variants alternated 
 [ -z "${XEN_APPEND:-}" ] || echo "Xen's command line also holds: $XEN_APPEND"
 echo "kmod: xen2mx through xen2mx-front and Dom0's xen2mx-back (frames copied to Dom0; -zc: full frames' pages lent, FI_XEN2MX_KMOD_ZEROCOPY=1024);"
 echo "-evall: Dom0 sends the receiving guest an event per frame (xen2mx-back rx_event_batching=0);"
+echo "-idle: each process sleeps in the kernel once its ring has been empty for 20 us (FI_XEN2MX_KMOD_IDLE_WAIT=20);"
 echo "tcp;ofi_rxm, udp;ofi_rxd: over the netfronts bridged in Dom0 (xen-netfront, xen-netback, xenbr0)."
 echo "In brackets: the ratio to $baseline between the same guests ('-': not run or every run failed)."
 echo "Emulated CPUs make every figure slow; compare the ratios."
