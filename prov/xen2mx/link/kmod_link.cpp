@@ -114,7 +114,7 @@ public:
         }
         // Completion events of zero-copy sends that send() stopped waiting for.
         take_events(0);
-        if (idle_wait_.count()) idle(cons == prod);
+        if (idle_wait_.count()) idle(handled == 0 && cons == prod);
         return handled;
     }
 
@@ -253,12 +253,14 @@ private:
         if (!text || !*text) return {};
         return std::chrono::microseconds(std::strtoul(text, nullptr, 10));
     }
+    // Called after each poll: `empty` when it found nothing; the wait
+    // counts from the last poll that found something.
     void idle(bool empty) {
-        const auto now = std::chrono::steady_clock::now();
         if (!empty) {
             idle_since_ = {};
             return;
         }
+        const auto now = std::chrono::steady_clock::now();
         if (idle_since_ == std::chrono::steady_clock::time_point{}) {
             idle_since_ = now;
             return;
