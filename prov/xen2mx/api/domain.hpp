@@ -50,7 +50,7 @@ struct Domain {
     // itself (the kernel, whether the process runs or not), and the link
     // slots (Link::serve_keyed) the regions open to remote reads hold.
     std::vector<Endpoint*> read_servers;
-    std::bitset<256> read_slots;
+    std::bitset<engine::kKeyedSlots> read_slots;
 
     // Whether the provider chooses memory-region keys.
     bool provider_keys() const;

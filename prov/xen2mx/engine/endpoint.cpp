@@ -1818,13 +1818,6 @@ void Endpoint::request_block(Pull& pull, size_t block) {
         request.reply_max = static_cast<uint16_t>(pull.reply_max);
         request.reply_peer_index = static_cast<uint16_t>(pull.peer);
         n = wire::encode_key_pull(head_for(partner), request, config_.mode, header);
-        if (send_frame(partner.route, {header.data(), n}, {}) == -EPROTONOSUPPORT) {
-            // A kernel module from before KEY_PULL: reads go as requests
-            // from now on, this one once the timers see it.
-            key_pulls_off_ = true;
-            pull.recv->key_refused = true;
-        }
-        return;
     } else {
         wire::PullRequest request;
         request.dst_endpoint = partner.address.endpoint;
@@ -1841,7 +1834,12 @@ void Endpoint::request_block(Pull& pull, size_t block) {
         request.frame_index = static_cast<uint32_t>(slot.offset / pull.reply_max);
         n = wire::encode_pull_request(head_for(partner), request, config_.mode, header);
     }
-    send_frame(partner.route, {header.data(), n}, {});
+    if (send_frame(partner.route, {header.data(), n}, {}) == -EPROTONOSUPPORT && pull.recv->by_key) {
+        // A kernel module from before KEY_PULL: reads go as requests from
+        // now on, this one once the timers see it.
+        key_pulls_off_ = true;
+        pull.recv->key_refused = true;
+    }
 }
 
 // The partner a PULL or KEY_PULL comes from, when it is for this endpoint

@@ -10,6 +10,7 @@
 
 #include "engine/atomics.hpp"
 #include "engine/types.hpp"
+#include "link/link.hpp"
 
 namespace xen2mx::engine {
 
@@ -39,6 +40,10 @@ struct RmaArgs {
 };
 
 enum class Access : uint8_t { RemoteRead, RemoteWrite };
+
+// Memory regions whose reads one endpoint's link may answer by itself
+// (Endpoint::serve_keyed), named by slot.
+inline constexpr uint32_t kKeyedSlots = link::Link::kKeyedSlots;
 
 // The memory regions peers may reach, kept by the layer above.
 class RegionDirectory {

@@ -31,6 +31,8 @@ uint64_t mac_at(const uint8_t* bytes) {
     return mac;
 }
 
+static_assert(Link::kKeyedSlots == XEN2MX_KEYED_SLOTS, "the link's keyed slots are the kernel's");
+
 // Said once per process: every endpoint meets the same limit.
 std::atomic<bool> memlock_warned{false};
 
