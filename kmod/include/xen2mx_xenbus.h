@@ -79,6 +79,61 @@
  *                  Closing the endpoint or the connection unmaps its
  *                  regions as well.
  *
+ * Lanes (both sides write "feature-lanes" = "1" beside their other keys
+ * when they speak the three ops below; neither sends them otherwise). A
+ * lane carries frames from one endpoint of a guest (the sender) to one
+ * endpoint of another guest bridged onto the same Dom0 board (the
+ * receiver) without Dom0: the receiver's frontend grants the sender's
+ * domain a head page and slot pages (struct xen2mx_lane_head of
+ * uapi/xen2mx.h; the slot pages' references at XEN2MX_LANE_REFS_OFFSET of
+ * the head page) and an unbound event channel; the sender's frontend maps
+ * them, copies frames into the slots and notifies the channel while the
+ * head's `wake` is set. Dom0 only introduces the two guests:
+ *
+ *   X2MX_OP_LANE_LISTEN  no fields. At most one outstanding per
+ *                  connection (-EBUSY otherwise); answered with the next
+ *                  notice for this guest (struct x2mx_notice in the
+ *                  response), at once when one is queued, else when one
+ *                  comes. The frontend posts the next one after each
+ *                  answer. A connection's teardown drops it.
+ *   X2MX_OP_LANE_ASK endpoint: the sender's (the asking guest's own);
+ *                  u.lane.peer_endpoint: the receiver, an endpoint of the
+ *                  same board. Answered at once: 0 when the receiver's
+ *                  guest was sent X2MX_NOTICE_LANE_WANTED; -ENOENT when no
+ *                  other guest has that endpoint open; -EOPNOTSUPP when
+ *                  its guest has no lanes; -EINVAL for a sender endpoint
+ *                  not open. The lane itself comes later, as
+ *                  X2MX_NOTICE_LANE_READY, or never (the receiver had no
+ *                  room): the frontend asks again later, not at every frame.
+ *   X2MX_OP_LANE_OFFER endpoint: the receiver's; u.lane.token: the
+ *                  LANE_WANTED notice's; u.lane.ref: the head page granted
+ *                  to the sender's domain; u.lane.port: the event channel
+ *                  allocated for it. Dom0 checks the token (the last 16
+ *                  asked of this guest are remembered) and sends
+ *                  X2MX_NOTICE_LANE_READY to the sender's guest: 0; else
+ *                  -ENOENT (unknown token, or the sender's guest is gone),
+ *                  and the frontend closes the lane it offered.
+ *
+ * Notices (x2mx_notice.kind), queued in Dom0 per guest (64 at most; on
+ * overflow the queue is emptied and X2MX_NOTICE_RESET sent instead):
+ *   X2MX_NOTICE_LANE_WANTED  endpoint: the receiver (this guest's);
+ *                  peer_domid, peer_endpoint: the sender; token.
+ *   X2MX_NOTICE_LANE_READY  endpoint: the sender (this guest's);
+ *                  peer_domid, peer_endpoint: the receiver; ref, port: as
+ *                  offered. Everything in the head page is checked before
+ *                  use (geometry, references), and the lane is given up
+ *                  when it is wrong or once the head's `gone` is set.
+ *   X2MX_NOTICE_PEER_GONE  peer_domid: that guest's connection to Dom0
+ *                  ended (it died, detached or restarted): every lane with
+ *                  it, either way, is closed and unmapped.
+ *   X2MX_NOTICE_RESET  notices were lost: every lane is closed.
+ * A frame goes through a lane only when it would reach the receiver
+ * through Dom0 as it is: its packet type is one whose sender and
+ * destination endpoint are at fixed offsets and that Dom0 does not answer
+ * itself (not PULL, KEY_PULL, PULL_REPLY or NACK_MCP); the sender's
+ * frontend stamps the board's MAC and the endpoint's id as Dom0 would, and
+ * the receiving process checks them against the lane's (uapi/xen2mx.h).
+ *
  * The ring page past the ring (X2MX_STATS_OFFSET on) holds struct
  * x2mx_stats: the per-board counters of uapi/xen2mx.h (XEN2MX_CTR_SENT ..
  * XEN2MX_CTR_BOARD_MAX - 1) as Dom0 sees them for this guest: frames it
@@ -107,6 +162,16 @@
 #define X2MX_OP_SEND 3
 #define X2MX_OP_REGION 4
 #define X2MX_OP_UNREGION 5
+#define X2MX_OP_LANE_LISTEN 6
+#define X2MX_OP_LANE_ASK 7
+#define X2MX_OP_LANE_OFFER 8
+
+#define X2MX_NOTICE_LANE_WANTED 1
+#define X2MX_NOTICE_LANE_READY 2
+#define X2MX_NOTICE_PEER_GONE 3
+#define X2MX_NOTICE_RESET 4
+#define X2MX_NOTICE_QUEUE 64
+#define X2MX_LANE_TOKENS 16
 
 #define X2MX_TX_CHUNKS 64        /* = the ring's slot count */
 #define X2MX_CHUNK_PAGES_MAX 4
@@ -137,7 +202,24 @@ struct x2mx_request {
 			__u32 id;            /* UNREGION: the region */
 			__u64 pad;
 		} region;
+		struct {
+			__u32 token;         /* OFFER */
+			__u32 ref;           /* OFFER: the head page */
+			__u32 port;          /* OFFER: the unbound event channel */
+			__u8 peer_endpoint;  /* ASK: the receiver */
+			__u8 pad[3];
+		} lane;
 	} u;
+};
+
+/* What LANE_LISTEN is answered with. */
+struct x2mx_notice {
+	__u8 kind;         /* X2MX_NOTICE_* */
+	__u8 peer_endpoint;
+	__u16 peer_domid;
+	__u32 token;       /* LANE_WANTED */
+	__u32 ref;         /* LANE_READY */
+	__u32 port;        /* LANE_READY: the receiver's end of the event channel */
 };
 
 struct x2mx_response {
@@ -147,8 +229,13 @@ struct x2mx_response {
 	__u32 id;
 	__s32 status;      /* 0 or a negative errno */
 	__s32 endpoint;
-	__u32 session;     /* OPEN */
-	__u32 pad2[3];
+	union {
+		struct {
+			__u32 session;     /* OPEN */
+			__u32 pad2[3];
+		};
+		struct x2mx_notice notice; /* LANE_LISTEN */
+	};
 };
 
 struct x2mx_segment {

@@ -9,13 +9,14 @@
  * or by xen2mx_counters.count (counters): XEN2MX_IOC_LIST_ENDPOINTS, the
  * counters from XEN2MX_CTR_GRANTS_MAPPED on, XEN2MX_IOC_REGION_REGISTER and
  * XEN2MX_IOC_REGION_DEREGISTER, XEN2MX_IOC_KEYED_REGISTER and
- * XEN2MX_IOC_KEYED_DEREGISTER, and the fields of struct
- * xen2mx_endpoint_entry after zerocopy_pending (a longer entry_bytes).
+ * XEN2MX_IOC_KEYED_DEREGISTER, the fields of struct
+ * xen2mx_endpoint_entry after zerocopy_pending (a longer entry_bytes), and
+ * the lane table in the ctl page (zero where the device has no lanes).
  *
  * One open file holds at most one endpoint. Its memory is mapped with
  * mmap(fd, offset 0, length xen2mx_endpoint_open.map_bytes):
  *
- *   [ctl page][receive slots ...][events ...]
+ *   [ctl page][receive slots ...][events ...][lanes ...]
  *
  * The kernel writes frames into receive slots and completions into events,
  * and moves the producer counters; the process reads them and moves the
@@ -149,6 +150,9 @@ enum xen2mx_counter {
 	XEN2MX_CTR_REGION_PAGES,      /* user pages they hold pinned now */
 	XEN2MX_CTR_PULLS_SERVED,      /* PULLs the kernel answered from a region */
 	XEN2MX_CTR_PULL_ERRORS,       /* PULLs for a region that asked outside it, or were malformed */
+	XEN2MX_CTR_LANE_FRAMES,       /* a guest: frames its endpoints sent through lanes */
+	XEN2MX_CTR_LANES_OUT,         /* a guest: lanes of other guests it has mapped now */
+	XEN2MX_CTR_LANES_IN,          /* a guest: lanes of its endpoints granted to other guests now */
 	XEN2MX_CTR_MAX
 };
 
@@ -331,6 +335,75 @@ struct xen2mx_rx_slot {
 	__u32 flags;
 	__u64 reserved;
 };
+
+/*
+ * Lanes (xen2mx-front.ko, in a Xen guest). Frames from an endpoint of another
+ * guest of the same host may come through a lane rather than the receive
+ * ring: a head page and a ring of slots inside this mapping, which this
+ * guest's kernel granted to the sending guest, whose kernel copies frames
+ * into them itself (Dom0 takes no part once the lane is open). The lane
+ * table, at XEN2MX_LANES_OFFSET in the ctl page, is written by this guest's
+ * kernel only; a lane's head page and slots are written by the other guest
+ * too, so everything in them is checked before use, and a frame is taken
+ * out of its slot before it is read. A frame of a lane that does not come
+ * from the lane's peer_mac and peer_endpoint is dropped.
+ *
+ * The process polls each entry of lane[0 .. count) whose state is
+ * XEN2MX_LANE_OPEN, or XEN2MX_LANE_CLOSED while frames remain: frames
+ * [its own consumer, head->prod) are in slots cons % slots, each a struct
+ * xen2mx_rx_slot and the frame as in the receive ring. It keeps its consumer
+ * itself (a generation change of the entry starts it at 0) and stores it in
+ * head->cons, which only tells the sender how much room there is. Frames
+ * come in order within a lane; between a lane and the receive ring, or two
+ * lanes, they may not.
+ */
+#define XEN2MX_LANES_OFFSET 2048
+#define XEN2MX_LANES_MAX 8
+#define XEN2MX_LANES_MAGIC 0x4c414e45u /* "LANE" */
+
+enum xen2mx_lane_state {
+	XEN2MX_LANE_UNUSED = 0,
+	XEN2MX_LANE_OPEN = 1,   /* its peer may write into it */
+	XEN2MX_LANE_CLOSED = 2, /* no more frames: take those left, then ignore it */
+};
+
+struct xen2mx_lane_info {
+	__u32 state;          /* XEN2MX_LANE_*; read it before the rest (acquire) */
+	__u32 generation;     /* bumped each time the entry is given to a new lane */
+	__u32 offset;         /* the lane's head page, from the start of the mapping */
+	__u32 slots;          /* power of two; the slots follow the head page */
+	__u32 slot_bytes;     /* power of two: struct xen2mx_rx_slot + the longest frame */
+	__u8 peer_mac[6];     /* every frame of the lane comes from this board ... */
+	__u8 peer_endpoint;   /* ... and this endpoint of it */
+	__u8 pad;
+	__u32 pad2[2];
+};
+
+struct xen2mx_lanes {
+	__u32 magic;          /* XEN2MX_LANES_MAGIC where the device has lanes */
+	__u32 count;          /* entries ever used, 0 .. XEN2MX_LANES_MAX */
+	__u32 pad[14];
+	struct xen2mx_lane_info lane[XEN2MX_LANES_MAX];
+};
+
+/* A lane's head page. Each field has a cache line of its own. */
+struct xen2mx_lane_head {
+	__u32 magic;          /* receiver's kernel: XEN2MX_LANES_MAGIC */
+	__u32 slots;          /* receiver's kernel: as in the lane table */
+	__u32 slot_bytes;
+	__u32 nr_pages;       /* pages of slots after the head page */
+	__u32 pad0[12];
+	__u32 prod;           /* sender's kernel: frames written */
+	__u32 pad1[15];
+	__u32 cons;           /* receiving process: frames done with */
+	__u32 pad2[15];
+	__u32 wake;           /* receiver's kernel: nonzero while a process waits (notify) */
+	__u32 pad3[15];
+	__u32 gone;           /* receiver's kernel: nonzero once closed (write no more) */
+	__u32 pad4[15];
+};
+/* Where the head page lists the grant references of the slot pages (kernel only). */
+#define XEN2MX_LANE_REFS_OFFSET 1024
 
 enum xen2mx_event_type {
 	XEN2MX_EVENT_NONE = 0,
