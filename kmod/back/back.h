@@ -9,6 +9,7 @@
 #define XEN2MX_BACK_H
 
 #include <linux/atomic.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/skbuff.h>
 #include <linux/spinlock.h>
@@ -27,12 +28,27 @@ extern unsigned int x2mb_max_endpoints;
 extern unsigned int x2mb_max_ring_pages;
 extern bool x2mb_rx_event_batching;
 extern unsigned int x2mb_max_region_pages;
+extern bool x2mb_lanes;
 
 /* Guest pages mapped into Dom0, each at its page's kernel address. */
 struct x2mb_map {
 	unsigned int count;
 	struct page **pages;
 	grant_handle_t *handles;
+};
+
+/* A notice waiting for the guest's LANE_LISTEN: the response's endpoint and notice. */
+struct x2mb_notice {
+	s32 endpoint;
+	struct x2mx_notice n;
+};
+
+/* A lane this guest was asked for and may offer (token 0: none). */
+struct x2mb_token {
+	u32 token;
+	u64 asker_serial;          /* the asker's connection (its guest may connect again) */
+	u8 asker_ep;
+	u8 receiver_ep;            /* this guest's */
 };
 
 /* One guest endpoint. */
@@ -82,6 +98,23 @@ struct x2mb_dev {
 	atomic64_t rx_events;       /* frames delivered with an event to the guest */
 	atomic64_t rx_events_saved; /* frames delivered behind unread ones, without */
 	atomic64_t bad_requests;   /* requests answered with an error */
+
+	/* Lanes (lanes.c). `registered`, `peers`: under the registry's lock. */
+	bool lanes;                /* both ends said feature-lanes */
+	bool registered;
+	u64 serial;                /* this connection's, unique while the module lives */
+	struct list_head peers;    /* in the registry of connected devices */
+	spinlock_t lane_lock;      /* what follows, up to the counters */
+	struct x2mb_notice notices[X2MX_NOTICE_QUEUE];
+	unsigned int notice_head, notice_count;
+	bool listening;            /* a LANE_LISTEN waits for a notice */
+	u32 listen_id;
+	u16 listen_chunk;
+	struct x2mb_token tokens[X2MX_LANE_TOKENS];
+	unsigned int token_next;   /* the slot the next token takes */
+	u32 token_counter;
+	atomic64_t lane_asks, lane_offers; /* answered 0 */
+	atomic64_t notices_posted, notice_resets; /* notices for this guest, queues emptied */
 };
 
 /* grants.c */
@@ -101,6 +134,15 @@ static inline struct x2mb_ep *x2mb_ep_of(struct x2mb_dev *dev, s32 id)
 	return dev->eps[id];
 }
 
+/* lanes.c */
+void x2mb_lanes_connected(struct x2mb_dev *dev);
+void x2mb_lanes_disconnecting(struct x2mb_dev *dev);
+void x2mb_lanes_disconnected(struct x2mb_dev *dev);
+int x2mb_lane_listen(struct x2mb_dev *dev, const struct x2mx_request *req, struct x2mx_response *rsp);
+int x2mb_lane_ask(struct x2mb_dev *dev, const struct x2mx_request *req);
+int x2mb_lane_offer(struct x2mb_dev *dev, const struct x2mx_request *req);
+ssize_t x2mb_lanes_show(struct x2mb_dev *dev, char *buf);
+
 /* regions.c */
 int x2mb_region(struct x2mb_dev *dev, const struct x2mx_request *req);
 int x2mb_unregion(struct x2mb_dev *dev, const struct x2mx_request *req);
@@ -114,8 +156,10 @@ static inline void x2mb_stat(struct x2mb_dev *dev, int counter, u64 value)
 	atomic64_add(value, (atomic64_t *)&dev->stats->ctr[counter]);
 }
 
+/* Answered later: when the lent pages are back (SEND), when a notice comes (LANE_LISTEN). */
+#define X2MB_DEFERRED 1
+
 /* tx.c */
-#define X2MB_DEFERRED 1 /* the response comes when the lent pages are back */
 int x2mb_send(struct x2mb_dev *dev, const struct x2mx_request *req);
 
 #endif

@@ -3,7 +3,8 @@
  * The request ring of one guest, served by a work item (never in the
  * interrupt): requests are copied out of the shared page before anything
  * reads them, checked, and answered in order, except zero-copy sends,
- * answered when their pages are back (tx.c). OPEN maps the guest's receive
+ * answered when their pages are back (tx.c), and LANE_LISTEN, answered
+ * when a notice comes (lanes.c). OPEN maps the guest's receive
  * memory and opens a Dom0 endpoint whose frames x2mb_deliver() writes into
  * it exactly as xen2mx.ko writes a process's ring; CLOSE undoes that.
  */
@@ -253,6 +254,17 @@ static void x2mb_handle(struct x2mb_dev *dev, const struct x2mx_request *req)
 		break;
 	case X2MX_OP_UNREGION:
 		status = x2mb_unregion(dev, req);
+		break;
+	case X2MX_OP_LANE_LISTEN:
+		status = dev->lanes ? x2mb_lane_listen(dev, req, &rsp) : -EOPNOTSUPP;
+		if (status == X2MB_DEFERRED)
+			return;
+		break;
+	case X2MX_OP_LANE_ASK:
+		status = dev->lanes ? x2mb_lane_ask(dev, req) : -EOPNOTSUPP;
+		break;
+	case X2MX_OP_LANE_OFFER:
+		status = dev->lanes ? x2mb_lane_offer(dev, req) : -EOPNOTSUPP;
 		break;
 	default:
 		status = -EOPNOTSUPP;

@@ -34,6 +34,10 @@ unsigned int x2mb_max_region_pages = 16384;
 module_param_named(max_region_pages, x2mb_max_region_pages, uint, 0644);
 MODULE_PARM_DESC(max_region_pages, "Guest pages the memory regions of one guest device may have mapped at once");
 
+bool x2mb_lanes = true;
+module_param_named(lanes, x2mb_lanes, bool, 0444);
+MODULE_PARM_DESC(lanes, "1: guests that speak lanes are introduced to each other (feature-lanes); 0: never");
+
 static irqreturn_t x2mb_interrupt(int irq, void *data)
 {
 	struct x2mb_dev *dev = data;
@@ -99,6 +103,7 @@ static int x2mb_connect(struct x2mb_dev *dev)
 		return -EINVAL;
 	}
 	dev->chunk_pages = chunk_pages;
+	dev->lanes = x2mb_lanes && xenbus_read_unsigned(xb->otherend, "feature-lanes", 0) == 1;
 	dev->stopping = false;
 	WRITE_ONCE(dev->broken, false);
 	atomic_set(&dev->tx_inflight, 0);
@@ -126,8 +131,9 @@ static int x2mb_connect(struct x2mb_dev *dev)
 	}
 	dev->irq = ret;
 	dev->connected = true;
-	dev_info(&xb->dev, "dom%u connected to board %pM (MTU %u), %u-page chunks\n", dev->domid,
-		 dev->desc.mac, dev->desc.mtu, chunk_pages);
+	x2mb_lanes_connected(dev);
+	dev_info(&xb->dev, "dom%u connected to board %pM (MTU %u), %u-page chunks%s\n", dev->domid,
+		 dev->desc.mac, dev->desc.mtu, chunk_pages, dev->lanes ? ", lanes" : "");
 	return 0;
 
 out_pool:
@@ -151,6 +157,8 @@ static void x2mb_disconnect(struct x2mb_dev *dev)
 
 	if (!dev->connected)
 		return;
+	/* First, so that no other guest's request answers into the ring that goes. */
+	x2mb_lanes_disconnecting(dev);
 	spin_lock_irqsave(&dev->rsp_lock, flags);
 	WRITE_ONCE(dev->stopping, true);
 	spin_unlock_irqrestore(&dev->rsp_lock, flags);
@@ -159,6 +167,7 @@ static void x2mb_disconnect(struct x2mb_dev *dev)
 	x2mb_close_all(dev);
 	wait_var_event(&dev->tx_inflight, !atomic_read(&dev->tx_inflight));
 	cancel_work_sync(&dev->req_work); /* one a last send may have queued */
+	x2mb_lanes_disconnected(dev);
 	unbind_from_irqhandler(dev->irq, dev);
 	dev->irq = 0;
 	x2mb_unmap_grants(dev, &dev->pool, false);
@@ -204,7 +213,8 @@ static int x2mb_write_keys(struct xenbus_transaction xbt, const char *node, void
 	       xenbus_printf(xbt, node, "board-mtu", "%u", dev->desc.mtu) ?:
 	       xenbus_printf(xbt, node, "max-endpoints", "%u", x2mb_max_endpoints) ?:
 	       xenbus_printf(xbt, node, "max-ring-pages", "%u", x2mb_max_ring_pages) ?:
-	       xenbus_printf(xbt, node, "protocol-version", "%d", X2MX_PROTOCOL_VERSION);
+	       xenbus_printf(xbt, node, "protocol-version", "%d", X2MX_PROTOCOL_VERSION) ?:
+	       (x2mb_lanes ? xenbus_printf(xbt, node, "feature-lanes", "1") : 0);
 }
 
 static int x2mb_publish(struct x2mb_dev *dev)
@@ -236,6 +246,17 @@ static ssize_t endpoints_show(struct device *d, struct device_attribute *attr, c
 }
 static DEVICE_ATTR_RO(endpoints);
 
+/* Lanes: whether the guest has them, its pending LISTEN and notices, what it asked and offered. */
+static ssize_t lanes_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	struct x2mb_dev *dev = dev_get_drvdata(d);
+
+	if (!dev)
+		return sysfs_emit(buf, "none\n");
+	return x2mb_lanes_show(dev, buf);
+}
+static DEVICE_ATTR_RO(lanes);
+
 /* The ring as Dom0 sees it: shared producers and events, private indexes, traffic. */
 static ssize_t ring_show(struct device *d, struct device_attribute *attr, char *buf)
 {
@@ -266,6 +287,7 @@ static struct attribute *x2mb_attrs[] = {
 	&dev_attr_grants_mapped.attr,
 	&dev_attr_bad_requests.attr,
 	&dev_attr_endpoints.attr,
+	&dev_attr_lanes.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(x2mb);
@@ -284,6 +306,8 @@ static int x2mb_probe(struct xenbus_device *xb, const struct xenbus_device_id *i
 	snprintf(dev->owner, sizeof(dev->owner), "dom%u", dev->domid);
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->rsp_lock);
+	spin_lock_init(&dev->lane_lock);
+	INIT_LIST_HEAD(&dev->peers);
 	INIT_WORK(&dev->req_work, x2mb_req_work);
 	INIT_WORK(&dev->fatal_work, x2mb_fatal_work);
 	gnttab_page_cache_init(&dev->cache);
