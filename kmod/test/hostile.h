@@ -83,6 +83,7 @@ struct x2mh_dev {
 	grant_ref_t pool_list_ref;
 	u32 next_id;
 	enum x2mh_fault fault;      /* for the next connection */
+	bool lanes;                 /* the next connections say feature-lanes */
 	bool gave_up;               /* this side failed to connect: no new attempt */
 	bool deaf;                  /* the backend's Closing goes unanswered */
 	bool closing_ignored;       /* ... and one came */

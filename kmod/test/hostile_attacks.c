@@ -42,6 +42,8 @@ static const struct x2mh_attack_def x2mh_attacks[] = {
 	{ "region-bad-requests", x2mh_region_bad, true },
 	{ "region-ungranted-pages", x2mh_region_ungranted, true },
 	{ "revoke-while-mapped", x2mh_revoke_while_mapped, true },
+	{ "lane-ops-unannounced", x2mh_lane_ops_unannounced, true },
+	{ "lane-requests", x2mh_lane_requests, true },
 	{ "garbage-requests", x2mh_garbage, true },
 	{ "request-flood", x2mh_request_flood, true },
 	{ "event-storm", x2mh_event_storm, true },

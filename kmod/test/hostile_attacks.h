@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Between the hostile frontend's attacks (hostile_open.c, hostile_send.c,
- * hostile_region.c, hostile_chaos.c), their tools (hostile_tools.c) and their runner
- * (hostile_attacks.c). Every attack returns the number of its checks that
- * failed and notes what it saw with x2mh_note().
+ * hostile_region.c, hostile_lanes.c, hostile_chaos.c), their tools
+ * (hostile_tools.c) and their runner (hostile_attacks.c). Every attack
+ * returns the number of its checks that failed and notes what it saw with
+ * x2mh_note().
  */
 #ifndef XEN2MX_HOSTILE_ATTACKS_H
 #define XEN2MX_HOSTILE_ATTACKS_H
@@ -45,6 +46,10 @@ int x2mh_rx_ring_lies(struct x2mh_dev *dev);
 /* hostile_region.c */
 int x2mh_region_bad(struct x2mh_dev *dev);
 int x2mh_region_ungranted(struct x2mh_dev *dev);
+
+/* hostile_lanes.c */
+int x2mh_lane_ops_unannounced(struct x2mh_dev *dev);
+int x2mh_lane_requests(struct x2mh_dev *dev);
 
 /* hostile_chaos.c */
 int x2mh_garbage(struct x2mh_dev *dev);

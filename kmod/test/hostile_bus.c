@@ -150,6 +150,7 @@ static int x2mh_set_up(struct x2mh_dev *dev, enum x2mh_fault fault)
 struct x2mh_keys {
 	unsigned int ring_ref, pool_ref, port, version, chunk_pages;
 	bool pool_ref_missing;
+	bool lanes;
 };
 
 static int x2mh_write_key_values(struct xenbus_transaction xbt, const char *node, void *data)
@@ -161,6 +162,12 @@ static int x2mh_write_key_values(struct xenbus_transaction xbt, const char *node
 	      xenbus_printf(xbt, node, "event-channel", "%u", k->port) ?:
 	      xenbus_printf(xbt, node, "tx-chunk-pages", "%u", k->chunk_pages) ?:
 	      xenbus_printf(xbt, node, "protocol-version", "%u", k->version);
+	if (ret)
+		return ret;
+	if (k->lanes)
+		ret = xenbus_printf(xbt, node, "feature-lanes", "1");
+	else
+		xenbus_rm(xbt, node, "feature-lanes"); /* absent already is as good */
 	if (ret)
 		return ret;
 	if (k->pool_ref_missing) {
@@ -179,6 +186,7 @@ static int x2mh_write_keys(struct x2mh_dev *dev, enum x2mh_fault fault)
 		.version = X2MX_PROTOCOL_VERSION,
 		.chunk_pages = 1,
 		.pool_ref_missing = fault == X2MH_FAULT_MISSING,
+		.lanes = dev->lanes,
 	};
 
 	switch (fault) {

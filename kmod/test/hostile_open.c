@@ -10,7 +10,7 @@
 
 int x2mh_bad_opcodes(struct x2mh_dev *dev)
 {
-	static const u8 ops[] = { 0, 6, 99, 255 };
+	static const u8 ops[] = { 0, 9, 99, 255 };
 	struct x2mx_request req;
 	char what[24];
 	unsigned int i;

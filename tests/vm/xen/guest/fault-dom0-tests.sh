@@ -77,6 +77,9 @@ check "the good guest's rounds went on during the attacks ($before before, $(rou
 hbase=$((1 + 64 * $(xenstore-read "$hfront/tx-chunk-pages")))
 echo "dom0: hostile device: grants_mapped $(cat $hdev/grants_mapped), endpoints $(cat $hdev/endpoints), bad_requests $(cat $hdev/bad_requests)"
 echo "dom0: hostile device: $(cat $hdev/ring)"
+echo "dom0: hostile device: $(cat $hdev/lanes)"
+check "the hostile guest's pending LANE_LISTEN went with its connection, no notice for it" \
+    grep -q 'listening 0 queued 0 ' $hdev/lanes
 check "the hostile guest's device maps its ring and tx pool only ($hbase pages)" \
     test "$(cat $hdev/grants_mapped)" = $hbase
 check "no endpoint of the hostile guest left in Dom0" test "$(cat $hdev/endpoints)" = 0
