@@ -175,6 +175,7 @@ static void x2mf_slot_free_locked(struct x2mf_dev *dev, unsigned int slot)
 	dev->slots[slot].kind = X2MF_SLOT_FREE;
 	dev->slots[slot].waiter = NULL;
 	dev->slots[slot].zc = NULL;
+	dev->slots[slot].cookie = 0;
 	dev->free_slots |= BIT_ULL(slot);
 }
 
@@ -223,6 +224,7 @@ static void x2mf_handle(struct x2mf_dev *dev, const struct x2mx_response *rsp)
 	struct x2mf_slot *slot;
 	struct x2mf_waiter *waiter = NULL;
 	struct x2mf_zc *zc = NULL;
+	u32 cookie = 0;
 	u8 kind;
 
 	spin_lock_irq(&dev->ring_lock);
@@ -243,6 +245,7 @@ static void x2mf_handle(struct x2mf_dev *dev, const struct x2mx_response *rsp)
 		slot->waiter = NULL;
 	} else {
 		zc = slot->zc;
+		cookie = slot->cookie;
 		x2mf_slot_free_locked(dev, rsp->chunk);
 	}
 	spin_unlock_irq(&dev->ring_lock);
@@ -252,6 +255,10 @@ static void x2mf_handle(struct x2mf_dev *dev, const struct x2mx_response *rsp)
 	}
 	if (zc)
 		x2mf_zc_finish(zc, true, rsp->status);
+	if (kind == X2MF_SLOT_LISTEN)
+		x2mf_lanes_listened(dev, rsp);
+	if (kind == X2MF_SLOT_LANE)
+		x2mf_lanes_answered(dev, rsp, cookie);
 	if (kind != X2MF_SLOT_WAIT)
 		wake_up(&dev->slot_wait);
 	wake_up(&dev->answered_wait);
@@ -369,6 +376,8 @@ static void x2mf_teardown(struct x2mf_dev *dev)
 	struct x2mf_zc *zcs[X2MX_TX_CHUNKS];
 	unsigned int i, nr_zc = 0;
 
+	/* The lane work posts requests (conn_sem for reading): it stops first. */
+	x2mf_lanes_stop(dev);
 	down_write(&dev->conn_sem);
 	spin_lock_irq(&dev->ring_lock);
 	if (!dev->stats) {
@@ -417,6 +426,7 @@ static void x2mf_teardown(struct x2mf_dev *dev)
 	}
 	up_write(&dev->conn_sem);
 	x2mf_endpoints_fail(dev);
+	x2mf_lanes_sweep(dev);
 	wake_up_all(&dev->slot_wait);
 	wake_up_all(&dev->answered_wait);
 }
@@ -461,6 +471,7 @@ static int x2mf_write_keys(struct xenbus_transaction xbt, const char *node, void
 	       xenbus_printf(xbt, node, "event-channel", "%u", keys->port) ?:
 	       xenbus_printf(xbt, node, "tx-pool-ref", "%u", dev->pool_list_ref) ?:
 	       xenbus_printf(xbt, node, "tx-chunk-pages", "%u", dev->chunk_pages) ?:
+	       (x2mf_lanes ? xenbus_printf(xbt, node, "feature-lanes", "1") : 0) ?:
 	       xenbus_printf(xbt, node, "protocol-version", "%d", X2MX_PROTOCOL_VERSION);
 }
 
@@ -542,11 +553,10 @@ static void x2mf_backend_changed(struct xenbus_device *xb, enum xenbus_state bac
 	case XenbusStateConnected:
 		if (xb->state != XenbusStateInitialised)
 			break;
-		spin_lock_irq(&dev->ring_lock);
-		dev->connected = true;
-		spin_unlock_irq(&dev->ring_lock);
+		x2mf_lanes_connected(dev); /* connected from here */
 		xenbus_switch_state(xb, XenbusStateConnected);
-		dev_info(&xb->dev, "board %u connected: %pM, MTU %u\n", dev->index, dev->mac, dev->mtu);
+		dev_info(&xb->dev, "board %u connected: %pM, MTU %u%s\n", dev->index, dev->mac, dev->mtu,
+			 dev->lanes ? ", lanes" : "");
 		break;
 	case XenbusStateClosing:
 		x2mf_teardown(dev);
@@ -585,6 +595,7 @@ static int x2mf_probe(struct xenbus_device *xb, const struct xenbus_device_id *i
 	init_waitqueue_head(&dev->slot_wait);
 	init_waitqueue_head(&dev->answered_wait);
 	INIT_WORK(&dev->rsp_work, x2mf_rsp_work);
+	x2mf_lanes_init(dev);
 	dev->next_id = 1;
 	strscpy(dev->name, dev_name(&xb->dev), sizeof(dev->name));
 

@@ -45,6 +45,10 @@ unsigned int x2mf_region_pages = 16384;
 module_param_named(region_pages, x2mf_region_pages, uint, 0644);
 MODULE_PARM_DESC(region_pages, "Pages the memory regions of one endpoint may hold pinned and granted to Dom0");
 
+bool x2mf_lanes = true;
+module_param_named(lanes, x2mf_lanes, bool, 0444);
+MODULE_PARM_DESC(lanes, "Frames to endpoints of other guests of this host go straight to them, not through Dom0, when Dom0 can introduce them (default on)");
+
 atomic64_t x2mf_global_ctr[XEN2MX_CTR_MAX - XEN2MX_CTR_BOARD_MAX];
 
 X2M_EP_FILE_OPS(x2mf_file_ops, struct x2mf_ep, x2mf_endpoint_open, x2mf_endpoint_close)
@@ -56,8 +60,10 @@ static long x2mf_ioctl_wait(struct x2mf_ep *ep, void __user *arg)
 
 	if (left)
 		return left;
+	atomic_inc(&ep->lane_waiters); /* senders through lanes notify meanwhile */
 	left = wait_event_interruptible_timeout(ep->wait, x2mf_endpoint_pending(ep),
 						msecs_to_jiffies(req.timeout_ms));
+	x2mf_lanes_in_unwait(ep);
 	if (left < 0)
 		return left; /* a signal */
 	if (READ_ONCE(ep->dead))
@@ -122,7 +128,17 @@ static __poll_t x2mf_poll(struct file *file, poll_table *wait)
 	poll_wait(file, &ep->wait, wait);
 	if (READ_ONCE(ep->dead))
 		return EPOLLERR | EPOLLHUP;
-	return x2mf_endpoint_pending(ep) ? EPOLLIN | EPOLLRDNORM : 0;
+	/*
+	 * Checking sets the lanes' `wake` until a wait returns: a poller that
+	 * finds nothing is about to sleep, and one that finds something is not.
+	 */
+	atomic_inc(&ep->lane_waiters);
+	if (!x2mf_endpoint_pending(ep)) {
+		atomic_dec(&ep->lane_waiters);
+		return 0;
+	}
+	x2mf_lanes_in_unwait(ep);
+	return EPOLLIN | EPOLLRDNORM;
 }
 
 static int x2mf_mmap(struct file *file, struct vm_area_struct *vma)

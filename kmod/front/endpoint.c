@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * A guest's endpoints. The memory the process maps is laid out as on bare
- * metal ([ctl page][rx slots][events]); the ctl page and the slots are
+ * metal ([ctl page][rx slots][events]), then, where the connection has
+ * lanes, the receiving lanes (lane_in.c); the ctl page and the slots are
  * granted to Dom0, which writes received frames there itself, while the
  * event queue stays the guest's (zero-copy completions are posted here).
  * Dom0 opens the matching endpoint of its board and answers with its id and
@@ -47,6 +48,9 @@ static void x2mf_endpoint_release(struct kref *ref)
 	struct x2mf_ep *ep = container_of(ref, struct x2mf_ep, ref);
 
 	x2mf_regions_release(ep);
+	/* Closed already, unless the endpoint never opened or its connection went. */
+	x2mf_lanes_in_close(ep, true, 0, true);
+	x2mf_lanes_out_close(ep, true, 0, true);
 	x2mf_endpoint_ungrant(ep);
 	kfree(ep->refs);
 	vfree(ep->map);
@@ -65,7 +69,7 @@ static int x2mf_endpoint_layout(struct x2mf_ep *ep, unsigned int max_pages)
 {
 	size_t ring_bytes = (size_t)clamp(x2mf_rx_ring_kb, 16u, 65536u) << 10;
 	u32 min_slots;
-	size_t rx_bytes, ev_bytes;
+	size_t rx_bytes, ev_bytes, lanes_bytes = 0;
 
 	ep->rx_slot_bytes = roundup_pow_of_two(X2MF_SLOT_HEAD + ep->max_frame);
 	min_slots = max_t(u32, 2, PAGE_SIZE / ep->rx_slot_bytes);
@@ -79,12 +83,16 @@ static int x2mf_endpoint_layout(struct x2mf_ep *ep, unsigned int max_pages)
 		return -E2BIG;
 	ep->ev_entries = roundup_pow_of_two(clamp(x2mf_events, 16u, 65536u));
 	ev_bytes = PAGE_ALIGN((size_t)ep->ev_entries * sizeof(struct xen2mx_event));
-	ep->map_bytes = PAGE_SIZE + rx_bytes + ev_bytes;
+	if (ep->lanes)
+		lanes_bytes = x2mf_lanes_in_layout(ep);
+	ep->map_bytes = PAGE_SIZE + rx_bytes + ev_bytes + lanes_bytes;
 	ep->map = vmalloc_user(ep->map_bytes); /* zeroed */
 	if (!ep->map)
 		return -ENOMEM;
 	ep->ctl = ep->map;
 	ep->ev_base = ep->map + PAGE_SIZE + rx_bytes;
+	if (ep->lanes)
+		x2mf_lanes_in_init(ep, PAGE_SIZE + rx_bytes + ev_bytes);
 	return 0;
 }
 
@@ -161,6 +169,9 @@ int x2mf_endpoint_open(struct x2mf_ep **out, struct xen2mx_endpoint_open *req)
 	atomic_set(&ep->pinned, 0);
 	atomic_set(&ep->zc_pending, 0);
 	mutex_init(&ep->region_mutex);
+	mutex_init(&ep->lanes_in_mutex);
+	mutex_init(&ep->lanes_out_mutex);
+	atomic_set(&ep->lane_waiters, 0);
 	ep->flags = req->flags;
 	x2mf_global_add(XEN2MX_CTR_ENDPOINTS_OPEN, 1);
 
@@ -169,6 +180,8 @@ int x2mf_endpoint_open(struct x2mf_ep **out, struct xen2mx_endpoint_open *req)
 	connected = dev->connected;
 	ep->generation = dev->generation;
 	ep->max_frame = dev->mtu + ETH_HLEN;
+	ep->lanes = dev->lanes;
+	memcpy(ep->mac, dev->mac, ETH_ALEN);
 	spin_unlock_irq(&dev->ring_lock);
 	ret = -ENOTCONN;
 	if (!connected || !dev->xb)
@@ -216,9 +229,7 @@ int x2mf_endpoint_open(struct x2mf_ep **out, struct xen2mx_endpoint_open *req)
 	req->rx_slot_bytes = ep->rx_slot_bytes;
 	req->ev_offset = (u8 *)ep->ev_base - (u8 *)ep->map;
 	req->ev_entries = ep->ev_entries;
-	spin_lock_irq(&dev->ring_lock);
-	memcpy(req->mac, dev->mac, ETH_ALEN);
-	spin_unlock_irq(&dev->ring_lock);
+	memcpy(req->mac, ep->mac, ETH_ALEN);
 	req->pad = 0;
 	*out = ep;
 	return 0;
@@ -238,6 +249,9 @@ void x2mf_endpoint_close(struct x2mf_ep *ep)
 	struct x2mx_response rsp;
 	bool dead;
 
+	/* Before Dom0 may give the id to another endpoint: its senders see `gone` first. */
+	x2mf_lanes_in_close(ep, true, 0, true);
+	x2mf_lanes_out_close(ep, true, 0, true);
 	spin_lock_irq(&dev->ep_lock);
 	dead = ep->dead;
 	spin_unlock_irq(&dev->ep_lock);
@@ -297,5 +311,5 @@ void x2mf_endpoint_event(struct x2mf_ep *ep, u32 type, s32 status, u64 cookie)
 bool x2mf_endpoint_pending(struct x2mf_ep *ep)
 {
 	smp_mb();
-	return READ_ONCE(ep->dead) || x2m_ring_ctl_pending(ep->ctl);
+	return READ_ONCE(ep->dead) || x2m_ring_ctl_pending(ep->ctl) || x2mf_lanes_in_pending(ep);
 }

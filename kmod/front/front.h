@@ -27,6 +27,7 @@ extern unsigned int x2mf_rx_ring_kb;
 extern unsigned int x2mf_events;
 extern unsigned int x2mf_pinned_pages;
 extern unsigned int x2mf_region_pages;
+extern bool x2mf_lanes;
 extern atomic64_t x2mf_global_ctr[XEN2MX_CTR_MAX - XEN2MX_CTR_BOARD_MAX];
 static inline void x2mf_global_add(int counter, s64 value)
 {
@@ -35,6 +36,7 @@ static inline void x2mf_global_add(int counter, s64 value)
 
 struct x2mf_zc;
 struct x2mf_region;
+struct x2mf_lane_out;
 
 /* Someone sleeping until the response to its request comes. */
 struct x2mf_waiter {
@@ -42,14 +44,31 @@ struct x2mf_waiter {
 	struct x2mx_response rsp;
 };
 
-/* One ring slot and its tx chunk, with what the response must finish. */
-enum { X2MF_SLOT_FREE, X2MF_SLOT_WAIT, X2MF_SLOT_COPY, X2MF_SLOT_ZC };
+/*
+ * One ring slot and its tx chunk, with what the response must finish.
+ * LISTEN and LANE requests are answered to the lane work (notice.c), never
+ * waited for: a teardown must be able to stop that work whatever Dom0 does.
+ */
+enum { X2MF_SLOT_FREE, X2MF_SLOT_WAIT, X2MF_SLOT_COPY, X2MF_SLOT_ZC, X2MF_SLOT_LISTEN, X2MF_SLOT_LANE };
 struct x2mf_slot {
 	u8 kind;
 	u32 id;
 	struct x2mf_waiter *waiter; /* WAIT */
 	struct x2mf_zc *zc;         /* ZC */
+	u32 cookie;                 /* LANE: an OFFER's lane serial (0 for an ASK) */
 };
+
+/* A notice from Dom0, or the refusal of an OFFER, waiting for the lane work. */
+#define X2MF_NOTICE_OFFER_REFUSED 0x80 /* token: the lane's serial */
+struct x2mf_notice {
+	s32 endpoint;
+	struct x2mx_notice n;
+};
+#define X2MF_NOTICES 16
+#define X2MF_ASKS 32
+
+/* A lane's pages at most, past its head page: 4 slots of 64 KiB. */
+#define X2MF_LANE_PAGES_MAX 64
 
 /* One xen2mx xenbus device: a board of the guest. */
 struct x2mf_dev {
@@ -93,6 +112,34 @@ struct x2mf_dev {
 	u64 retired[XEN2MX_CTR_BOARD_MAX]; /* counters of past connections */
 	atomic64_t refused;         /* frames this guest refused before Dom0 saw them */
 	atomic64_t interrupts, responses;
+
+	/* Lanes (notice.c), per connection; `lanes` changes under ring_lock. */
+	bool lanes;                 /* both sides speak them on this connection */
+	spinlock_t lane_lock;       /* what follows, up to lane_work */
+	bool lanes_stopped;         /* the lane work may not be queued */
+	bool listening;             /* a LISTEN is posted */
+	bool listen_failed;         /* Dom0 refused one: not posted again on this connection */
+	bool notices_lost;          /* the queue overflowed: as a RESET */
+	unsigned int notice_head, notice_count;
+	struct x2mf_notice notices[X2MF_NOTICES];
+	unsigned int ask_count;
+	struct { u8 endpoint, peer_endpoint; } asks[X2MF_ASKS];
+	struct work_struct lane_work;
+	u32 lane_serial;            /* the lane work's only */
+};
+
+/* The receiving end of a lane (lane_in.c): pages of the endpoint's mapping granted to a peer. */
+struct x2mf_lane_in {
+	struct x2mf_ep *ep;
+	u32 state;                  /* XEN2MX_LANE_*; OPEN is read by the wait path unlocked */
+	u32 generation;
+	u32 serial;                 /* names it to the OFFER's answer */
+	domid_t peer_domid;
+	u8 peer_endpoint;
+	int irq;                    /* > 0: the event channel is bound */
+	struct xen2mx_lane_head *head; /* in ep->map, for the endpoint's life */
+	unsigned int nr_refs;       /* granted: the head page, then the slot pages */
+	grant_ref_t refs[1 + X2MF_LANE_PAGES_MAX];
 };
 
 /* An endpoint: one per open file at most. */
@@ -126,6 +173,20 @@ struct x2mf_ep {
 	struct mutex region_mutex;
 	struct x2mf_region *regions[XEN2MX_REGION_IDS];
 	unsigned int region_pages;
+
+	/* Lanes: only where the connection had them when the endpoint opened. */
+	bool lanes;
+	u8 mac[6];                  /* the board's */
+	u32 lane_slots, lane_slot_bytes, lane_pages; /* each receiving lane's, pages past the head */
+	size_t lanes_offset;        /* in map: XEN2MX_LANES_MAX of (head page, lane_pages) */
+	struct mutex lanes_in_mutex; /* lanes_in, lanes_count, lanes_in_off */
+	struct x2mf_lane_in lanes_in[XEN2MX_LANES_MAX];
+	u32 lanes_count;
+	bool lanes_in_off;          /* closing: no lane is opened for it any more */
+	atomic_t lane_waiters;      /* in XEN2MX_IOC_WAIT: the heads' `wake` stays set */
+	struct mutex lanes_out_mutex; /* lanes_out and each lane of it, lanes_out_off */
+	struct x2mf_lane_out **lanes_out; /* by destination endpoint, allocated at first use */
+	bool lanes_out_off;         /* closing: no lane is mapped for it any more */
 };
 
 /* bus.c */
@@ -158,6 +219,31 @@ int x2mf_call(struct x2mf_dev *dev, u32 generation, struct x2mx_request *req, co
 long x2mf_region_register(struct x2mf_ep *ep, void __user *arg);
 long x2mf_region_deregister(struct x2mf_ep *ep, void __user *arg);
 void x2mf_regions_release(struct x2mf_ep *ep);
+
+/* notice.c */
+void x2mf_lanes_init(struct x2mf_dev *dev);
+void x2mf_lanes_connected(struct x2mf_dev *dev);
+void x2mf_lanes_stop(struct x2mf_dev *dev);
+void x2mf_lanes_sweep(struct x2mf_dev *dev);
+void x2mf_lanes_listened(struct x2mf_dev *dev, const struct x2mx_response *rsp);
+void x2mf_lanes_answered(struct x2mf_dev *dev, const struct x2mx_response *rsp, u32 cookie);
+void x2mf_lanes_ask(struct x2mf_dev *dev, u8 endpoint, u8 peer_endpoint);
+int x2mf_lanes_post(struct x2mf_dev *dev, u32 generation, u8 kind, struct x2mx_request *rq, u32 cookie);
+
+/* lane_in.c */
+void x2mf_evtchn_close(evtchn_port_t port);
+size_t x2mf_lanes_in_layout(struct x2mf_ep *ep);
+void x2mf_lanes_in_init(struct x2mf_ep *ep, size_t offset);
+void x2mf_lane_wanted(struct x2mf_ep *ep, const struct x2mx_notice *n);
+void x2mf_lane_offer_refused(struct x2mf_ep *ep, u32 serial);
+void x2mf_lanes_in_close(struct x2mf_ep *ep, bool all, domid_t peer, bool final);
+bool x2mf_lanes_in_pending(struct x2mf_ep *ep);
+void x2mf_lanes_in_unwait(struct x2mf_ep *ep);
+
+/* lane_out.c */
+int x2mf_lane_send(struct x2mf_ep *ep, const struct xen2mx_iovec *iov, u32 count, u64 total);
+void x2mf_lane_ready(struct x2mf_ep *ep, const struct x2mx_notice *n);
+void x2mf_lanes_out_close(struct x2mf_ep *ep, bool all, domid_t peer, bool final);
 
 /* send.c */
 int x2mf_send(struct x2mf_ep *ep, const struct xen2mx_send *req);

@@ -127,6 +127,14 @@ int x2mf_send(struct x2mf_ep *ep, const struct xen2mx_send *req)
 	if (IS_ERR(iov))
 		return PTR_ERR(iov);
 
+	if (!zerocopy) {
+		ret = x2mf_lane_send(ep, iov, req->iov_count, total);
+		if (ret) {
+			kfree(iov);
+			return ret < 0 ? ret : 0;
+		}
+	}
+
 	linear = total;
 	ret = -EAGAIN; /* room for its event, whatever else is in flight */
 	if (zerocopy && x2m_evq_no_room(ep->ctl, ep->ev_entries, &ep->ev_prod, atomic_read(&ep->zc_pending)))
