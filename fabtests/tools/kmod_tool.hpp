@@ -61,6 +61,7 @@ inline const char* const kCounterNames[XEN2MX_CTR_MAX] = {
     "drop_ptype", "drop_no_endpoint", "drop_session", "drop_ring_full", "drop_too_long", "drop_not_host",
     "send_refused", "send_failed", "endpoints_open", "endpoints_opened", "pages_pinned", "zerocopy_pending",
     "grants_mapped", "nacks_sent", "nacks_limited", "regions", "region_pages", "pulls_served", "pull_errors",
+    "lane_frames", "lanes_out", "lanes_in",
 };
 static_assert(sizeof kCounterNames / sizeof kCounterNames[0] == XEN2MX_CTR_MAX);
 
