@@ -206,6 +206,9 @@ public:
         return network_.send(*this, to, parts);
     }
     void refuse_type(int ptype) { refused_type_ = ptype; }
+    // From now on, frames are handed over as from a channel that vouches
+    // for this sender endpoint (a kmod lane); -1: as plain frames.
+    void vouch(int endpoint) { vouched_ = endpoint; }
 
     int poll(link::FrameSink& sink, int budget) override {
         release_held();
@@ -216,7 +219,10 @@ public:
             Frame frame = std::move(inbox_.front());
             inbox_.pop_front();
             inbox_bytes_ -= frame.bytes.size();
-            sink.on_frame(frame.bytes, frame.from);
+            if (vouched_ >= 0)
+                sink.on_frame_from(frame.bytes, frame.from, static_cast<uint8_t>(vouched_));
+            else
+                sink.on_frame(frame.bytes, frame.from);
             ++handled;
         }
         return handled;
@@ -257,6 +263,7 @@ public:
 
 private:
     int refused_type_ = -1;
+    int vouched_ = -1;
     friend class MemoryNetwork;
 
     // True when `bytes` is a PULL of a region this link holds, from the

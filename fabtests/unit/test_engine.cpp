@@ -2125,6 +2125,28 @@ TEST(Engine, EndpointsSharingABoard) {
     EXPECT_GT(b2.ep().counters().not_for_us, 0u);
 }
 
+// A channel that vouches for its sender (a kmod lane between guests) lets
+// through only frames naming that sender: another endpoint's are forgeries.
+TEST(Engine, AChannelVouchingForASenderTakesOnlyItsFrames) {
+    Pair p(config_for(kVariants[0]));
+    p.b.link().vouch(1);  // a's endpoint
+    const Bytes hello = pattern(1, 100);
+    Bytes into(100 + kGuard, kGuardByte);
+    ASSERT_EQ(post_recv(p.w, p.b, into.data(), 100, 1), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, hello, 1), 0);
+    ASSERT_TRUE(p.w.run_until([&] { return p.b.recv_done(1) && p.a.send_done(1); }));
+    EXPECT_EQ(first_mismatch(into.data(), 100, 1), 100u);
+    EXPECT_EQ(p.b.ep().counters().forged_source, 0u);
+
+    p.b.link().vouch(9);  // another endpoint of a's board
+    Bytes second(100 + kGuard, kGuardByte);
+    ASSERT_EQ(post_recv(p.w, p.b, second.data(), 100, 2), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, pattern(2, 100), 2), 0);
+    EXPECT_FALSE(p.w.run_until([&] { return p.b.recv_done(2) != nullptr; }, 200ms));
+    EXPECT_GT(p.b.ep().counters().forged_source, 0u);
+    EXPECT_EQ(second[0], kGuardByte);
+}
+
 // A nack of a pull names the puller only by the magic: another endpoint's
 // pull with the same handle on the same board must not be aborted by it.
 TEST(Engine, PullNackForAnotherEndpointIsIgnored) {

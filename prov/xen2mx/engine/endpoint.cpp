@@ -1059,6 +1059,12 @@ void Endpoint::on_frame(std::span<const uint8_t> bytes, const link::Route& from)
     }
 }
 
+void Endpoint::on_frame_from(std::span<const uint8_t> bytes, const link::Route& from, uint8_t source_endpoint) {
+    frame_source_ = source_endpoint;
+    on_frame(bytes, from);
+    frame_source_ = -1;
+}
+
 // The peers reached through a channel that went away: what was in flight
 // with them fails now, and the next message looks for a route again.
 void Endpoint::on_route_lost(const link::Route& route) {
@@ -1085,6 +1091,10 @@ void Endpoint::handle_frame(std::span<const uint8_t> bytes, const link::Route& f
         ++counters_.not_for_us;
         return;
     }
+    if (frame_source_ >= 0 && !vouched(frame)) {
+        ++counters_.forged_source;
+        return;
+    }
     switch (frame.type) {
     case wire::PacketType::Tiny:
     case wire::PacketType::Small: on_message(frame, from); break;
@@ -1102,6 +1112,18 @@ void Endpoint::handle_frame(std::span<const uint8_t> bytes, const link::Route& f
     case wire::PacketType::KeyPull: on_key_pull(frame, from); break;
     default: ++counters_.not_for_us; break;  // host queries and raw frames are not ours to answer
     }
+}
+
+// A frame of a channel that names its sender must name that one; a type
+// without a sender field has no business on such a channel.
+bool Endpoint::vouched(const wire::Frame& frame) const {
+    bool same = false;
+    std::visit(
+        [&](const auto& body) {
+            if constexpr (requires { body.src_endpoint; }) same = body.src_endpoint == frame_source_;
+        },
+        frame.body);
+    return same;
 }
 
 Partner* Endpoint::partner_of_frame(const wire::Frame& frame, const link::Route& from, PeerId* id, bool create) {

@@ -146,8 +146,10 @@ private:
 
     // FrameSink
     void on_frame(std::span<const uint8_t> frame, const link::Route& from) override;
+    void on_frame_from(std::span<const uint8_t> frame, const link::Route& from, uint8_t source_endpoint) override;
     void on_route_lost(const link::Route& route) override;
     void handle_frame(std::span<const uint8_t> frame, const link::Route& from);
+    bool vouched(const wire::Frame& frame) const;
     TimePoint now_ = {};
 
     // Sending.
@@ -355,6 +357,7 @@ private:
     // codec checked it against.
     std::span<const uint8_t> frame_bytes_;
     link::Route frame_from_;
+    int frame_source_ = -1;  // the sender endpoint the link vouches for, or -1
     wire::WireLimits frame_limits_;
     PeerId advanced_ = kNoPeer;  // whose next_match_seq moved: early frames may be due
     std::vector<std::vector<uint8_t>> spare_frames_;  // buffers of early frames, kept for reuse

@@ -121,6 +121,7 @@ struct Counters {
     uint64_t duplicates = 0;
     uint64_t out_of_order = 0;
     uint64_t not_for_us = 0;
+    uint64_t forged_source = 0;  // frames of a channel vouching for another sender endpoint than theirs
     uint64_t bad_session = 0;
     uint64_t dropped_unexpected = 0;
     uint64_t rma_refused = 0;  // RMA requests of peers refused (key, rights, bounds)

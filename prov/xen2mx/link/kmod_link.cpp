@@ -18,6 +18,7 @@
 #include <string>
 #include <utility>
 
+#include "link/kmod_lanes.hpp"
 #include "link/unique_fd.hpp"
 #include "uapi/xen2mx.h"
 
@@ -47,8 +48,9 @@ class KmodLink final : public Link {
 public:
     KmodLink(UniqueFd fd, Mapping mapping, const xen2mx_endpoint_open& info, const KmodLinkConfig& config)
         : fd_(std::move(fd)), mapping_(std::move(mapping)), info_(info), board_(mac_at(info.mac)),
-          ctl_(reinterpret_cast<xen2mx_ring_ctl*>(mapping_.base())), kernel_pulls_(config.kernel_pulls),
-          log_(config.log) {}
+          ctl_(reinterpret_cast<xen2mx_ring_ctl*>(mapping_.base())),
+          lanes_(mapping_.base(), info.map_bytes, info.max_frame), has_lanes_(lanes_.present()),
+          kernel_pulls_(config.kernel_pulls), log_(config.log) {}
 
     std::string_view kind() const override { return "kmod"; }
     uint64_t board() const override { return board_; }
@@ -114,6 +116,8 @@ public:
             ++cons;
             cons_ref.store(cons, std::memory_order_release);
         }
+        // Frames of other guests of this host, written by their kernels.
+        if (has_lanes_ && handled < budget) handled += lanes_.poll(sink, budget - handled);
         // Completion events of zero-copy sends that send() stopped waiting for.
         take_events(0);
         if (idle_wait_.count()) idle(handled == 0 && cons == prod);
@@ -297,6 +301,8 @@ private:
     xen2mx_endpoint_open info_;
     uint64_t board_;
     xen2mx_ring_ctl* ctl_;
+    KmodLanes lanes_;
+    bool has_lanes_;
     // Whether the kernel answers pulls, and KEY_PULLs: learnt from its
     // refusals, which may come on any thread (serve_keyed).
     std::atomic<bool> kernel_pulls_;

@@ -54,6 +54,10 @@ public:
     // `frame` is valid during the call only. `from` is what the link knows
     // of the sender (the udp link: its address and port).
     virtual void on_frame(std::span<const uint8_t> frame, const Route& from) = 0;
+    // The same, from a channel that vouches for its sender's endpoint (a
+    // kmod lane): a frame naming another source endpoint is a forgery.
+    // Sinks that do not look at senders take it as any frame.
+    virtual void on_frame_from(std::span<const uint8_t> frame, const Route& from, uint8_t) { on_frame(frame, from); }
     // A lossless route ended: the peer closed its endpoint or died. Every
     // frame it sent on it was handed over before.
     virtual void on_route_lost(const Route&) {}

@@ -66,12 +66,15 @@ done
 
 # ---------------------------------------------------------------- the link
 link=kmod
-# sent_counters MACHINE: "sent sent_loopback sent_zerocopy", what Dom0 did
-# with that guest's frames, from the guest's own /dev/xen2mx counters
-# (empty when they cannot be read); on n1, its own board's.
+# sent_counters MACHINE: "sent sent_loopback sent_zerocopy lane_frames
+# lanes_out lanes_in", what Dom0 did with that guest's frames and what the
+# guest sent to another guest of its host through lanes, Dom0 left out,
+# from the guest's own /dev/xen2mx counters (empty when they cannot be
+# read); on n1, its own board's (no lanes: zeros).
 sent_counters() {
     on_host "$1" "/x2m/bin/kmod_tool counters" 2>/dev/null </dev/null | awk '$1 == "COUNTER" { v[$2] = $3 }
-        END { if ("sent" in v) print v["sent"], v["sent_loopback"], v["sent_zerocopy"] }'
+        END { if ("sent" in v) print v["sent"], v["sent_loopback"], v["sent_zerocopy"],
+              v["lane_frames"] + 0, v["lanes_out"] + 0, v["lanes_in"] + 0 }'
 }
 missing="$role $peers"
 for _ in $(seq 120); do
@@ -150,11 +153,13 @@ port=9227
 # xen2mx -e rdm -c under a time limit between machines SERVER and CLIENT,
 # both unprivileged; each endpoint on the link; the frames each end sent,
 # as its own counters tell: on one host every one turned round in Dom0's
-# board (none went on the wire), across hosts none did; for a zero-copy
-# run, some went zero-copy from each end.
+# board (none went on the wire) or went through a lane to the other guest
+# (in the copied run, some did from each end, and no lane is left once the
+# processes are gone), across hosts none did either; for a zero-copy run,
+# some went zero-copy from each end.
 pingpong() {
     local server=$1 client=$2 what=$3 env=$4 size=$5 iterations=$6 seconds=$7 start client_rc server_rc side mine others
-    local machine pid sent0 loop0 zc0 sent1 loop1 zc1
+    local machine pid sent0 loop0 zc0 lane0 sent1 loop1 zc1 lane1 out1 in1
     local -A before
     echo "group 1: fi_pingpong -S $size, $what, $server (server) <-> $client ($(elapsed))"
     for machine in $server $client; do before[$machine]=$(sent_counters $machine); done
@@ -188,8 +193,8 @@ pingpong() {
             fail "fi_pingpong's $side ($what): $mine endpoints on the $link link, $others on another"
     done
     for machine in $server $client; do
-        read -r sent0 loop0 zc0 <<<"${before[$machine]}"
-        read -r sent1 loop1 zc1 <<<"$(sent_counters $machine)"
+        read -r sent0 loop0 zc0 lane0 _ _ <<<"${before[$machine]}"
+        read -r sent1 loop1 zc1 lane1 out1 in1 <<<"$(sent_counters $machine)"
         if [ -z "$sent0" ] || [ -z "$sent1" ]; then
             fail "$machine's /dev/xen2mx counters unreadable ('${before[$machine]}', '$sent1 $loop1 $zc1')"
         elif [ "$scenario" = guests ] && [ "$sent1" -gt "$sent0" ] && [ $((sent1 - sent0)) = $((loop1 - loop0)) ]; then
@@ -198,6 +203,16 @@ pingpong() {
             pass "$((sent1 - sent0)) frames of $machine went on the wire ($what), none turned round, $((zc1 - zc0)) zero-copy"
         else
             fail "$machine's frames ($what): $((sent1 - sent0)) sent, $((loop1 - loop0)) of them turned round in its board"
+        fi
+        if [ "$scenario" = hosts ] || [ -z "$lane1" ]; then
+            [ "${lane1:-0}" = "${lane0:-0}" ] || fail "$machine sent $((lane1 - lane0)) frames through lanes to another host"
+        elif [ "$what" = "copied sends" ]; then
+            [ "$lane1" -gt "$lane0" ] && pass "$machine sent $((lane1 - lane0)) frames to the other guest through a lane, Dom0 not involved" ||
+                fail "no frame of $machine went through a lane ($what: $lane0 -> $lane1)"
+        fi
+        if [ -n "$out1" ]; then
+            [ "$out1" = 0 ] && [ "$in1" = 0 ] && pass "no lane left in $machine once fi_pingpong is gone" ||
+                fail "$machine still has lanes once fi_pingpong is gone: $out1 mapped, $in1 granted"
         fi
         case $what in
         zero-copy*)
