@@ -145,13 +145,28 @@ int x2mb_lane_listen(struct x2mb_dev *dev, const struct x2mx_request *req, struc
 	return ret;
 }
 
-/* A token of `receiver` for a lane from the asker's endpoint to its endpoint `ep`. */
+/*
+ * A token of `receiver` for a lane from the asker's endpoint to its
+ * endpoint `ep`; 0 when the receiver has the same request still queued,
+ * unread: a guest asking again and again does not fill another's queue
+ * (and have it emptied) with one pair of endpoints.
+ */
 static u32 x2mb_token_new(struct x2mb_dev *receiver, const struct x2mb_dev *asker, u8 asker_ep, u8 ep)
 {
+	const struct x2mb_notice *q;
 	struct x2mb_token *t;
+	unsigned int i;
 	u32 token;
 
 	spin_lock(&receiver->lane_lock);
+	for (i = 0; i < receiver->notice_count; i++) {
+		q = &receiver->notices[(receiver->notice_head + i) % X2MX_NOTICE_QUEUE];
+		if (q->n.kind == X2MX_NOTICE_LANE_WANTED && q->endpoint == ep && q->n.peer_domid == asker->domid &&
+		    q->n.peer_endpoint == asker_ep) {
+			spin_unlock(&receiver->lane_lock);
+			return 0;
+		}
+	}
 	token = ++receiver->token_counter;
 	if (!token) /* 0 is no token */
 		token = ++receiver->token_counter;
@@ -191,7 +206,8 @@ int x2mb_lane_ask(struct x2mb_dev *dev, const struct x2mx_request *req)
 			break;
 		}
 		wanted.token = x2mb_token_new(peer, dev, req->endpoint, ep);
-		x2mb_notice_post(peer, ep, &wanted);
+		if (wanted.token)
+			x2mb_notice_post(peer, ep, &wanted);
 		ret = 0;
 		break;
 	}
