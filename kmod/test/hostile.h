@@ -21,6 +21,7 @@
 #define XEN2MX_HOSTILE_H
 
 #include <linux/atomic.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/spinlock.h>
@@ -88,6 +89,7 @@ struct x2mh_dev {
 	bool deaf;                  /* the backend's Closing goes unanswered */
 	bool closing_ignored;       /* ... and one came */
 
+	struct list_head siblings;  /* every device of this guest (x2mh_sibling_get()) */
 	struct task_struct *flood;
 	struct x2mh_flood *flood_state;
 	atomic64_t flood_posted, flood_answered;
@@ -99,6 +101,8 @@ struct x2mh_dev {
 void x2mh_close_locked(struct x2mh_dev *dev);
 int x2mh_reconnect(struct x2mh_dev *dev, enum x2mh_fault fault, unsigned int *refused);
 int x2mh_wait_reconnected(struct x2mh_dev *dev, unsigned int connects, unsigned long timeout);
+struct x2mh_dev *x2mh_sibling_get(struct x2mh_dev *dev);
+void x2mh_sibling_put(struct x2mh_dev *sibling);
 
 /* hostile_ring.c */
 int x2mh_post(struct x2mh_dev *dev, struct x2mx_request *reqs, unsigned int count);

@@ -44,6 +44,7 @@ static const struct x2mh_attack_def x2mh_attacks[] = {
 	{ "revoke-while-mapped", x2mh_revoke_while_mapped, true },
 	{ "lane-ops-unannounced", x2mh_lane_ops_unannounced, true },
 	{ "lane-requests", x2mh_lane_requests, true },
+	{ "lane-introduction", x2mh_lane_introduction, true },
 	{ "garbage-requests", x2mh_garbage, true },
 	{ "request-flood", x2mh_request_flood, true },
 	{ "event-storm", x2mh_event_storm, true },

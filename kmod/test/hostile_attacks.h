@@ -50,6 +50,7 @@ int x2mh_region_ungranted(struct x2mh_dev *dev);
 /* hostile_lanes.c */
 int x2mh_lane_ops_unannounced(struct x2mh_dev *dev);
 int x2mh_lane_requests(struct x2mh_dev *dev);
+int x2mh_lane_introduction(struct x2mh_dev *dev);
 
 /* hostile_chaos.c */
 int x2mh_garbage(struct x2mh_dev *dev);

@@ -328,6 +328,38 @@ int x2mh_wait_reconnected(struct x2mh_dev *dev, unsigned int connects, unsigned 
 				  timeout) ? 0 : -ETIMEDOUT;
 }
 
+/* ------------------------------------------------------------ siblings */
+
+/* The guest's devices: an attack through one may need another (lanes between them). */
+static LIST_HEAD(x2mh_devices);
+static DEFINE_MUTEX(x2mh_devices_lock);
+
+/*
+ * Another device of this guest, held (its attack lock: no attack of its
+ * own runs, and it is not removed) until x2mh_sibling_put(); NULL when
+ * there is none free.
+ */
+struct x2mh_dev *x2mh_sibling_get(struct x2mh_dev *dev)
+{
+	struct x2mh_dev *other, *found = NULL;
+
+	mutex_lock(&x2mh_devices_lock);
+	list_for_each_entry(other, &x2mh_devices, siblings) {
+		/* Trylock: two attacks taking each other's device wait for nobody. */
+		if (other != dev && mutex_trylock(&other->attack_lock)) {
+			found = other;
+			break;
+		}
+	}
+	mutex_unlock(&x2mh_devices_lock);
+	return found;
+}
+
+void x2mh_sibling_put(struct x2mh_dev *sibling)
+{
+	mutex_unlock(&sibling->attack_lock);
+}
+
 /* ------------------------------------------------------------ sysfs */
 
 static ssize_t attacks_show(struct device *d, struct device_attribute *attr, char *buf)
@@ -407,6 +439,9 @@ static int x2mh_probe(struct xenbus_device *xb, const struct xenbus_device_id *i
 	init_waitqueue_head(&dev->wait);
 	dev->next_id = 1;
 	dev_set_drvdata(&xb->dev, dev);
+	mutex_lock(&x2mh_devices_lock);
+	list_add_tail(&dev->siblings, &x2mh_devices);
+	mutex_unlock(&x2mh_devices_lock);
 	dev_warn(&xb->dev, "hostile test frontend: attacks Dom0's xen2mx backend on demand\n");
 	xenbus_switch_state(xb, XenbusStateInitialising);
 	return 0;
@@ -416,6 +451,9 @@ static void x2mh_remove(struct xenbus_device *xb)
 {
 	struct x2mh_dev *dev = dev_get_drvdata(&xb->dev);
 
+	mutex_lock(&x2mh_devices_lock);
+	list_del(&dev->siblings);
+	mutex_unlock(&x2mh_devices_lock);
 	x2mh_flood_stop(dev);
 	mutex_lock(&dev->attack_lock);
 	mutex_lock(&dev->conn_lock);

@@ -6,6 +6,8 @@
  * LISTEN beside a pending one. The pending LISTEN is left to the teardown
  * of a new connection. This guest asks no lane of an endpoint that another
  * guest really holds: the good guest must not see notices of the attacks.
+ * A second device of this guest (Dom0 attaches it on the same board) plays
+ * the other guest of a whole introduction instead.
  */
 #include <linux/mutex.h>
 
@@ -138,5 +140,181 @@ int x2mh_lane_requests(struct x2mh_dev *dev)
 	fails += x2mh_lane_listen_twice(dev);
 	/* The pending LISTEN goes with the connection; the next ones say no lanes. */
 	fails += x2mh_lanes_reconnect(dev, false);
+	return fails;
+}
+
+/* One request on `on` (this device or its sibling), noted on `dev`: the response, or 1. */
+static int x2mh_lane_call(struct x2mh_dev *dev, struct x2mh_dev *on, const char *what, struct x2mx_request *req,
+			  struct x2mx_response *rsp, int want)
+{
+	int ret = x2mh_call(on, req, rsp);
+
+	if (ret) {
+		x2mh_note(dev, "%s: no answer (%d); ", what, ret);
+		return 1;
+	}
+	if (rsp->status != want) {
+		x2mh_note(dev, "%s: status %d, not %d; ", what, rsp->status, want);
+		return 1;
+	}
+	return 0;
+}
+
+/* The notice a LISTEN on `on` is answered with at once is `kind` for `endpoint`, from `peer_ep` of this guest. */
+static int x2mh_lane_heard(struct x2mh_dev *dev, struct x2mh_dev *on, const char *what, u8 kind, s32 endpoint,
+			   s32 peer_ep, struct x2mx_notice *n)
+{
+	struct x2mx_request req;
+	struct x2mx_response rsp;
+
+	x2mh_lane_req(&req, X2MX_OP_LANE_LISTEN, 0);
+	if (x2mh_lane_call(dev, on, what, &req, &rsp, 0))
+		return 1;
+	*n = rsp.notice;
+	/* peer_ep < 0: a notice about no peer (RESET). */
+	if (n->kind != kind || rsp.endpoint != endpoint ||
+	    (peer_ep >= 0 && (n->peer_domid != x2mh_self() || n->peer_endpoint != peer_ep))) {
+		x2mh_note(dev, "%s: kind %u endpoint %d peer dom%u:%u, not kind %u endpoint %d peer dom%u:%d; ", what,
+			  n->kind, rsp.endpoint, n->peer_domid, n->peer_endpoint, kind, endpoint, x2mh_self(), peer_ep);
+		return 1;
+	}
+	x2mh_note(dev, "%s: kind %u; ", what, n->kind);
+	return 0;
+}
+
+#define X2MH_LANE_SENDERS 9   /* x X2MH_LANE_RECEIVERS pairs: more than a notice queue holds */
+#define X2MH_LANE_RECEIVERS 8
+
+/* A whole introduction, from this device's endpoint to one of the sibling's. */
+static int x2mh_lane_introduce(struct x2mh_dev *dev, struct x2mh_dev *sib, s32 s, s32 r)
+{
+	struct x2mx_request req;
+	struct x2mx_response rsp;
+	struct x2mx_notice n;
+	int fails = 0;
+
+	x2mh_lane_req(&req, X2MX_OP_LANE_ASK, s);
+	req.u.lane.peer_endpoint = r;
+	if (x2mh_lane_call(dev, dev, "ASK", &req, &rsp, 0))
+		return 1;
+	if (x2mh_lane_call(dev, dev, "ASK again", &req, &rsp, 0))
+		return 1;
+	if (x2mh_lane_heard(dev, sib, "LISTEN of the receiver", X2MX_NOTICE_LANE_WANTED, r, s, &n))
+		return 1;
+	/* Asked twice before the receiver read its notices: told once. */
+	x2mh_lane_req(&req, X2MX_OP_LANE_LISTEN, 0);
+	if (x2mh_post(sib, &req, 1) || x2mh_collect(sib, &rsp, 1, HZ) != 0) {
+		x2mh_note(dev, "a second LANE_WANTED for the same ask; ");
+		return 1;
+	}
+	x2mh_lane_req(&req, X2MX_OP_LANE_OFFER, r);
+	req.u.lane.token = n.token;
+	req.u.lane.ref = 0x1234;
+	req.u.lane.port = 0x56;
+	fails += x2mh_lane_call(dev, sib, "OFFER", &req, &rsp, 0);
+	fails += x2mh_lane_call(dev, sib, "OFFER of the same token again", &req, &rsp, -ENOENT);
+	if (x2mh_lane_heard(dev, dev, "LISTEN of the sender", X2MX_NOTICE_LANE_READY, s, r, &n))
+		return fails + 1;
+	if (n.ref != 0x1234 || n.port != 0x56) {
+		x2mh_note(dev, "LANE_READY with ref %#x port %#x, not as offered; ", n.ref, n.port);
+		fails++;
+	}
+	return fails;
+}
+
+/*
+ * The sibling's connection goes: this device's pending LISTEN is answered
+ * PEER_GONE. Then more asks than the sibling's queue holds: its LISTEN
+ * says RESET.
+ */
+static int x2mh_lane_gone_and_reset(struct x2mh_dev *dev, struct x2mh_dev *sib)
+{
+	struct x2mh_pages senders[X2MH_LANE_SENDERS], receivers[X2MH_LANE_RECEIVERS];
+	s32 sid[X2MH_LANE_SENDERS], rid[X2MH_LANE_RECEIVERS];
+	unsigned int ns = 0, nr = 0, i, j, asked = 0;
+	struct x2mx_request req;
+	struct x2mx_response rsp;
+	struct x2mx_notice n;
+	int fails = 0;
+
+	x2mh_lane_req(&req, X2MX_OP_LANE_LISTEN, 0);
+	if (x2mh_post(dev, &req, 1))
+		return 1;
+	fails += x2mh_lanes_reconnect(sib, true);
+	if (x2mh_collect(dev, &rsp, 1, 5 * HZ) != 1 || rsp.status || rsp.notice.kind != X2MX_NOTICE_PEER_GONE ||
+	    rsp.notice.peer_domid != x2mh_self()) {
+		x2mh_note(dev, "no PEER_GONE when the receiver's connection went; ");
+		return fails + 1;
+	}
+	x2mh_note(dev, "PEER_GONE when the receiver's connection went; ");
+
+	for (; ns < X2MH_LANE_SENDERS; ns++) {
+		sid[ns] = x2mh_open_ep(dev, &senders[ns], XEN2MX_ANY_ENDPOINT, 0, NULL);
+		if (sid[ns] < 0)
+			break;
+	}
+	for (; nr < X2MH_LANE_RECEIVERS; nr++) {
+		rid[nr] = x2mh_open_ep(sib, &receivers[nr], XEN2MX_ANY_ENDPOINT, 0, NULL);
+		if (rid[nr] < 0)
+			break;
+	}
+	if (ns < X2MH_LANE_SENDERS || nr < X2MH_LANE_RECEIVERS) {
+		x2mh_note(dev, "opened %u and %u endpoints only; ", ns, nr);
+		fails++;
+		goto out;
+	}
+	for (i = 0; i < ns; i++) {
+		for (j = 0; j < nr; j++) {
+			x2mh_lane_req(&req, X2MX_OP_LANE_ASK, sid[i]);
+			req.u.lane.peer_endpoint = rid[j];
+			asked += !x2mh_lane_call(dev, dev, "ASK", &req, &rsp, 0);
+		}
+	}
+	x2mh_note(dev, "%u asks answered 0; ", asked);
+	fails += asked != ns * nr;
+	fails += x2mh_lane_heard(dev, sib, "LISTEN after the queue overflowed", X2MX_NOTICE_RESET, XEN2MX_ANY_ENDPOINT,
+				 -1, &n);
+out:
+	for (i = 0; i < ns; i++)
+		fails += x2mh_close_ep(dev, sid[i], &senders[i]);
+	for (j = 0; j < nr; j++)
+		fails += x2mh_close_ep(sib, rid[j], &receivers[j]);
+	return fails;
+}
+
+int x2mh_lane_introduction(struct x2mh_dev *dev)
+{
+	struct x2mh_pages ps, pr;
+	struct x2mh_dev *sib;
+	int s, r, fails = 0;
+
+	sib = x2mh_sibling_get(dev);
+	if (!sib) {
+		x2mh_note(dev, "no second device of this guest (Dom0 attaches one); ");
+		return 1;
+	}
+	if (x2mh_lanes_reconnect(dev, true) || x2mh_lanes_reconnect(sib, true)) {
+		fails++;
+		goto out;
+	}
+	s = x2mh_open_ep(dev, &ps, XEN2MX_ANY_ENDPOINT, 0, NULL);
+	r = x2mh_open_ep(sib, &pr, XEN2MX_ANY_ENDPOINT, 0, NULL);
+	x2mh_note(dev, "endpoint %d asks a lane of endpoint %d (second device); ", s, r);
+	if (s >= 0 && r >= 0) {
+		fails += x2mh_lane_introduce(dev, sib, s, r);
+		fails += x2mh_close_ep(sib, r, &pr);
+		fails += x2mh_lane_gone_and_reset(dev, sib);
+	} else {
+		fails++;
+		if (r >= 0)
+			x2mh_close_ep(sib, r, &pr);
+	}
+	if (s >= 0)
+		fails += x2mh_close_ep(dev, s, &ps);
+	/* Pending LISTENs go with the connections; the next ones say no lanes. */
+	fails += x2mh_lanes_reconnect(sib, false);
+	fails += x2mh_lanes_reconnect(dev, false);
+out:
+	x2mh_sibling_put(sib);
 	return fails;
 }

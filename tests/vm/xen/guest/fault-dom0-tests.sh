@@ -56,6 +56,7 @@ gdev=/sys/bus/xen-backend/devices/xen2mx-$gid-0
 hfront=/local/domain/$hid/device/xen2mx/0
 hback=/local/domain/0/backend/xen2mx/$hid/0
 hdev=/sys/bus/xen-backend/devices/xen2mx-$hid-0
+hdev1=/sys/bus/xen-backend/devices/xen2mx-$hid-1
 wait_line "$glog" X2M-DOMU-READY 180 || finish
 wait_line "$hlog" X2M-DOMU-READY 180 || finish
 
@@ -68,6 +69,10 @@ gbase=$((1 + 64 * $(xenstore-read "$gfront/tx-chunk-pages")))
 
 # The hostile guest's attacks, while the good guest's rounds go on.
 before=$(rounds)
+# Its second device first, on the same board: the other end of its lanes.
+check "xen2mx-attach $hid 1 (hostile, second device)" xen2mx-attach "$hid" 1
+check "the hostile guest's second device connected" \
+    wait_for "connected /local/domain/$hid/device/xen2mx/1 /local/domain/0/backend/xen2mx/$hid/1" 60
 check "xen2mx-attach $hid (hostile)" xen2mx-attach "$hid"
 check "the hostile guest connected" wait_for "connected $hfront $hback" 60
 wait_line "$hlog" X2M-HOSTILE-ATTACKED 600 || finish
@@ -84,8 +89,10 @@ check "the hostile guest's device maps its ring and tx pool only ($hbase pages)"
     test "$(cat $hdev/grants_mapped)" = $hbase
 check "no endpoint of the hostile guest left in Dom0" test "$(cat $hdev/endpoints)" = 0
 check "bad requests answered with an error and counted (> 10000)" test "$(cat $hdev/bad_requests)" -gt 10000
-check "Dom0's grant mappings are the two devices' (no leak)" \
-    wait_for "[ \$(grants) = \$((\$(cat $gdev/grants_mapped) + \$(cat $hdev/grants_mapped))) ]" 20
+echo "dom0: hostile second device: $(cat $hdev1/lanes)"
+check "the hostile guest's second device maps its ring and tx pool only" test "$(cat $hdev1/grants_mapped)" = $hbase
+check "Dom0's grant mappings are the three devices' (no leak)" \
+    wait_for "[ \$(grants) = \$((\$(cat $gdev/grants_mapped) + \$(cat $hdev/grants_mapped) + \$(cat $hdev1/grants_mapped))) ]" 20
 # What Dom0 logged when it closed the hostile guest's connections.
 dmesg | grep "xen2mx-$hid-0" | grep -vE 'connected|offering' | head -n 30 | sed 's/^/dom0 kernel: /'
 reason() { dmesg | grep "xen2mx-$hid-0" | grep -qE "$1"; }
