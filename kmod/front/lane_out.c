@@ -10,12 +10,15 @@
  * when Dom0 says it is ready: everything in its head page is checked
  * first, and a lane whose receiver says it is gone, or lies about its
  * consumer, is unmapped and not asked for again for a second.
+ *
+ * Each page of the lane is mapped at its own kernel address (a PV guest
+ * cannot map another guest's frames through ordinary page tables, so no
+ * vmap()): a frame is written page by page.
  */
 #include <linux/etherdevice.h>
 #include <linux/log2.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 #include <asm/unaligned.h>
 #include <xen/events.h>
 #include <xen/grant_table.h>
@@ -38,7 +41,6 @@ struct x2mf_lane_out {
 	evtchn_port_t port;         /* bound to the receiver's */
 	u32 slots, slot_bytes, prod;
 	struct xen2mx_lane_head *head;
-	void *base;                 /* the slot pages, vmapped */
 	unsigned int nr_pages;      /* allocated: the head page, then the slot pages */
 	struct page *pages[1 + X2MF_LANE_PAGES_MAX];
 	grant_handle_t handles[1 + X2MF_LANE_PAGES_MAX];
@@ -91,10 +93,6 @@ static void x2mf_lane_out_unmap(struct x2mf_lane_out *lane)
 	unsigned int i, n = 0;
 	int ret = 0;
 
-	if (lane->base) {
-		vunmap(lane->base);
-		lane->base = NULL;
-	}
 	lane->head = NULL;
 	if (!lane->nr_pages)
 		return;
@@ -165,9 +163,6 @@ static int x2mf_lane_out_map(struct x2mf_ep *ep, struct x2mf_lane_out *lane, con
 	ret = x2mf_lane_out_map_refs(lane, n->peer_domid, refs, nr);
 	if (ret)
 		return ret;
-	lane->base = vmap(lane->pages + 1, nr, VM_MAP, PAGE_KERNEL);
-	if (!lane->base)
-		return -ENOMEM;
 	ret = HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bind);
 	if (ret)
 		return ret;
@@ -233,13 +228,59 @@ static int x2mf_lane_dest(const u8 *h, unsigned int length)
 	return length < min ? -1 : h[offset];
 }
 
+/* Where byte `offset` of the slots is (offset < slots * slot_bytes, the slot pages' bytes). */
+static u8 *x2mf_lane_out_at(struct x2mf_lane_out *lane, size_t offset)
+{
+	return (u8 *)page_address(lane->pages[1 + (offset >> PAGE_SHIFT)]) + offset_in_page(offset);
+}
+
+/* Writes `len` bytes of `from` (zeros when NULL) at `offset` of the slots. */
+static void x2mf_lane_out_write(struct x2mf_lane_out *lane, size_t offset, const u8 *from, size_t len)
+{
+	while (len) {
+		size_t n = min_t(size_t, len, PAGE_SIZE - offset_in_page(offset));
+
+		if (from) {
+			memcpy(x2mf_lane_out_at(lane, offset), from, n);
+			from += n;
+		} else {
+			memset(x2mf_lane_out_at(lane, offset), 0, n);
+		}
+		offset += n;
+		len -= n;
+	}
+}
+
+/* Copies the first `bytes` of the gather list to `offset` of the slots. */
+static int x2mf_lane_out_copy(struct x2mf_lane_out *lane, size_t offset, const struct xen2mx_iovec *iov, u32 count,
+			      u64 bytes)
+{
+	u32 i;
+
+	for (i = 0; i < count && bytes; i++) {
+		u64 base = iov[i].base, len = min(iov[i].len, bytes);
+
+		bytes -= len;
+		while (len) {
+			size_t n = min_t(u64, len, PAGE_SIZE - offset_in_page(offset));
+
+			if (copy_from_user(x2mf_lane_out_at(lane, offset), u64_to_user_ptr(base), n))
+				return -EFAULT;
+			base += n;
+			offset += n;
+			len -= n;
+		}
+	}
+	return 0;
+}
+
 /* Copies the frame into the lane's next slot: 1, or 0 when it must go through Dom0. */
 static int x2mf_lane_out_put(struct x2mf_ep *ep, struct x2mf_lane_out *lane, const u8 *h,
 			     const struct xen2mx_iovec *iov, u32 count, u64 total, unsigned int length)
 {
 	struct xen2mx_lane_head *head = lane->head;
-	struct xen2mx_rx_slot *slot;
-	u8 *frame;
+	struct xen2mx_rx_slot slot = { .length = length };
+	size_t at;
 	u32 used;
 
 	if (READ_ONCE(head->gone)) {
@@ -255,17 +296,15 @@ static int x2mf_lane_out_put(struct x2mf_ep *ep, struct x2mf_lane_out *lane, con
 	}
 	if (used == lane->slots)
 		return 0; /* full: Dom0 takes it */
-	slot = lane->base + (size_t)(lane->prod & (lane->slots - 1)) * lane->slot_bytes;
-	frame = (u8 *)(slot + 1);
-	if (x2m_iov_copy(frame, iov, count, total))
+	/* Within the slots: a slot holds its header and the longest frame (checked when mapped). */
+	at = (size_t)(lane->prod & (lane->slots - 1)) * lane->slot_bytes;
+	if (x2mf_lane_out_copy(lane, at + sizeof(slot), iov, count, total))
 		return -EFAULT;
 	/* The header as checked and stamped, whatever the process changed since. */
-	memcpy(frame, h, min_t(u64, total, X2M_SENDER_BYTES));
+	x2mf_lane_out_write(lane, at + sizeof(slot), h, min_t(u64, total, X2M_SENDER_BYTES));
 	if (total < length)
-		memset(frame + total, 0, length - total);
-	slot->length = length;
-	slot->flags = 0;
-	slot->reserved = 0;
+		x2mf_lane_out_write(lane, at + sizeof(slot) + total, NULL, length - total);
+	x2mf_lane_out_write(lane, at, (const u8 *)&slot, sizeof(slot));
 	smp_wmb(); /* the slot, then the producer */
 	WRITE_ONCE(head->prod, ++lane->prod);
 	smp_mb(); /* the producer, then `wake`: see x2mf_lanes_in_pending() */
