@@ -146,26 +146,36 @@ int x2mb_lane_listen(struct x2mb_dev *dev, const struct x2mx_request *req, struc
 }
 
 /*
- * A token of `receiver` for a lane from the asker's endpoint to its
- * endpoint `ep`; 0 when the receiver has the same request still queued,
- * unread: a guest asking again and again does not fill another's queue
- * (and have it emptied) with one pair of endpoints.
+ * Sets *out to a token of `receiver` for a lane from the asker's endpoint
+ * to its endpoint `ep`, or to 0 when the receiver has the same request
+ * still queued, unread: a guest asking again and again does not fill
+ * another's queue with one pair of endpoints. -EBUSY when the asker has
+ * X2MX_LANE_ASKS_UNREAD asks unread there already: nor with many pairs
+ * (a full queue is emptied, and every lane of its guest closed).
  */
-static u32 x2mb_token_new(struct x2mb_dev *receiver, const struct x2mb_dev *asker, u8 asker_ep, u8 ep)
+static int x2mb_token_new(struct x2mb_dev *receiver, const struct x2mb_dev *asker, u8 asker_ep, u8 ep, u32 *out)
 {
 	const struct x2mb_notice *q;
 	struct x2mb_token *t;
-	unsigned int i;
+	unsigned int i, unread = 0;
 	u32 token;
 
+	*out = 0;
 	spin_lock(&receiver->lane_lock);
 	for (i = 0; i < receiver->notice_count; i++) {
 		q = &receiver->notices[(receiver->notice_head + i) % X2MX_NOTICE_QUEUE];
-		if (q->n.kind == X2MX_NOTICE_LANE_WANTED && q->endpoint == ep && q->n.peer_domid == asker->domid &&
-		    q->n.peer_endpoint == asker_ep) {
+		if (q->n.kind != X2MX_NOTICE_LANE_WANTED || q->n.peer_domid != asker->domid)
+			continue;
+		if (q->endpoint == ep && q->n.peer_endpoint == asker_ep) {
 			spin_unlock(&receiver->lane_lock);
 			return 0;
 		}
+		unread++;
+	}
+	/* One guest may not fill another's queue (and have it emptied, every lane of it closed). */
+	if (unread >= X2MX_LANE_ASKS_UNREAD) {
+		spin_unlock(&receiver->lane_lock);
+		return -EBUSY;
 	}
 	token = ++receiver->token_counter;
 	if (!token) /* 0 is no token */
@@ -178,7 +188,8 @@ static u32 x2mb_token_new(struct x2mb_dev *receiver, const struct x2mb_dev *aske
 	t->asker_ep = asker_ep;
 	t->receiver_ep = ep;
 	spin_unlock(&receiver->lane_lock);
-	return token;
+	*out = token;
+	return 0;
 }
 
 int x2mb_lane_ask(struct x2mb_dev *dev, const struct x2mx_request *req)
@@ -205,10 +216,9 @@ int x2mb_lane_ask(struct x2mb_dev *dev, const struct x2mx_request *req)
 			ret = -EOPNOTSUPP;
 			break;
 		}
-		wanted.token = x2mb_token_new(peer, dev, req->endpoint, ep);
+		ret = x2mb_token_new(peer, dev, req->endpoint, ep, &wanted.token);
 		if (wanted.token)
 			x2mb_notice_post(peer, ep, &wanted);
-		ret = 0;
 		break;
 	}
 	spin_unlock(&x2mb_registry_lock);

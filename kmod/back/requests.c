@@ -261,7 +261,8 @@ static void x2mb_handle(struct x2mb_dev *dev, const struct x2mx_request *req)
 			return;
 		break;
 	case X2MX_OP_LANE_ASK:
-		status = dev->lanes ? x2mb_lane_ask(dev, req) : -EOPNOTSUPP;
+		/* lanes=0 at run time: no more introductions. */
+		status = dev->lanes && READ_ONCE(x2mb_lanes) ? x2mb_lane_ask(dev, req) : -EOPNOTSUPP;
 		break;
 	case X2MX_OP_LANE_OFFER:
 		status = dev->lanes ? x2mb_lane_offer(dev, req) : -EOPNOTSUPP;

@@ -35,8 +35,8 @@ module_param_named(max_region_pages, x2mb_max_region_pages, uint, 0644);
 MODULE_PARM_DESC(max_region_pages, "Guest pages the memory regions of one guest device may have mapped at once");
 
 bool x2mb_lanes = true;
-module_param_named(lanes, x2mb_lanes, bool, 0444);
-MODULE_PARM_DESC(lanes, "1: guests that speak lanes are introduced to each other (feature-lanes); 0: never");
+module_param_named(lanes, x2mb_lanes, bool, 0644);
+MODULE_PARM_DESC(lanes, "1: guests that speak lanes are introduced to each other (feature-lanes); 0: never (at run time: no more introductions; lanes open stay until their endpoints close)");
 
 static irqreturn_t x2mb_interrupt(int irq, void *data)
 {

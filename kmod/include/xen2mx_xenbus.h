@@ -101,8 +101,10 @@
  *                  same board. Answered at once: 0 when the receiver's
  *                  guest was sent X2MX_NOTICE_LANE_WANTED; -ENOENT when no
  *                  other guest has that endpoint open; -EOPNOTSUPP when
- *                  its guest has no lanes; -EINVAL for a sender endpoint
- *                  not open. The lane itself comes later, as
+ *                  its guest has no lanes (or Dom0 introduces no more);
+ *                  -EINVAL for a sender endpoint not open; -EBUSY when
+ *                  X2MX_LANE_ASKS_UNREAD of this guest's asks wait unread
+ *                  in that guest's queue (one guest cannot fill another's). The lane itself comes later, as
  *                  X2MX_NOTICE_LANE_READY, or never (the receiver had no
  *                  room): the frontend asks again later, not at every frame.
  *   X2MX_OP_LANE_OFFER endpoint: the receiver's; u.lane.token: the
@@ -172,6 +174,7 @@
 #define X2MX_NOTICE_RESET 4
 #define X2MX_NOTICE_QUEUE 64
 #define X2MX_LANE_TOKENS 16
+#define X2MX_LANE_ASKS_UNREAD 8   /* LANE_WANTED of one asker unread in a queue */
 
 #define X2MX_TX_CHUNKS 64        /* = the ring's slot count */
 #define X2MX_CHUNK_PAGES_MAX 4

@@ -182,8 +182,8 @@ static int x2mh_lane_heard(struct x2mh_dev *dev, struct x2mh_dev *on, const char
 	return 0;
 }
 
-#define X2MH_LANE_SENDERS 9   /* x X2MH_LANE_RECEIVERS pairs: more than a notice queue holds */
-#define X2MH_LANE_RECEIVERS 8
+#define X2MH_LANE_SENDERS 3   /* x X2MH_LANE_RECEIVERS pairs: one more than X2MX_LANE_ASKS_UNREAD */
+#define X2MH_LANE_RECEIVERS 3
 
 /* A whole introduction, from this device's endpoint to one of the sibling's. */
 static int x2mh_lane_introduce(struct x2mh_dev *dev, struct x2mh_dev *sib, s32 s, s32 r)
@@ -224,8 +224,9 @@ static int x2mh_lane_introduce(struct x2mh_dev *dev, struct x2mh_dev *sib, s32 s
 
 /*
  * The sibling's connection goes: this device's pending LISTEN is answered
- * PEER_GONE. Then more asks than the sibling's queue holds: its LISTEN
- * says RESET.
+ * PEER_GONE. Then more asks than one guest may have unread in another's
+ * queue: the one too many is refused (EBUSY), and taken once the sibling
+ * read a notice; the queue is never emptied by one guest.
  */
 static int x2mh_lane_gone_and_reset(struct x2mh_dev *dev, struct x2mh_dev *sib)
 {
@@ -263,17 +264,23 @@ static int x2mh_lane_gone_and_reset(struct x2mh_dev *dev, struct x2mh_dev *sib)
 		fails++;
 		goto out;
 	}
+	BUILD_BUG_ON(X2MH_LANE_SENDERS * X2MH_LANE_RECEIVERS != X2MX_LANE_ASKS_UNREAD + 1);
 	for (i = 0; i < ns; i++) {
 		for (j = 0; j < nr; j++) {
+			if (asked == X2MX_LANE_ASKS_UNREAD)
+				break;
 			x2mh_lane_req(&req, X2MX_OP_LANE_ASK, sid[i]);
 			req.u.lane.peer_endpoint = rid[j];
 			asked += !x2mh_lane_call(dev, dev, "ASK", &req, &rsp, 0);
 		}
 	}
 	x2mh_note(dev, "%u asks answered 0; ", asked);
-	fails += asked != ns * nr;
-	fails += x2mh_lane_heard(dev, sib, "LISTEN after the queue overflowed", X2MX_NOTICE_RESET, XEN2MX_ANY_ENDPOINT,
-				 -1, &n);
+	fails += asked != X2MX_LANE_ASKS_UNREAD;
+	x2mh_lane_req(&req, X2MX_OP_LANE_ASK, sid[ns - 1]);
+	req.u.lane.peer_endpoint = rid[nr - 1];
+	fails += x2mh_lane_call(dev, dev, "ASK past the unread limit", &req, &rsp, -EBUSY);
+	fails += x2mh_lane_heard(dev, sib, "LISTEN of the receiver", X2MX_NOTICE_LANE_WANTED, rid[0], sid[0], &n);
+	fails += x2mh_lane_call(dev, dev, "the same ASK once one was read", &req, &rsp, 0);
 out:
 	for (i = 0; i < ns; i++)
 		fails += x2mh_close_ep(dev, sid[i], &senders[i]);

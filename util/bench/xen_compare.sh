@@ -14,6 +14,10 @@
 #   kmod-evall   kmod with Dom0's backend sending the receiving guest an
 #                event for every frame (xen2mx-back's rx_event_batching=0)
 #                instead of one per burst of frames the guest had not read
+#   kmod-dom0    kmod with Dom0 opening no lane between the guests
+#                (xen2mx-back's lanes=0): every frame through Dom0, as
+#                before lanes; kmod's own frames go through a lane from
+#                one guest's kernel into the other's endpoint memory
 #   kmod-idle    kmod with each process sleeping in the kernel once its
 #                ring has been empty for 20 us (FI_XEN2MX_KMOD_IDLE_WAIT=20),
 #                so that its vCPU hands the processor over to Dom0 at once
@@ -35,7 +39,7 @@
 #   xen_compare.sh [rounds]
 # Environment: X2M_BUILD (build tree, default: the source tree),
 # XEN_LATENCY_SIZES (default "8 1024"), XEN_BANDWIDTH_SIZES (default
-# "65536 1048576"), XEN_VARIANTS (default the six above), XEN_SKIP
+# "65536 1048576"), XEN_VARIANTS (default "kmod kmod-dom0 kmod-zc kmod-idle tcp;ofi_rxm udp;ofi_rxd"), XEN_SKIP
 # (VARIANT:SIZE pairs not run; default "kmod-zc:1048576", where each
 # zero-copy frame waits for its completion from Dom0, some 5 ms under
 # emulation, and a run outlasts its time limit), XEN_ITERATIONS (round trips per run for sizes up to 4 KiB, up to
@@ -57,7 +61,7 @@ build=${X2M_BUILD:-$src}
 latency_sizes=${XEN_LATENCY_SIZES:-"8 1024"}
 bandwidth_sizes=${XEN_BANDWIDTH_SIZES:-"65536 1048576"}
 sizes=$(printf '%s\n' $latency_sizes $bandwidth_sizes | sort -nu | tr '\n' ' ')
-variants=${XEN_VARIANTS:-"kmod kmod-zc kmod-evall kmod-idle tcp;ofi_rxm udp;ofi_rxd"}
+variants=${XEN_VARIANTS:-"kmod kmod-dom0 kmod-zc kmod-idle tcp;ofi_rxm udp;ofi_rxd"}
 skip=${XEN_SKIP:-"kmod-zc:1048576"}
 iterations=${XEN_ITERATIONS:-"200 30 6 3"}
 baseline='tcp;ofi_rxm'
@@ -112,7 +116,8 @@ echo
 echo "fi_pingpong -e rdm between two PV guests of one Xen host (Xen 4.17 in QEMU TCG, 1 vCPU each$([ "${XEN_PIN:-1}" = 1 ] && echo ', pinned to processors 0 and 1')),"
 echo "server in g1, client in g2; median of $rounds rounds, variants alternated in each round."
 [ -z "${XEN_APPEND:-}" ] || echo "Xen's command line also holds: $XEN_APPEND"
-echo "kmod: xen2mx through xen2mx-front and Dom0's xen2mx-back (frames copied to Dom0; -zc: full frames' pages lent, FI_XEN2MX_KMOD_ZEROCOPY=1024);"
+echo "kmod: xen2mx through xen2mx-front and Dom0's xen2mx-back, small frames through a lane between the guests (-dom0: none, xen2mx-back lanes=0);"
+echo "-zc: full frames' pages lent to Dom0 (FI_XEN2MX_KMOD_ZEROCOPY=1024);"
 echo "-evall: Dom0 sends the receiving guest an event per frame (xen2mx-back rx_event_batching=0);"
 echo "-idle: each process sleeps in the kernel once its ring has been empty for 20 us (FI_XEN2MX_KMOD_IDLE_WAIT=20);"
 echo "tcp;ofi_rxm, udp;ofi_rxd: over the netfronts bridged in Dom0 (xen-netfront, xen-netback, xenbr0)."

@@ -11,7 +11,10 @@
 # A variant named NAME-evall is NAME with Dom0's backend sending the
 # receiving guest one event per frame (xen2mx-back's rx_event_batching=0);
 # every other variant runs with its default (1: one event per burst of
-# frames the guest had not yet read). Dom0 sets it when g1 asks.
+# frames the guest had not yet read). A variant named NAME-dom0 is NAME
+# with Dom0 introducing no guests to each other (xen2mx-back's lanes=0):
+# every frame goes through Dom0, none through a lane between the guests.
+# Dom0 sets them when g1 asks.
 # The fi_pingpong servers run in g1, the clients in g2 (started over ssh,
 # which is outside what fi_pingpong times), both as the unprivileged user
 # of the tests. One line per run on the console, relayed by Dom0:
@@ -42,14 +45,14 @@ wait_listening() {
 }
 
 # dom0_setting NAME VALUE: asks Dom0 on the console, waits for its word.
-backend_setting=1
+declare -A backend_setting=([rx_event_batching]=1 [lanes]=1)
 dom0_setting() {
-    [ "$backend_setting" = "$2" ] && return 0
+    [ "${backend_setting[$1]:-}" = "$2" ] && return 0
     timeout 60 nc -d -l 9301 >/dev/null 2>&1 &
     local listener=$!
     sleep 0.5
     echo "X2M-BENCH-SET $1 $2"
-    if wait $listener; then backend_setting=$2; else note "Dom0 did not set $1=$2 within 60 s"; fi
+    if wait $listener; then backend_setting[$1]=$2; else note "Dom0 did not set $1=$2 within 60 s"; fi
 }
 
 run=0
@@ -68,7 +71,12 @@ for round in $(seq "$BENCH_ROUNDS"); do
             *-evall) dom0_setting rx_event_batching 0 ;;
             *) dom0_setting rx_event_batching 1 ;;
             esac
-            words=$(variant_env "${variant%-evall}") || { note "unknown variant $variant"; continue; }
+            case $variant in
+            *-dom0) dom0_setting lanes 0 ;;
+            *) dom0_setting lanes 1 ;;
+            esac
+            base=${variant%-evall}
+            words=$(variant_env "${base%-dom0}") || { note "unknown variant $variant"; continue; }
             set -- $words
             provider=$1
             shift

@@ -127,13 +127,13 @@ if [ "$bench" = 1 ]; then
     xl vcpu-list | sed "s/^/$me: /"
 fi
 # The benchmark compares settings of the backend within one run: g1 asks
-# on its console ("X2M-BENCH-SET rx_event_batching 0|1"), Dom0 sets the
+# on its console ("X2M-BENCH-SET rx_event_batching|lanes 0|1"), Dom0 sets the
 # module parameter and tells g1 by connecting to its port 9301.
 if [ -n "$bench" ]; then
     while read -r tag name value _; do
         [ "$tag" = X2M-BENCH-SET ] || continue
         case "$name=$value" in
-        rx_event_batching=[01]) echo "$value" >/sys/module/xen2mx_back/parameters/$name ;;
+        rx_event_batching=[01] | lanes=[01]) echo "$value" >/sys/module/xen2mx_back/parameters/$name ;;
         *) echo "FAIL: $me: g1 asked for an unknown setting: $name $value" ;;
         esac
         echo "$me: bench setting $name=$(cat /sys/module/xen2mx_back/parameters/$name 2>/dev/null)"
