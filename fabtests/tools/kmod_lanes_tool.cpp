@@ -5,6 +5,7 @@
 // (through Dom0 when no sound lane is there) and nothing but what the
 // lane's sender may send comes out.
 #include "kmod_tool.hpp"
+#include "link/kmod_lanes.hpp"
 
 namespace kmod_tool {
 
@@ -13,6 +14,29 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 uint64_t since(int fd, int which, uint64_t base) { return counter(fd, which) - base; }
+
+// What the reader hands over, judged as the provider's endpoint judges a
+// lane's frame: a TINY naming the source endpoint the lane vouches for.
+struct CountingSink final : xen2mx::link::FrameSink {
+    uint64_t delivered = 0, forged = 0;
+    void on_frame(std::span<const uint8_t>, const xen2mx::link::Route&) override { ++forged; }
+    void on_frame_from(std::span<const uint8_t> frame, const xen2mx::link::Route&, uint8_t source) override {
+        if (frame.size() >= 40 && frame[16] == 37 && frame[18] == source)
+            ++delivered;
+        else
+            ++forged;
+    }
+};
+
+// Whether a lane of the table was opened and is closed now.
+bool lane_closed(const Endpoint& ep) {
+    const auto* table = reinterpret_cast<const xen2mx_lanes*>(ep.map + XEN2MX_LANES_OFFSET);
+    const uint32_t count = std::min<uint32_t>(std::atomic_ref<const uint32_t>(table->count).load(), XEN2MX_LANES_MAX);
+    for (uint32_t i = 0; i < count; ++i)
+        if (std::atomic_ref<const uint32_t>(table->lane[i].state).load(std::memory_order_acquire) == XEN2MX_LANE_CLOSED)
+            return true;
+    return false;
+}
 
 }  // namespace
 
@@ -57,6 +81,39 @@ int cmd_lanesend(const char* mac_text, int id, int count) {
     check(given_up, "lanesend: the lane was given up again, the endpoint open (lanes_out 0)");
     check(through_dom0 > 0 && through_dom0 + laned == frames,
           "lanesend: every other frame went out through Dom0 (" + std::to_string(through_dom0) + ")");
+    return failures ? 1 : 0;
+}
+
+// Endpoint `id` read through the provider's lane reader, as another
+// guest writes into its lane, until that lane is closed (SECONDS at most):
+// exactly `expected` frames must come out.
+int cmd_lanerecv(int id, int seconds, int expected) {
+    Endpoint ep;
+    if (int ret = ep.open(0, id)) {
+        std::printf("FAIL: lanerecv: open endpoint %d: %s\n", id, std::strerror(-ret));
+        return 1;
+    }
+    xen2mx::link::KmodLanes lanes(ep.map, ep.info.map_bytes, ep.info.max_frame);
+    check(lanes.present(), "lanerecv: the endpoint has lanes");
+    std::printf("LISTENING %d\n", id);
+    CountingSink sink;
+    const auto deadline = Clock::now() + std::chrono::seconds(seconds);
+    bool closed = false;
+    while (!closed && Clock::now() < deadline) {
+        closed = lane_closed(ep);  // then what the lane still holds, once more
+        while (lanes.poll(sink, 64) > 0) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::printf("lanerecv: %llu frames delivered, %llu forged, %llu dropped by the reader\n",
+                static_cast<unsigned long long>(sink.delivered), static_cast<unsigned long long>(sink.forged),
+                static_cast<unsigned long long>(lanes.dropped()));
+    check(closed, "lanerecv: the lane was closed when its sender went");
+    check(sink.delivered == static_cast<uint64_t>(expected),
+          "lanerecv: exactly the " + std::to_string(expected) + " right frames delivered");
+    check(sink.forged > 0 && lanes.dropped() > 0, "lanerecv: the bad ones dropped and counted");
+    check(counter(ep.fd, XEN2MX_CTR_LANES_IN) == 0, "lanerecv: lanes_in back to 0, the endpoint open");
+    ep.close();
     return failures ? 1 : 0;
 }
 

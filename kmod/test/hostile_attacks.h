@@ -56,6 +56,8 @@ int x2mh_lanes_reconnect(struct x2mh_dev *dev, bool lanes);
 /* hostile_lane_peer.c: the good guest's lanes, from this guest's end (not listed) */
 #define X2MH_LANE_EP 77 /* this guest's endpoint the good guest sends to (tests/vm/xen) */
 int x2mh_lane_receiver(struct x2mh_dev *dev);
+#define X2MH_LANE_GOOD_EP 44 /* the good guest's endpoint this guest writes into (tests/vm/xen) */
+int x2mh_lane_sender(struct x2mh_dev *dev);
 
 /* hostile_chaos.c */
 int x2mh_garbage(struct x2mh_dev *dev);

@@ -14,6 +14,10 @@
  * later: the next LANE_WANTED is the proof. A right lane comes last; it
  * must fill with the good guest's frames, and be given up once `gone` is
  * set (one more LANE_WANTED).
+ *
+ * lane-sender ("sender" in the node): this guest asks a lane of the good
+ * guest's endpoint X2MH_LANE_GOOD_EP and writes garbage into what the
+ * good guest's frontend offers; the good guest's reader judges.
  */
 #include <linux/delay.h>
 #include <linux/etherdevice.h>
@@ -297,6 +301,230 @@ int x2mh_lane_receiver(struct x2mh_dev *dev)
 	/* Whatever the sender still maps stays granted until it lets go. */
 	for (bad = 0; bad <= X2MH_LANE_RIGHT; bad++)
 		x2mh_offered_free(&offered[bad]);
+	fails += x2mh_lanes_reconnect(dev, false);
+	return fails;
+}
+
+/* The good guest's lane as this guest maps it: the head page, then the slot pages. */
+struct x2mh_mapped {
+	unsigned int count;
+	struct page *pages[1 + 64];
+	grant_handle_t handles[1 + 64];
+	u32 slots, slot_bytes;
+	evtchn_port_t port;
+	bool bound;
+};
+
+/* Maps `count` references of `peer` after the pages so far: 0, or 1 (noted). */
+static int x2mh_map_refs(struct x2mh_dev *dev, struct x2mh_mapped *m, domid_t peer, const grant_ref_t *refs,
+			 unsigned int count)
+{
+	struct gnttab_map_grant_ref ops[8];
+	unsigned int i, done;
+
+	for (done = 0; done < count; done += i) {
+		unsigned int n = min_t(unsigned int, count - done, ARRAY_SIZE(ops));
+		struct page **pages = m->pages + m->count;
+
+		if (gnttab_alloc_pages(n, pages))
+			return 1;
+		for (i = 0; i < n; i++) {
+			gnttab_set_map_op(&ops[i], (unsigned long)pfn_to_kaddr(page_to_pfn(pages[i])), GNTMAP_host_map,
+					  refs[done + i], peer);
+			m->handles[m->count + i] = INVALID_GRANT_HANDLE;
+		}
+		m->count += n;
+		if (gnttab_map_refs(ops, NULL, pages, n))
+			return 1;
+		for (i = 0; i < n; i++) {
+			if (ops[i].status != GNTST_okay) {
+				x2mh_note(dev, "mapping ref %u of dom%u: status %d; ", refs[done + i], peer, ops[i].status);
+				return 1;
+			}
+			m->handles[m->count - n + i] = ops[i].handle;
+		}
+	}
+	return 0;
+}
+
+static void x2mh_unmap(struct x2mh_mapped *m)
+{
+	struct gnttab_unmap_grant_ref op;
+	struct evtchn_close close = { .port = m->port };
+	unsigned int i;
+	bool lost = false;
+
+	if (m->bound)
+		HYPERVISOR_event_channel_op(EVTCHNOP_close, &close);
+	m->bound = false;
+	for (i = 0; i < m->count; i++) {
+		if (m->handles[i] == INVALID_GRANT_HANDLE)
+			continue;
+		gnttab_set_unmap_op(&op, (unsigned long)pfn_to_kaddr(page_to_pfn(m->pages[i])), GNTMAP_host_map,
+				    m->handles[i]);
+		lost |= gnttab_unmap_refs(&op, NULL, &m->pages[i], 1) || op.status != GNTST_okay;
+	}
+	if (!lost && m->count)
+		gnttab_free_pages(m->count, m->pages);
+	m->count = 0;
+}
+
+/* Maps the lane LANE_READY `n` names; its geometry is the good guest's kernel's, checked anyway. */
+static int x2mh_lane_map(struct x2mh_dev *dev, struct x2mh_mapped *m, const struct x2mx_notice *n)
+{
+	struct evtchn_bind_interdomain bind = { .remote_dom = n->peer_domid, .remote_port = n->port };
+	grant_ref_t head_ref = n->ref, refs[64];
+	struct xen2mx_lane_head *head;
+	u32 nr;
+
+	if (x2mh_map_refs(dev, m, n->peer_domid, &head_ref, 1))
+		return 1;
+	head = page_address(m->pages[0]);
+	m->slots = READ_ONCE(head->slots);
+	m->slot_bytes = READ_ONCE(head->slot_bytes);
+	nr = READ_ONCE(head->nr_pages);
+	if (nr < 1 || nr > ARRAY_SIZE(refs) || m->slots < 2 || (u64)m->slots * m->slot_bytes != (u64)nr * PAGE_SIZE) {
+		x2mh_note(dev, "the good guest's lane: %u slots of %u bytes in %u pages; ", m->slots, m->slot_bytes, nr);
+		return 1;
+	}
+	memcpy(refs, (u8 *)head + XEN2MX_LANE_REFS_OFFSET, nr * sizeof(refs[0]));
+	if (x2mh_map_refs(dev, m, n->peer_domid, refs, nr))
+		return 1;
+	if (HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &bind)) {
+		x2mh_note(dev, "binding the good guest's event channel failed; ");
+		return 1;
+	}
+	m->port = bind.local_port;
+	m->bound = true;
+	return 0;
+}
+
+/* Writes a slot: `length` claimed, `frame` (`len` bytes) in it; the producer moves on. */
+static void x2mh_lane_put(struct x2mh_mapped *m, u32 *prod, u32 length, const u8 *frame, size_t len)
+{
+	struct xen2mx_lane_head *head = page_address(m->pages[0]);
+	size_t at = (size_t)(*prod & (m->slots - 1)) * m->slot_bytes;
+	struct xen2mx_rx_slot slot = { .length = length };
+	u8 *p = page_address(m->pages[1 + at / PAGE_SIZE]) + at % PAGE_SIZE;
+
+	/* A slot of at most a page lies within its page; larger ones start a page. */
+	len = min_t(size_t, len, min_t(size_t, m->slot_bytes, PAGE_SIZE) - sizeof(slot));
+	memcpy(p + sizeof(slot), frame, len);
+	memcpy(p, &slot, sizeof(slot));
+	smp_wmb();
+	WRITE_ONCE(head->prod, ++*prod);
+}
+
+/* Until the good guest's reader took everything up to `prod` (30 s at most). */
+static bool x2mh_lane_drained(struct x2mh_mapped *m, u32 prod)
+{
+	struct xen2mx_lane_head *head = page_address(m->pages[0]);
+	unsigned int i;
+
+	for (i = 0; i < 300 && READ_ONCE(head->cons) != prod; i++)
+		msleep(100);
+	return READ_ONCE(head->cons) == prod;
+}
+
+#define X2MH_LANE_GOOD_FRAMES 5 /* tests/vm/xen's reader counts exactly these */
+
+/*
+ * What this guest writes into the good guest's lane: a producer far
+ * ahead, lengths past the slot, frames of another MAC or endpoint than the
+ * lane's, then X2MH_LANE_GOOD_FRAMES right ones; and its event channel
+ * stormed. The good guest's reader says what it delivered.
+ */
+static int x2mh_lane_garbage(struct x2mh_dev *dev, struct x2mh_mapped *m, s32 ep, u8 peer_ep)
+{
+	struct xen2mx_lane_head *head = page_address(m->pages[0]);
+	u8 frame[64];
+	u32 prod = READ_ONCE(head->prod);
+	unsigned int i;
+	int fails = 0;
+
+	x2mh_tiny(frame, sizeof(frame), dev->mac, peer_ep, X2M_PKT_TINY);
+	memcpy(frame + ETH_ALEN, dev->mac, ETH_ALEN);
+	frame[18] = ep;
+	frame[21] = 8;
+
+	prod += 1000;
+	WRITE_ONCE(head->prod, prod);
+	if (!x2mh_lane_drained(m, prod)) {
+		x2mh_note(dev, "producer 1000 ahead: the reader did not take up from it; ");
+		fails++;
+		prod = READ_ONCE(head->cons);
+	}
+	x2mh_lane_put(m, &prod, m->slot_bytes, frame, sizeof(frame));
+	x2mh_lane_put(m, &prod, U32_MAX, frame, sizeof(frame));
+	x2mh_lane_put(m, &prod, 3, frame, sizeof(frame));
+	frame[ETH_ALEN] ^= 0x02; /* another board */
+	x2mh_lane_put(m, &prod, sizeof(frame), frame, sizeof(frame));
+	frame[ETH_ALEN] ^= 0x02;
+	frame[18] = ep + 1; /* another endpoint of the lane's board */
+	x2mh_lane_put(m, &prod, sizeof(frame), frame, sizeof(frame));
+	frame[18] = ep;
+	for (i = 0; i < X2MH_LANE_GOOD_FRAMES; i++)
+		x2mh_lane_put(m, &prod, sizeof(frame), frame, sizeof(frame));
+	for (i = 0; i < 20000; i++)
+		notify_remote_via_evtchn(m->port);
+	if (!x2mh_lane_drained(m, prod)) {
+		x2mh_note(dev, "the reader stopped at %u of %u; ", READ_ONCE(head->cons), prod);
+		fails++;
+	}
+	x2mh_note(dev, "wrote 1000 missing, 5 bad and %u right frames, 20000 events; ", X2MH_LANE_GOOD_FRAMES);
+	return fails;
+}
+
+/*
+ * lane-sender: this guest asks a lane of the good guest's endpoint
+ * X2MH_LANE_GOOD_EP, maps what its real frontend offers and writes garbage
+ * into it, then goes (its connection ends: the good guest closes the lane).
+ */
+int x2mh_lane_sender(struct x2mh_dev *dev)
+{
+	struct x2mh_mapped *m;
+	struct x2mx_request req;
+	struct x2mx_response rsp;
+	struct x2mh_pages p;
+	unsigned int i;
+	int ep, fails = 0, status = -ENOENT;
+
+	if (!x2mh_lanes_go(dev, "sender") || x2mh_lanes_reconnect(dev, true))
+		return 1;
+	m = kzalloc(sizeof(*m), GFP_KERNEL);
+	ep = x2mh_open_ep(dev, &p, XEN2MX_ANY_ENDPOINT, 0, NULL);
+	if (!m || ep < 0) {
+		x2mh_note(dev, "open: %d; ", ep);
+		kfree(m);
+		return 1;
+	}
+	/* The good guest's reader may not be there yet: asked again for a minute. */
+	for (i = 0; i < 60 && status; i++) {
+		memset(&req, 0, sizeof(req));
+		req.op = X2MX_OP_LANE_ASK;
+		req.endpoint = ep;
+		req.u.lane.peer_endpoint = X2MH_LANE_GOOD_EP;
+		status = x2mh_call(dev, &req, &rsp) ?: rsp.status;
+		if (status)
+			msleep(1000);
+	}
+	if (status) {
+		x2mh_note(dev, "ASK for the good guest's endpoint %d: %d; ", X2MH_LANE_GOOD_EP, status);
+		fails++;
+	} else if (x2mh_lane_listen(dev, "LANE_READY", &rsp, X2MH_WANTED_WAIT) ||
+		   rsp.notice.kind != X2MX_NOTICE_LANE_READY || rsp.endpoint != ep) {
+		x2mh_note(dev, "no LANE_READY (kind %u); ", rsp.notice.kind);
+		fails++;
+	} else if (x2mh_lane_map(dev, m, &rsp.notice)) {
+		fails++;
+	} else {
+		x2mh_note(dev, "mapped dom%u's lane (%u slots of %u bytes); ", rsp.notice.peer_domid, m->slots,
+			  m->slot_bytes);
+		fails += x2mh_lane_garbage(dev, m, ep, X2MH_LANE_GOOD_EP);
+	}
+	x2mh_unmap(m);
+	kfree(m);
+	fails += x2mh_close_ep(dev, ep, &p);
 	fails += x2mh_lanes_reconnect(dev, false);
 	return fails;
 }
