@@ -42,7 +42,8 @@ bool lane_closed(const Endpoint& ep) {
 
 // TINYs to endpoint `id` of `mac_text` (the board's MAC: another guest's
 // endpoint), one every 10 ms, until at least `count` went through a lane
-// and that lane was given up again (lanes_out back to 0), 300 s at most.
+// and that lane was given up again (lanes_out back to 0), 300 s at most,
+// then 3 s more.
 int cmd_lanesend(const char* mac_text, int id, int count) {
     uint8_t dst[6];
     if (!parse_mac(mac_text, dst) || id < 0 || id >= XEN2MX_MAX_ENDPOINTS || count < 1) return 2;
@@ -56,13 +57,18 @@ int cmd_lanesend(const char* mac_text, int id, int count) {
     const auto deadline = Clock::now() + std::chrono::seconds(300);
     uint64_t frames = 0, errors = 0;
     bool carried = false, given_up = false;
-    while (Clock::now() < deadline && !given_up) {
+    // Frames go on 3 s past the lane's end: the sender asks its guest again, which the receiver sees.
+    auto end = deadline;
+    while (Clock::now() < end) {
         if (send_frame(a.fd, f.data(), f.size()) == 0)
             ++frames;
         else
             ++errors;
         carried = carried || since(a.fd, XEN2MX_CTR_LANE_FRAMES, lane0) >= static_cast<uint64_t>(count);
-        given_up = carried && counter(a.fd, XEN2MX_CTR_LANES_OUT) == 0;
+        if (!given_up && carried && counter(a.fd, XEN2MX_CTR_LANES_OUT) == 0) {
+            given_up = true;
+            end = std::min(deadline, Clock::now() + std::chrono::seconds(3));
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     const uint64_t laned = since(a.fd, XEN2MX_CTR_LANE_FRAMES, lane0);
