@@ -26,6 +26,10 @@
 //   kmod_tool nackflood N          N frames to a closed endpoint: prints how many were nacked
 //   kmod_tool nackremote MAC EP    a TINY to MAC's endpoint EP (not open): its kernel nacks it
 //   kmod_tool traffic N            N frames between two endpoints, says TRAFFIC, sleeps
+//   kmod_tool lanesend MAC EP N    TINYs to another guest's endpoint EP until N went
+//                                  through a lane and the lane was given up again
+//   kmod_tool lanerecv EP SECONDS N  reads EP's lanes with the provider's reader until one
+//                                  closes: N right frames must come out
 //   kmod_tool regions              memory regions: bad registrations refused, PULLs answered
 //                                  by the kernel from a region, the rest passed up
 //   kmod_tool reglimit             with region_pages set low: E2BIG, ENOSPC
@@ -728,8 +732,10 @@ int main(int argc, char** argv) {
     if (cmd == "keyed") return cmd_keyed();
     if (cmd == "runas" && argc > 3) return cmd_runas(std::atoi(argv[2]), argv + 3);
     if (cmd == "forge" && argc > 3) return cmd_forge(argv[2], std::atoi(argv[3]));
+    if (cmd == "lanerecv" && argc > 4) return cmd_lanerecv(std::atoi(argv[2]), std::atoi(argv[3]), std::atoi(argv[4]));
+    if (cmd == "lanesend" && argc > 4) return cmd_lanesend(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
     std::fprintf(stderr, "usage: kmod_tool info|counters [BOARD]|counter NAME|endpoints|attach IF|detach IF|abuse|local|"
                          "hold N|listen EP SECONDS|forge MAC EP|nack|nackflood N|nackremote MAC EP|traffic N|regions|\n"
-                         "reglimit|memlock|regflood|keyed|runas UID CMD...\n");
+                         "reglimit|memlock|regflood|keyed|lanesend MAC EP N|lanerecv EP SECONDS N|runas UID CMD...\n");
     return 2;
 }

@@ -190,5 +190,8 @@ int cmd_memlock();
 int cmd_regflood();
 // The keyed regions' checks (kmod_keyed.cpp).
 int cmd_keyed();
+// The lanes of a Xen guest (kmod_lanes_tool.cpp).
+int cmd_lanesend(const char* mac_text, int id, int count);
+int cmd_lanerecv(int id, int seconds, int expected);
 
 }  // namespace kmod_tool

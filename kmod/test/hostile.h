@@ -15,7 +15,9 @@
  *   result   "PASS name: what happened" or "FAIL name: ..." of the last one
  *   status   the connection: state, connections made, refusals
  * The flood (attack "flood", not listed: it never ends) starts when the
- * device's xenstore node "flood" says "go" (written from Dom0).
+ * device's xenstore node "flood" says "go" (written from Dom0). The lane
+ * attacks on the good guest (hostile_lane_peer.c, not listed either) start
+ * when the node "lanes" names them.
  */
 #ifndef XEN2MX_HOSTILE_H
 #define XEN2MX_HOSTILE_H
@@ -93,8 +95,8 @@ struct x2mh_dev {
 	struct task_struct *flood;
 	struct x2mh_flood *flood_state;
 	atomic64_t flood_posted, flood_answered;
-	char notes[640];            /* what the running attack saw */
-	char result[768];           /* the last verdict */
+	char notes[1280];            /* what the running attack saw */
+	char result[1400];           /* the last verdict */
 };
 
 /* hostile_bus.c */

@@ -62,6 +62,8 @@ static const struct x2mh_attack_def x2mh_attacks[] = {
 	{ "connect-pool-list-never-granted", x2mh_connect_pool_ref, true },
 	{ "connect-evtchn-not-ours", x2mh_connect_evtchn, true },
 	{ "connect-missing-key", x2mh_connect_missing, true },
+	{ "lane-receiver", x2mh_lane_receiver, false },
+	{ "lane-sender", x2mh_lane_sender, false },
 	{ "flood", x2mh_flood, false },
 };
 

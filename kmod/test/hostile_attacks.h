@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Between the hostile frontend's attacks (hostile_open.c, hostile_send.c,
- * hostile_region.c, hostile_lanes.c, hostile_chaos.c), their tools
+ * hostile_region.c, hostile_lanes.c, hostile_lane_peer.c, hostile_chaos.c), their tools
  * (hostile_tools.c) and their runner (hostile_attacks.c). Every attack
  * returns the number of its checks that failed and notes what it saw with
  * x2mh_note().
@@ -51,6 +51,13 @@ int x2mh_region_ungranted(struct x2mh_dev *dev);
 int x2mh_lane_ops_unannounced(struct x2mh_dev *dev);
 int x2mh_lane_requests(struct x2mh_dev *dev);
 int x2mh_lane_introduction(struct x2mh_dev *dev);
+int x2mh_lanes_reconnect(struct x2mh_dev *dev, bool lanes);
+
+/* hostile_lane_peer.c: the good guest's lanes, from this guest's end (not listed) */
+#define X2MH_LANE_EP 77 /* this guest's endpoint the good guest sends to (tests/vm/xen) */
+int x2mh_lane_receiver(struct x2mh_dev *dev);
+#define X2MH_LANE_GOOD_EP 44 /* the good guest's endpoint this guest writes into (tests/vm/xen) */
+int x2mh_lane_sender(struct x2mh_dev *dev);
 
 /* hostile_chaos.c */
 int x2mh_garbage(struct x2mh_dev *dev);

@@ -37,7 +37,7 @@ int x2mh_lane_ops_unannounced(struct x2mh_dev *dev)
 }
 
 /* A new connection, saying feature-lanes or not: 0 once it is up. */
-static int x2mh_lanes_reconnect(struct x2mh_dev *dev, bool lanes)
+int x2mh_lanes_reconnect(struct x2mh_dev *dev, bool lanes)
 {
 	unsigned int refused = 0;
 	int ret;

@@ -4,6 +4,8 @@
 # Two PV guests (guest/fault-domu-init): "good" runs xen2mx-front.ko and
 # rounds of kmod_tool checks through Dom0 the whole time; "hostile" runs
 # xen2mx-front-hostile.ko and every attack it has on the backend, then
+# offers the good guest bad lanes (the good guest sends to it) and writes
+# garbage into a lane of the good guest, then
 # floods it with zero-copy sends and is destroyed mid-flood (tc netem holds
 # the frames, so its pages are lent to the NIC when it goes). Then the
 # backend restarts under the good guest's open endpoints, and the good
@@ -106,6 +108,21 @@ check "refused a tx pool with a reference never granted, and a list never grante
     test "$(dmesg | grep "xen2mx-$hid-0" | grep -c 'mapping the tx pool')" -ge 2
 check "refused an event channel not the guest's to give" reason 'binding event channel'
 check "refused keys missing" reason "reading .*ring-ref"
+
+# The hostile guest as a lane receiver: it offers the good guest's real
+# frontend bad lanes, then a right one; the good guest sends to it. Then
+# as a lane sender, it writes garbage into a lane of the good guest.
+check "the hostile guest told to offer lanes" xenstore-write "$hfront/lanes" receiver
+check "a frame from Dom0 to the good guest's endpoint 43 (it sends to the hostile guest's endpoint 77)" \
+    kmod_tool forge "$mac" 43
+wait_line "$hlog" X2M-HOSTILE-LANES-DONE 400
+wait_line "$glog" X2M-GOOD-LANES-SENT 400
+# Then as a sender into the good guest's endpoint 44.
+check "the hostile guest told to write into a lane" xenstore-write "$hfront/lanes" sender
+wait_line "$hlog" X2M-HOSTILE-LANE-WRITTEN 400
+wait_line "$glog" X2M-GOOD-LANES-DONE 400
+check "no endpoint of the hostile guest left in Dom0 after the lanes" test "$(cat $hdev/endpoints)" = 0
+echo "dom0: hostile device after the lanes: $(cat $hdev/lanes)"
 
 # Destroyed mid-transfer: frames held 2 s by netem, every ring slot a
 # zero-copy send whose pages are lent to the NIC.
