@@ -2140,8 +2140,9 @@ TEST(Engine, AChannelVouchingForASenderTakesOnlyItsFrames) {
 
     p.b.link().vouch(9);  // another endpoint of a's board
     Bytes second(100 + kGuard, kGuardByte);
+    const Bytes forged = pattern(2, 100);  // the sender's buffer, resent from until the test ends
     ASSERT_EQ(post_recv(p.w, p.b, second.data(), 100, 2), 0);
-    ASSERT_EQ(post_send(p.w, p.a, p.ab, pattern(2, 100), 2), 0);
+    ASSERT_EQ(post_send(p.w, p.a, p.ab, forged, 2), 0);
     EXPECT_FALSE(p.w.run_until([&] { return p.b.recv_done(2) != nullptr; }, 200ms));
     EXPECT_GT(p.b.ep().counters().forged_source, 0u);
     EXPECT_EQ(second[0], kGuardByte);
